@@ -1,0 +1,1 @@
+"""Django-free IAM Roles Anywhere protocol: signer, verifier, CreateSession client, federation."""
