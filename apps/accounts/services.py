@@ -1,0 +1,143 @@
+"""Writes on users and sign-in bookkeeping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+
+from apps.accounts.models import User
+from apps.audit.models import AuditEvent
+from apps.audit.services import audit_record
+from apps.core.hooks import validate_role_names
+
+LOGIN_FAILURE_LIMIT = 5
+LOGIN_FAILURE_WINDOW = 15 * 60
+
+
+def _failure_key(username: str, client_ip: str | None) -> str:
+    return f"rolegate:login-failures:{username.lower()}:{client_ip or '-'}"
+
+
+def login_is_throttled(*, username: str, client_ip: str | None) -> bool:
+    """True when this username from this address failed too often recently."""
+    return int(cache.get(_failure_key(username, client_ip), 0)) >= LOGIN_FAILURE_LIMIT
+
+
+def login_record_success(*, user: User, method: str = "password") -> None:
+    """Audit a successful sign-in and clear the failure counter."""
+    from apps.core.context import current_context
+
+    cache.delete(_failure_key(user.get_username(), current_context().client_ip))
+    audit_record(
+        event_type="user.login",
+        actor=user,
+        target_kind="user",
+        target_name=user.get_username(),
+        details={"method": method},
+    )
+
+
+def login_record_failure(*, username: str, reason: str, method: str = "password") -> None:
+    """Audit a refused sign-in and count it towards the throttle."""
+    from apps.core.context import current_context
+
+    key = _failure_key(username, current_context().client_ip)
+    cache.add(key, 0, LOGIN_FAILURE_WINDOW)
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, LOGIN_FAILURE_WINDOW)
+    audit_record(
+        event_type="user.login",
+        actor=None,
+        actor_name=username[:150] or "(blank)",
+        outcome=AuditEvent.Outcome.DENIED,
+        target_kind="user",
+        target_name=username[:150],
+        details={"method": method, "reason": reason},
+    )
+
+
+def _user_snapshot(user: User) -> dict[str, Any]:
+    return {
+        "roles": list(user.roles),
+        "traits": dict(user.traits),
+        "is_staff": user.is_staff,
+        "email": user.email,
+        "is_active": user.is_active,
+    }
+
+
+def user_apply(
+    *,
+    actor: Any,
+    username: str,
+    roles: list[str],
+    traits: dict[str, list[str]],
+    email: str = "",
+    is_staff: bool | None = None,
+    force: bool = False,
+) -> User:
+    """Create a user (or with ``force`` replace its roles and traits) and audit the change."""
+    from apps.core.registry import ResourceExists
+
+    validate_role_names(roles)
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(username=username).first()
+        if user is not None and not force:
+            raise ResourceExists(f"user {username!r} already exists (use --force to replace it)")
+        before = _user_snapshot(user) if user else None
+        if user is None:
+            user = User(username=username)
+            user.set_unusable_password()
+        user.roles = sorted(set(roles))
+        user.traits = traits
+        user.email = email or user.email
+        if is_staff is not None:
+            user.is_staff = is_staff
+        after = _user_snapshot(user)
+        if before == after:
+            return user
+        user.save()
+        audit_record(
+            event_type="user.created" if before is None else "user.updated",
+            actor=actor,
+            target_kind="user",
+            target_name=username,
+            details={"before": before, "after": after},
+        )
+    return user
+
+
+def user_delete(*, actor: Any, username: str) -> None:
+    """Delete a user and audit it."""
+    from apps.core.registry import ResourceNotFound
+
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(username=username).first()
+        if user is None:
+            raise ResourceNotFound(f"user {username!r} not found")
+        snapshot = _user_snapshot(user)
+        user.delete()
+        audit_record(
+            event_type="user.deleted",
+            actor=actor,
+            target_kind="user",
+            target_name=username,
+            details={"before": snapshot},
+        )
+
+
+def user_set_password(*, actor: Any, user: User, password: str) -> None:
+    """Set a local password and audit it (never the password itself)."""
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit_record(
+            event_type="user.password_set",
+            actor=actor,
+            target_kind="user",
+            target_name=user.get_username(),
+        )

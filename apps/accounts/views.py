@@ -1,0 +1,79 @@
+"""Server-rendered sign-in and sign-out."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import authenticate, login, logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, resolve_url
+from django.template.response import TemplateResponse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+
+from apps.accounts import services
+from apps.accounts.forms import LoginForm
+from apps.core.context import current_context
+from apps.core.policies import anonymous_allowed, login_required
+
+
+def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
+    """Return ``candidate`` when it stays on this site, else the default landing page."""
+    if (
+        candidate
+        and url_has_allowed_host_and_scheme(
+            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+        and candidate.startswith("/")
+        and not candidate.startswith(("//", "/\\"))
+    ):
+        return candidate
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+@anonymous_allowed
+@sensitive_post_parameters("password")
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    """Sign in with a local username and password."""
+    next_url = safe_next_url(request, request.POST.get("next") or request.GET.get("next"))
+    if request.user.is_authenticated and request.method == "GET":
+        return redirect(next_url)
+    form = LoginForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and not getattr(settings, "ROLEGATE_PASSWORD_LOGIN", True):
+        form.add_error(None, "Password sign-in is disabled; use single sign-on.")
+        status = 403
+    elif request.method == "POST" and form.is_valid():
+        username = form.cleaned_data["username"]
+        if services.login_is_throttled(username=username, client_ip=current_context().client_ip):
+            services.login_record_failure(username=username, reason="throttled")
+            form.add_error(None, "Too many failed sign-ins. Wait 15 minutes and try again.")
+            status = 429
+        else:
+            user = authenticate(request, username=username, password=form.cleaned_data["password"])
+            if user is None:
+                services.login_record_failure(username=username, reason="bad credentials")
+                form.add_error(None, "Wrong username or password.")
+                status = 401
+            else:
+                login(request, user)
+                services.login_record_success(user=user)  # type: ignore[arg-type]
+                return redirect(next_url)
+    elif request.method == "POST":
+        status = 400
+    context = {
+        "form": form,
+        "next": next_url,
+        "password_login": getattr(settings, "ROLEGATE_PASSWORD_LOGIN", True),
+        "sso_enabled": bool(getattr(settings, "ROLEGATE_OIDC_ENABLED", False)),
+    }
+    return TemplateResponse(request, "accounts/login.html", context, status=status)
+
+
+@login_required
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    """Sign out (POST only, so a link on another site cannot sign people out)."""
+    logout(request)
+    return redirect(settings.LOGOUT_REDIRECT_URL)

@@ -1,0 +1,47 @@
+"""Reads of the audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from apps.audit.models import AuditEvent
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Filters of the audit log page and export."""
+
+    event_type: str = ""
+    actor: str = ""
+    outcome: str = ""
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    target: str = ""
+
+
+def audit_events(filters: AuditFilter) -> QuerySet[AuditEvent]:
+    """Audit events matching ``filters``, newest first."""
+    events = AuditEvent.objects.all()
+    if filters.event_type:
+        events = events.filter(event_type__startswith=filters.event_type)
+    if filters.actor:
+        events = events.filter(actor_name=filters.actor)
+    if filters.outcome:
+        events = events.filter(outcome=filters.outcome)
+    if filters.since:
+        events = events.filter(time__gte=filters.since)
+    if filters.until:
+        events = events.filter(time__lt=filters.until)
+    if filters.target:
+        events = events.filter(target_name=filters.target)
+    return events.order_by("-time", "-id")
+
+
+def event_types() -> list[str]:
+    """Distinct event types present in the log, for the filter menu."""
+    return list(
+        AuditEvent.objects.order_by("event_type").values_list("event_type", flat=True).distinct()
+    )

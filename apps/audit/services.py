@@ -1,0 +1,54 @@
+"""The one place that writes audit events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+from apps.audit.models import AuditEvent
+from apps.core.context import current_context
+
+SYSTEM_ACTOR = "system"
+
+
+def _actor_fields(actor: Any, actor_name: str | None) -> tuple[int | None, str]:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return None, actor_name or SYSTEM_ACTOR
+    return int(actor.pk), actor_name or str(actor.get_username())
+
+
+def audit_record(
+    *,
+    event_type: str,
+    actor: Any,
+    outcome: str = AuditEvent.Outcome.SUCCESS,
+    target_kind: str = "",
+    target_name: str = "",
+    details: dict[str, Any] | None = None,
+    actor_name: str | None = None,
+) -> AuditEvent:
+    """Write one audit event; call it inside the transaction of the change it records.
+
+    If the write fails the exception propagates, so the surrounding change (or the credential
+    issuance) fails with it: an action that cannot be audited does not happen.
+    """
+    if outcome not in AuditEvent.Outcome.values:
+        raise ValueError(f"unknown audit outcome {outcome!r}")
+    actor_id, name = _actor_fields(actor, actor_name)
+    context = current_context()
+    # Round-trip through JSON so datetimes and the like are stored as text, never as objects.
+    safe_details = json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder))
+    return AuditEvent.objects.create(
+        event_type=event_type,
+        outcome=outcome,
+        actor_id=actor_id,
+        actor_name=name[:200],
+        target_kind=target_kind[:64],
+        target_name=target_name[:300],
+        client_ip=context.client_ip,
+        user_agent=context.user_agent,
+        request_id=context.request_id,
+        details=safe_details,
+    )

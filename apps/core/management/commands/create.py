@@ -1,0 +1,39 @@
+"""``manage.py create -f FILE [--force]``: create resources from YAML documents."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from apps.core.registry import ResourceError, apply_documents, load_documents
+
+
+class Command(BaseCommand):
+    help = "Create (or with --force replace) resources from a YAML file; '-' reads stdin."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("-f", "--filename", required=True, help="YAML file, or - for stdin")
+        parser.add_argument("--force", action="store_true", help="replace existing resources")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        filename = options["filename"]
+        try:
+            if filename == "-":
+                text = sys.stdin.read()
+            else:
+                with open(filename, encoding="utf-8") as handle:
+                    text = handle.read()
+        except OSError as error:
+            raise CommandError(f"cannot read {filename}: {error.strerror}") from None
+        except UnicodeDecodeError:
+            raise CommandError(f"{filename} is not UTF-8 text") from None
+        try:
+            applied = apply_documents(load_documents(text), actor=None, force=options["force"])
+        except ResourceError as error:
+            raise CommandError(f"{error} (nothing was written)") from None
+        for kind, name in applied:
+            self.stdout.write(
+                f'{kind} "{name}" has been {"updated" if options["force"] else "created"}'
+            )

@@ -1,0 +1,38 @@
+"""The Celery application and the one place where periodic (beat) work is declared."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+app = Celery("rolegate", task_cls="celery.contrib.django.task:DjangoTask")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect  # type: ignore[misc]
+def _declare_beat_schedule(sender: Celery, **kwargs: Any) -> None:
+    from django.conf import settings
+
+    interval = int(settings.ROLEGATE_PROFILE_SYNC_INTERVAL)
+    sender.conf.beat_schedule = beat_schedule(interval)
+
+
+def beat_schedule(sync_interval: int) -> dict[str, dict[str, Any]]:
+    """Every periodic task; ``expires`` sits just under the period so runs never pile up."""
+    return {
+        "sync-all-integrations": {
+            "task": "apps.integrations.tasks.sync_all_integrations",
+            "schedule": float(sync_interval),
+            "options": {"expires": max(sync_interval - 10, 1)},
+        },
+        "expire-access-grants": {
+            "task": "apps.access.tasks.expire_access_requests",
+            "schedule": 60.0,
+            "options": {"expires": 55},
+        },
+    }

@@ -1,0 +1,21 @@
+"""URL wiring: each app owns its URLs under one prefix."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = "Rolegate administration"
+admin.site.site_title = "Rolegate"
+
+urlpatterns = [
+    path("", include("apps.core.urls")),
+    path("", include("apps.resources.urls")),
+    path("accounts/", include("apps.accounts.urls")),
+    path("audit/", include("apps.audit.urls")),
+    path("auth/", include("apps.authority.urls")),
+    path("manage/integrations/", include("apps.integrations.urls")),
+    path("manage/", include("apps.access.urls")),
+    path("api/", include("apps.api.urls")),
+    path("admin/", admin.site.urls),
+]
