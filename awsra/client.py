@@ -1,0 +1,168 @@
+"""Roles Anywhere CreateSession client: sign, send, retry transient failures, parse credentials."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import urllib3
+
+from awsra.arn import parse_trust_anchor_arn
+from awsra.credentials import Credentials
+from awsra.errors import AwsError, error_from_response
+from awsra.http import call_with_retries, http_request
+from awsra.keys import CertificateInput, PrivateKeyInput
+from awsra.partitions import get_partition
+from awsra.signer import sign_create_session
+
+__all__ = [
+    "ENDPOINT_ENV",
+    "GLOBAL_ENDPOINT_ENV",
+    "create_session",
+    "parse_create_session_response",
+    "resolve_endpoint",
+]
+
+log = logging.getLogger(__name__)
+
+ENDPOINT_ENV = "AWS_ENDPOINT_URL_ROLESANYWHERE"
+GLOBAL_ENDPOINT_ENV = "AWS_ENDPOINT_URL"
+
+
+def _check_endpoint(url: str, source: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{source} must be an http(s) URL, got {url!r}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"{source} must not contain credentials, a query or a fragment")
+    return url.rstrip("/")
+
+
+def resolve_endpoint(
+    region: str,
+    partition: str,
+    endpoint_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """Return the Roles Anywhere base URL: argument, else AWS_ENDPOINT_URL_ROLESANYWHERE,
+    else AWS_ENDPOINT_URL, else the partition's regional endpoint."""
+    env = os.environ if environ is None else environ
+    if endpoint_url:
+        return _check_endpoint(endpoint_url, "endpoint_url")
+    for name in (ENDPOINT_ENV, GLOBAL_ENDPOINT_ENV):
+        value = env.get(name, "").strip()
+        if value:
+            return _check_endpoint(value, name)
+    return get_partition(partition).rolesanywhere_endpoint(region)
+
+
+def _parse_expiration(value: object) -> datetime:
+    if not isinstance(value, str) or not value:
+        raise ValueError("expiration is missing")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"expiration {value!r} is not an ISO 8601 timestamp") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"expiration {value!r} has no time zone")
+    return parsed.astimezone(UTC)
+
+
+def parse_create_session_response(body: bytes | str) -> Credentials:
+    """Parse a CreateSession 2xx body into Credentials (first element of credentialSet)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise AwsError("InvalidResponse", "CreateSession response is not JSON") from None
+    try:
+        entry = data["credentialSet"][0]
+        creds = entry["credentials"]
+        values = {key: creds[key] for key in ("accessKeyId", "secretAccessKey", "sessionToken")}
+        if not all(isinstance(v, str) and v for v in values.values()):
+            raise ValueError("a credential field is empty or not a string")
+        expiration = _parse_expiration(creds.get("expiration"))
+        assumed = entry.get("assumedRoleUser") or {}
+        assumed_arn = assumed.get("arn") if isinstance(assumed, dict) else None
+        source_identity = entry.get("sourceIdentity")
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        # The message names the problem, never a value: the body holds live secrets.
+        detail = str(exc) if isinstance(exc, ValueError) else f"missing {exc}"
+        raise AwsError(
+            "InvalidResponse", f"CreateSession response has no usable credentials ({detail})"
+        ) from None
+    return Credentials(
+        access_key_id=values["accessKeyId"],
+        secret_access_key=values["secretAccessKey"],
+        session_token=values["sessionToken"],
+        expiration=expiration,
+        assumed_role_arn=assumed_arn if isinstance(assumed_arn, str) else None,
+        source_identity=source_identity if isinstance(source_identity, str) else None,
+    )
+
+
+def create_session(
+    *,
+    certificate: CertificateInput,
+    private_key: PrivateKeyInput,
+    trust_anchor_arn: str,
+    profile_arn: str,
+    role_arn: str,
+    role_session_name: str | None = None,
+    duration_seconds: int | None = None,
+    chain: Iterable[CertificateInput] | bytes | str = (),
+    endpoint_url: str | None = None,
+    timeout: float = 10.0,
+    max_attempts: int = 4,
+    environ: Mapping[str, str] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    http: urllib3.PoolManager | None = None,
+) -> Credentials:
+    """Exchange an X.509 certificate for temporary credentials with Roles Anywhere CreateSession.
+
+    Region and partition come from the trust anchor ARN. Access denied, validation and not
+    found errors raise at once; throttling, 5xx and timeouts are retried (`max_attempts` in
+    all) with capped, jittered backoff, each attempt freshly signed.
+    """
+    trust_anchor = parse_trust_anchor_arn(trust_anchor_arn)
+    base_url = resolve_endpoint(trust_anchor.region, trust_anchor.partition, endpoint_url, environ)
+    if timeout <= 0:
+        raise ValueError("timeout must be positive")
+
+    def attempt() -> Credentials:
+        request = sign_create_session(
+            certificate=certificate,
+            private_key=private_key,
+            trust_anchor_arn=trust_anchor_arn,
+            profile_arn=profile_arn,
+            role_arn=role_arn,
+            endpoint_url=base_url,
+            role_session_name=role_session_name,
+            duration_seconds=duration_seconds,
+            chain=chain,
+        )
+        response = http_request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            body=request.body,
+            timeout=timeout,
+            http=http,
+        )
+        if 200 <= response.status < 300:
+            return parse_create_session_response(response.body)
+        raise error_from_response(response.status, response.headers, response.body)
+
+    credentials = call_with_retries(
+        attempt, max_attempts=max_attempts, sleep=sleep, what="CreateSession"
+    )
+    log.info(
+        "CreateSession succeeded for %s (expires %s)",
+        credentials.assumed_role_arn or role_arn,
+        credentials.expiration.isoformat(),
+    )
+    return credentials

@@ -1,0 +1,140 @@
+"""The one HTTP client awsra uses for AWS: a pooled urllib3 manager, typed errors, and retries
+of transient failures with capped, jittered exponential backoff."""
+
+from __future__ import annotations
+
+import logging
+import random
+import ssl
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import urllib3
+
+from awsra.errors import AwsError, AwsTimeoutError, ServerError, TransientError
+
+__all__ = [
+    "BACKOFF_BASE_SECONDS",
+    "BACKOFF_CAP_SECONDS",
+    "HttpResponse",
+    "backoff_delay",
+    "call_with_retries",
+    "http_request",
+    "pool_manager",
+]
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE_SECONDS = 0.2
+BACKOFF_CAP_SECONDS = 5.0
+_T = TypeVar("_T")
+
+_pool: urllib3.PoolManager | None = None
+_pool_lock = threading.Lock()
+
+
+def pool_manager() -> urllib3.PoolManager:
+    """Return the shared connection pool (TLS 1.2+, certificate verification on, no retries)."""
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = urllib3.PoolManager(
+                    num_pools=16,
+                    maxsize=8,
+                    retries=False,
+                    ssl_minimum_version=ssl.TLSVersion.TLSv1_2,
+                )
+    return _pool
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """A received HTTP response (status, headers with their original names, body)."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes = field(repr=False)
+
+    def header(self, name: str) -> str | None:
+        """Return a header value by case-insensitive name."""
+        lowered = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == lowered:
+                return value
+        return None
+
+
+def http_request(
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    body: bytes | None = None,
+    timeout: float,
+    http: urllib3.PoolManager | None = None,
+) -> HttpResponse:
+    """Send one request; network failures become TransientError subclasses (or AwsError)."""
+    manager = http if http is not None else pool_manager()
+    try:
+        response = manager.request(
+            method,
+            url,
+            headers=dict(headers or {}),
+            body=body,
+            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+            retries=False,
+            redirect=False,
+            preload_content=True,
+        )
+    except urllib3.exceptions.NewConnectionError as exc:
+        raise ServerError("ConnectionError", f"cannot connect: {exc.__class__.__name__}") from exc
+    except urllib3.exceptions.TimeoutError as exc:
+        raise AwsTimeoutError("Timeout", f"no answer within {timeout:g}s") from exc
+    except urllib3.exceptions.SSLError as exc:
+        # A TLS failure (bad certificate, old protocol) will not fix itself on retry.
+        raise AwsError("TLSError", str(exc)) from exc
+    except urllib3.exceptions.LocationValueError as exc:
+        raise AwsError("InvalidEndpoint", str(exc)) from exc
+    except urllib3.exceptions.HTTPError as exc:
+        raise ServerError("ConnectionError", f"{exc.__class__.__name__}: {exc}") from exc
+    return HttpResponse(status=response.status, headers=dict(response.headers), body=response.data)
+
+
+def backoff_delay(attempt: int, *, rng: Callable[[], float] = random.random) -> float:
+    """Full-jitter exponential backoff for retry number `attempt` (1-based), capped."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2.0 ** (attempt - 1)))
+    return ceiling * rng()
+
+
+def call_with_retries(
+    operation: Callable[[], _T],
+    *,
+    max_attempts: int,
+    sleep: Callable[[float], None] = time.sleep,
+    what: str = "AWS call",
+) -> _T:
+    """Run `operation`, retrying only TransientError up to `max_attempts` times in all."""
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+    attempt = 1
+    while True:
+        try:
+            return operation()
+        except TransientError as exc:
+            if attempt >= max_attempts:
+                raise
+            delay = backoff_delay(attempt)
+            log.warning(
+                "%s failed with %s (attempt %d of %d); retrying in %.2fs",
+                what,
+                exc.code,
+                attempt,
+                max_attempts,
+                delay,
+            )
+            sleep(delay)
+            attempt += 1
