@@ -7,6 +7,7 @@ secrets mandatory.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import django_stubs_ext
@@ -47,6 +48,18 @@ ROLEGATE_PUBLIC_URL = env_url("ROLEGATE_PUBLIC_URL", "http://127.0.0.1:8000")
 ROLEGATE_CLUSTER_NAME = env_str("ROLEGATE_CLUSTER_NAME", "rolegate")
 ROLEGATE_DEFAULT_REGION = env_str("ROLEGATE_DEFAULT_REGION", "us-east-1")
 ROLEGATE_PROFILE_SYNC_INTERVAL = env_int("ROLEGATE_PROFILE_SYNC_INTERVAL", 300, minimum=30)
+
+# The CA private key is encrypted at rest under this key (comma-separated: first encrypts, all
+# decrypt, for key rotation); production must set it (check rolegate.E010), the demo makes one.
+ROLEGATE_CA_ENCRYPTION_KEY = env_str("ROLEGATE_CA_ENCRYPTION_KEY", "")
+ROLEGATE_CA_ENCRYPTION_KEY_FILE = env_str("ROLEGATE_CA_ENCRYPTION_KEY_FILE", "")
+if not PRODUCTION and not ROLEGATE_CA_ENCRYPTION_KEY and not ROLEGATE_CA_ENCRYPTION_KEY_FILE:
+    ROLEGATE_CA_ENCRYPTION_KEY_FILE = str(VAR_DIR / "ca_encryption_key")
+    read_or_create_secret(Path(ROLEGATE_CA_ENCRYPTION_KEY_FILE))
+ROLEGATE_CA_KEY_TYPE = env_choice(
+    "ROLEGATE_CA_KEY_TYPE", "ecdsa-p256", ("ecdsa-p256", "rsa-2048", "rsa-3072")
+)
+ROLEGATE_CA_VALIDITY_DAYS = env_int("ROLEGATE_CA_VALIDITY_DAYS", 3650, minimum=30, maximum=36500)
 
 _public_host = ROLEGATE_PUBLIC_URL.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
 ALLOWED_HOSTS = env_list(
@@ -182,7 +195,13 @@ CONTENT_SECURITY_POLICY = {
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Test processes share one Redis: each gets its own key space (see tests/conftest.py).
+            "KEY_PREFIX": env_str("ROLEGATE_CACHE_PREFIX", "rolegate")
+            + (f"-test-{os.getpid()}" if ROLEGATE_ENV == "test" else ""),
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

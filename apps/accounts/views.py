@@ -5,9 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, resolve_url
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -15,20 +14,7 @@ from apps.accounts import services
 from apps.accounts.forms import LoginForm
 from apps.core.context import current_context
 from apps.core.policies import anonymous_allowed, login_required
-
-
-def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
-    """Return ``candidate`` when it stays on this site, else the default landing page."""
-    if (
-        candidate
-        and url_has_allowed_host_and_scheme(
-            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        )
-        and candidate.startswith("/")
-        and not candidate.startswith(("//", "/\\"))
-    ):
-        return candidate
-    return resolve_url(settings.LOGIN_REDIRECT_URL)
+from apps.core.redirects import safe_next_url
 
 
 @anonymous_allowed

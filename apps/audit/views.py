@@ -47,7 +47,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "types": event_types(), "query": query.urlencode()}
-    template = "audit/log.html#results" if request.htmx else "audit/log.html"
+    template = "audit/log.html#results" if getattr(request, "htmx", False) else "audit/log.html"
     return TemplateResponse(request, template, context)
 
 
@@ -58,12 +58,13 @@ def _export_lines(events: Iterator[AuditEvent]) -> Iterator[str]:
 
 
 @staff_required
-def audit_export(request: HttpRequest) -> HttpResponse:
+def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """Stream the filtered audit events as JSON Lines."""
     form = AuditFilterForm(request.GET)
     if not form.is_valid():
         return HttpResponse(
-            "Invalid filter: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()),
+            "Invalid filter: "
+            + "; ".join(f"{k}: {' '.join(str(m) for m in v)}" for k, v in form.errors.items()),
             status=400,
             content_type="text/plain",
         )

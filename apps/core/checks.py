@@ -14,7 +14,7 @@ def production_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     if not settings.PRODUCTION:
         return messages
-    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    if str(settings.DATABASES["default"]["ENGINE"]).endswith("sqlite3"):
         messages.append(
             Error(
                 "Production runs on SQLite.",

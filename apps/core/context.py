@@ -16,7 +16,8 @@ class RequestContext:
 
 
 _current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
-    "rolegate_request_context", default=RequestContext()
+    "rolegate_request_context",
+    default=RequestContext(),  # noqa: B039 - a frozen dataclass, so sharing it is safe
 )
 
 

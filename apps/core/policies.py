@@ -13,10 +13,11 @@ from typing import Any, TypeVar
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 
 POLICY_ATTRIBUTE = "rolegate_access_policy"
 
-View = TypeVar("View", bound=Callable[..., HttpResponse])
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 
 def _mark(view: Callable[..., Any], policy: str) -> None:
@@ -45,7 +46,7 @@ def login_required(view: View) -> View:
     """Require an authenticated, active user."""
 
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated or not request.user.is_active:
             return _login_redirect(request)
         return view(request, *args, **kwargs)
@@ -69,7 +70,7 @@ def capability_required(capability: str) -> Callable[[View], View]:
 
     def decorator(view: View) -> View:
         @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.is_authenticated or not request.user.is_active:
                 return _login_redirect(request)
             if not check(request.user):

@@ -1,0 +1,73 @@
+"""Suite-wide fixtures: personas, and the offline AWS sandbox plugin."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("ROLEGATE_ENV", "test")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rolegate")
+
+# The sandbox plugin provides `aws_sandbox` / `sandbox` fixtures (a real HTTP endpoint).
+pytest_plugins = (
+    ["sandbox.pytest_plugin"] if importlib.util.find_spec("sandbox.pytest_plugin") else []
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache() -> Any:
+    """Forget cached state (login throttles, compiled roles) between tests."""
+    yield
+    from django.core.cache import cache
+
+    client_factory = getattr(cache, "_cache", None)
+    if client_factory is not None and hasattr(client_factory, "get_client"):
+        client = client_factory.get_client(write=True)
+        # settings.py gives each test process its own KEY_PREFIX, so this never touches the
+        # keys of another xdist worker or of a live demo.
+        keys = list(client.scan_iter(f"{cache.key_prefix}:*"))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
+
+
+@pytest.fixture
+def make_user(db: Any) -> Any:
+    """Create users with a known password: make_user("alice", roles=[...], is_staff=False)."""
+    from apps.accounts.models import User
+
+    def make(username: str, *, password: str = "correct horse battery", **fields: Any) -> User:
+        user = User.objects.create_user(username=username, password=password, **fields)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def staff_user(make_user: Any) -> Any:
+    """An operator."""
+    return make_user("operator", is_staff=True)
+
+
+@pytest.fixture
+def plain_user(make_user: Any) -> Any:
+    """A signed-up user with no roles."""
+    return make_user("bob")
+
+
+@pytest.fixture
+def staff_client(client: Any, staff_user: Any) -> Any:
+    """A test client signed in as the operator."""
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def user_client(client: Any, plain_user: Any) -> Any:
+    """A test client signed in as a user without roles."""
+    client.force_login(plain_user)
+    return client
