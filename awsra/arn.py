@@ -137,7 +137,7 @@ def _diagnose(value: str, kind: str, service: str, example: str) -> str:
     """Say what is wrong with an ARN in terms an operator can act on."""
     parts = value.split(":", 5)
     if len(parts) < 6 or parts[0] != "arn":
-        return f"{_shown(value)} is not an ARN (expected e.g. {example})"
+        return f"{_shown(value)} is not a valid {kind} ARN (expected e.g. {example})"
     partition, svc, region, account = parts[1], parts[2], parts[3], parts[4]
     if partition not in PARTITIONS:
         return f"{kind} ARN {_shown(value)} has unknown partition {partition!r}"
