@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -100,10 +101,8 @@ class Supervisor:
         """SIGTERM every process group, then SIGKILL what is left after 10 s."""
         for process in self.processes.values():
             if process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + 10
         for process in self.processes.values():
             remaining = max(deadline - time.monotonic(), 0.1)
