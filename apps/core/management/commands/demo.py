@@ -44,8 +44,17 @@ class Command(BaseCommand):
         credentials_file = settings.VAR_DIR / "sandbox" / "credentials"
         supervisor.start(
             "sandbox",
-            [python(), "-m", "sandbox", "--port", str(sandbox_port), "--seed", "guide",
-             "--credentials-file", str(credentials_file)],
+            [
+                python(),
+                "-m",
+                "sandbox",
+                "--port",
+                str(sandbox_port),
+                "--seed",
+                "guide",
+                "--credentials-file",
+                str(credentials_file),
+            ],
         )
         if not wait_for_port("127.0.0.1", sandbox_port):
             supervisor.stop_all()
@@ -56,12 +65,26 @@ class Command(BaseCommand):
         )
         supervisor.start(
             "worker",
-            [python(), "-m", "celery", "-A", "portal", "worker", "-B", "--pool=threads",
-             "--concurrency=2", "--loglevel=INFO"],
+            [
+                python(),
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "-B",
+                "--pool=threads",
+                "--concurrency=2",
+                "--loglevel=INFO",
+            ],
         )
         wait_for_port("127.0.0.1", port)
         self.stdout.write(self.style.SUCCESS(f"\nRolegate is running at http://127.0.0.1:{port}/"))
-        self.stdout.write(f"  admin  password: {admin_password if created else '(see var/demo-logins)'}")
-        self.stdout.write(f"  AWS sandbox: {sandbox_url}  (operator credentials in {credentials_file})")
+        self.stdout.write(
+            f"  admin  password: {admin_password if created else '(see var/demo-logins)'}"
+        )
+        self.stdout.write(
+            f"  AWS sandbox: {sandbox_url}  (operator credentials in {credentials_file})"
+        )
         self.stdout.write("Press Ctrl-C to stop.\n")
         raise SystemExit(supervisor.wait())
