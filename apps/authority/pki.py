@@ -1,0 +1,325 @@
+"""Certificate building and envelope encryption for the CA, with no database in sight.
+
+Kept Django-free so the certificate profiles and the at-rest format are tested (and benchmarked)
+as plain functions; `services.py` adds storage, locking and audit around them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.x509.oid import NameOID
+
+CA_COMMON_NAME = "Rolegate AWS Roles Anywhere CA"
+KEY_TYPES = ("ecdsa-p256", "rsa-2048", "rsa-3072")
+# Teleport's margin: a leaf is valid from one minute ago so a slightly fast verifier clock
+# (AWS's, or the sandbox's) does not see it as "not yet valid".
+CLOCK_SKEW = timedelta(minutes=1)
+MINIMUM_KEK_LENGTH = 32
+ENVELOPE_VERSION = "v1"
+
+CaPrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+
+class CaKeyError(Exception):
+    """The CA private key cannot be used: encryption key missing, wrong, or data corrupted."""
+
+
+def random_serial() -> int:
+    """A 128-bit random, non-zero serial number (RFC 5280 allows up to 20 octets)."""
+    while True:
+        serial = secrets.randbits(128)
+        if serial:
+            return serial
+
+
+def serial_to_hex(serial: int) -> str:
+    """Fixed-width lowercase hex, the form stored and shown everywhere."""
+    return f"{serial:032x}"
+
+
+def generate_ca_key(key_type: str) -> CaPrivateKey:
+    """Generate a CA key of one of KEY_TYPES."""
+    if key_type == "ecdsa-p256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if key_type in ("rsa-2048", "rsa-3072"):
+        return rsa.generate_private_key(public_exponent=65537, key_size=int(key_type[4:]))
+    raise ValueError(f"unknown CA key type {key_type!r}; expected one of {', '.join(KEY_TYPES)}")
+
+
+def fingerprint_sha256(certificate: x509.Certificate) -> str:
+    """Colon-separated upper-case SHA-256 fingerprint, as openssl prints it."""
+    return certificate.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+def build_ca_certificate(
+    *, private_key: CaPrivateKey, organization: str, now: datetime, validity: timedelta
+) -> x509.Certificate:
+    """A self-signed X.509 v3 CA certificate (CA:true critical, KU certSign+cRLSign+digSig)."""
+    serial = random_serial()
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, CA_COMMON_NAME)]
+    if organization:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    # The serial in the subject makes every CA's name unique, so a leaf's issuer name tells the
+    # two CAs of a rotation apart (Teleport does the same).
+    attributes.append(x509.NameAttribute(NameOID.SERIAL_NUMBER, serial_to_hex(serial)))
+    name = x509.Name(attributes)
+    public_key = private_key.public_key()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public_key)
+        .serial_number(serial)
+        .not_valid_before(now - CLOCK_SKEW)
+        .not_valid_after(now + validity)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+    return builder.sign(private_key, hashes.SHA256())
+
+
+_LEAF_KEY_USAGE = x509.KeyUsage(
+    digital_signature=True,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=False,
+    crl_sign=False,
+    encipher_only=False,
+    decipher_only=False,
+)
+_LEAF_BASIC_CONSTRAINTS = x509.BasicConstraints(ca=False, path_length=None)
+
+
+@dataclass(frozen=True)
+class Signer:
+    """A usable CA: its certificate, decrypted key and the pieces every leaf copies."""
+
+    certificate: x509.Certificate
+    private_key: CaPrivateKey
+    authority_key_identifier: x509.AuthorityKeyIdentifier
+
+    @classmethod
+    def create(cls, certificate: x509.Certificate, private_key: CaPrivateKey) -> Signer:
+        """Pair a CA certificate with its key, refusing a key that does not match."""
+        if certificate.public_key() != private_key.public_key():
+            raise CaKeyError("the decrypted CA private key does not match the CA certificate")
+        try:
+            ski = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+            aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+        except x509.ExtensionNotFound:
+            aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(private_key.public_key())
+        return cls(certificate, private_key, aki)
+
+
+def build_leaf(
+    signer: Signer,
+    *,
+    subject_cn: str,
+    serial: int,
+    now: datetime,
+    ttl: timedelta,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A fresh P-256 key and a leaf: CN only, KU digitalSignature, CA:false, SHA-256.
+
+    The validity ends at ``now + ttl`` but never after the CA's own expiry, so a leaf never
+    outlives the certificate that vouches for it.
+    """
+    ca_not_after = signer.certificate.not_valid_after_utc
+    if ca_not_after <= now:
+        raise CaKeyError(
+            f"the active CA expired at {ca_not_after:%Y-%m-%d %H:%M} UTC; rotate it "
+            "(manage.py rotate_ca init, then activate)"
+        )
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject_cn)]))
+        .issuer_name(signer.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(now - CLOCK_SKEW)
+        .not_valid_after(min(now + ttl, ca_not_after))
+        .add_extension(_LEAF_BASIC_CONSTRAINTS, critical=True)
+        .add_extension(_LEAF_KEY_USAGE, critical=True)
+        .add_extension(signer.authority_key_identifier, critical=False)
+        .sign(signer.private_key, hashes.SHA256())
+    )
+    return certificate, key
+
+
+def build_crl(
+    signer: Signer,
+    *,
+    revoked: Iterable[tuple[int, datetime]],
+    number: int,
+    now: datetime,
+    lifetime: timedelta,
+) -> x509.CertificateRevocationList:
+    """A CRL signed by the CA listing (serial, revocation time) pairs, numbered ``number``."""
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(signer.certificate.subject)
+        .last_update(now)
+        .next_update(now + lifetime)
+        .add_extension(x509.CRLNumber(number), critical=False)
+        .add_extension(signer.authority_key_identifier, critical=False)
+    )
+    for serial, revoked_at in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(serial)
+            .revocation_date(revoked_at)
+            .build()
+        )
+    return builder.sign(signer.private_key, hashes.SHA256())
+
+
+# --- envelope encryption -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyEncryptionKey:
+    """One operator-supplied key-encryption key, derived to 32 bytes, with a public id."""
+
+    key: bytes
+    key_id: str
+
+    @classmethod
+    def from_secret(cls, secret: str) -> KeyEncryptionKey:
+        """Derive the AES-256 key from the configured text (any string of 32+ characters)."""
+        material = secret.strip().encode()
+        if len(material) < MINIMUM_KEK_LENGTH:
+            raise CaKeyError(
+                f"the CA encryption key must be at least {MINIMUM_KEK_LENGTH} characters "
+                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"rolegate ca kek v1"
+        ).derive(material)
+        # The id names a key in error messages and on the row without revealing it.
+        key_id = hashlib.sha256(b"rolegate kek id|" + key).hexdigest()[:16]
+        return cls(key=key, key_id=key_id)
+
+    def __repr__(self) -> str:
+        return f"KeyEncryptionKey(key_id={self.key_id!r})"
+
+
+@dataclass(frozen=True)
+class SealedKey:
+    """The stored form of a CA private key: nothing here is secret without the KEK."""
+
+    key_id: str
+    kek_id: str
+    dek_nonce: bytes
+    wrapped_dek: bytes
+    nonce: bytes
+    ciphertext: bytes
+
+
+def _key_aad(key_id: str) -> bytes:
+    # Binding the record id means a ciphertext copied onto another CA row fails to decrypt.
+    return f"rolegate-ca|{key_id}|{ENVELOPE_VERSION}".encode()
+
+
+def _dek_aad(key_id: str) -> bytes:
+    return f"rolegate-ca-dek|{key_id}|{ENVELOPE_VERSION}".encode()
+
+
+def seal_private_key(private_key: CaPrivateKey, *, key_id: str, kek: KeyEncryptionKey) -> SealedKey:
+    """Encrypt the key (PKCS#8 DER) under a fresh AES-256-GCM data key wrapped by the KEK."""
+    plaintext = private_key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    dek = AESGCM.generate_key(bit_length=256)
+    nonce, dek_nonce = os.urandom(12), os.urandom(12)
+    return SealedKey(
+        key_id=key_id,
+        kek_id=kek.key_id,
+        dek_nonce=dek_nonce,
+        wrapped_dek=AESGCM(kek.key).encrypt(dek_nonce, dek, _dek_aad(key_id)),
+        nonce=nonce,
+        ciphertext=AESGCM(dek).encrypt(nonce, plaintext, _key_aad(key_id)),
+    )
+
+
+def unwrap_data_key(sealed: SealedKey, keks: Sequence[KeyEncryptionKey]) -> bytes:
+    """Return the data key, trying each configured KEK (matching id first)."""
+    if not keks:
+        raise CaKeyError(
+            "no CA encryption key is configured; set ROLEGATE_CA_ENCRYPTION_KEY or "
+            "ROLEGATE_CA_ENCRYPTION_KEY_FILE"
+        )
+    ordered = sorted(keks, key=lambda kek: kek.key_id != sealed.kek_id)
+    for kek in ordered:
+        try:
+            return AESGCM(kek.key).decrypt(
+                sealed.dek_nonce, sealed.wrapped_dek, _dek_aad(sealed.key_id)
+            )
+        except InvalidTag:
+            continue
+    configured = ", ".join(kek.key_id for kek in keks)
+    raise CaKeyError(
+        f"the CA private key cannot be decrypted: it was encrypted with the key whose id is "
+        f"{sealed.kek_id}, but the configured CA encryption key(s) have id(s) {configured}, or "
+        "the stored data was altered. Configure the original ROLEGATE_CA_ENCRYPTION_KEY."
+    )
+
+
+def open_private_key(sealed: SealedKey, keks: Sequence[KeyEncryptionKey]) -> CaPrivateKey:
+    """Decrypt a sealed CA key; any failure is one CaKeyError with a reason, never a traceback."""
+    dek = unwrap_data_key(sealed, keks)
+    try:
+        plaintext = AESGCM(dek).decrypt(sealed.nonce, sealed.ciphertext, _key_aad(sealed.key_id))
+    except InvalidTag:
+        raise CaKeyError(
+            "the CA private key ciphertext failed authentication: the stored data was altered "
+            "or belongs to another CA record"
+        ) from None
+    key = serialization.load_der_private_key(plaintext, password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise CaKeyError(f"the CA private key has an unsupported type {type(key).__name__}")
+    return key
+
+
+def rewrap(sealed: SealedKey, keks: Sequence[KeyEncryptionKey], new: KeyEncryptionKey) -> SealedKey:
+    """Re-wrap the data key under ``new``; the key ciphertext itself is unchanged."""
+    dek = unwrap_data_key(sealed, keks)
+    dek_nonce = os.urandom(12)
+    return SealedKey(
+        key_id=sealed.key_id,
+        kek_id=new.key_id,
+        dek_nonce=dek_nonce,
+        wrapped_dek=AESGCM(new.key).encrypt(dek_nonce, dek, _dek_aad(sealed.key_id)),
+        nonce=sealed.nonce,
+        ciphertext=sealed.ciphertext,
+    )
