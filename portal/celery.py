@@ -30,6 +30,11 @@ def beat_schedule(sync_interval: int) -> dict[str, dict[str, Any]]:
             "schedule": float(sync_interval),
             "options": {"expires": max(sync_interval - 10, 1)},
         },
+        "seal-audit-chain": {
+            "task": "apps.audit.tasks.seal_audit_chain",
+            "schedule": 60.0,
+            "options": {"expires": 55},
+        },
         "expire-access-grants": {
             "task": "apps.access.tasks.expire_access_requests",
             "schedule": 60.0,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from django.db import models
 from django.utils import timezone
@@ -12,7 +12,10 @@ class AppendOnlyError(RuntimeError):
     """Raised when code tries to change or remove an audit event."""
 
 
-class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+_Model = TypeVar("_Model", bound=models.Model)
+
+
+class AppendOnlyQuerySet(models.QuerySet[_Model]):
     """Querysets that refuse bulk updates and deletes."""
 
     def update(self, **kwargs: Any) -> NoReturn:
@@ -43,7 +46,7 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     details = models.JSONField(default=dict, blank=True)
 
-    objects = AuditEventQuerySet.as_manager()
+    objects = AppendOnlyQuerySet["AuditEvent"].as_manager()
 
     class Meta:
         ordering = ("-time", "-id")
@@ -62,3 +65,43 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
         raise AppendOnlyError("audit events are append-only")
+
+
+class AuditChainLink(models.Model):
+    """One link of the tamper-evident hash chain over audit events.
+
+    Links are appended by the sealer in their own order (not the events' id order), so a slow
+    transaction that commits an older event id late is simply sealed in a later link. Each link
+    hashes the previous link's hash with the event's canonical hash: editing or deleting an event,
+    or removing a link, breaks the chain at that point.
+    """
+
+    event_id = models.BigIntegerField(unique=True)
+    event_hash = models.CharField(max_length=64)
+    chain_hash = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField(default=timezone.now)
+
+    objects = AppendOnlyQuerySet["AuditChainLink"].as_manager()
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return f"link {self.id} -> event {self.event_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("audit chain links are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+        raise AppendOnlyError("audit chain links are append-only")
+
+
+class AuditSealLock(models.Model):
+    """A single row locked while sealing, so two sealers never extend the chain at once."""
+
+    name = models.CharField(max_length=32, unique=True)
+
+    def __str__(self) -> str:
+        return self.name
