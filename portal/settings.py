@@ -18,6 +18,7 @@ from portal.env import (
     env_bool,
     env_choice,
     env_database,
+    env_float,
     env_int,
     env_list,
     env_str,
@@ -48,6 +49,11 @@ ROLEGATE_PUBLIC_URL = env_url("ROLEGATE_PUBLIC_URL", "http://127.0.0.1:8000")
 ROLEGATE_CLUSTER_NAME = env_str("ROLEGATE_CLUSTER_NAME", "rolegate")
 ROLEGATE_DEFAULT_REGION = env_str("ROLEGATE_DEFAULT_REGION", "us-east-1")
 ROLEGATE_PROFILE_SYNC_INTERVAL = env_int("ROLEGATE_PROFILE_SYNC_INTERVAL", 300, minimum=30)
+# Client-side pacing per Roles Anywhere quota family (AWS default: 1 request/s); 0 = off.
+ROLEGATE_PROFILE_SYNC_RATE = env_float("ROLEGATE_PROFILE_SYNC_RATE", 1.0, minimum=0)
+ROLEGATE_PROFILE_SYNC_TIMEOUT = env_int("ROLEGATE_PROFILE_SYNC_TIMEOUT", 10, minimum=1)
+ROLEGATE_PROFILE_SYNC_MAX_ATTEMPTS = env_int("ROLEGATE_PROFILE_SYNC_MAX_ATTEMPTS", 5, minimum=1)
+ROLEGATE_PROFILE_SYNC_TIME_LIMIT = env_int("ROLEGATE_PROFILE_SYNC_TIME_LIMIT", 900, minimum=60)
 
 # The CA private key is encrypted at rest under this key (comma-separated: first encrypts, all
 # decrypt, for key rotation); production must set it (check rolegate.E010), the demo makes one.
