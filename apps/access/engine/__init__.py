@@ -1,0 +1,1 @@
+"""Django-free access engine: label matching, trait templates, role specs and decisions."""
