@@ -334,7 +334,7 @@ def _cert(
     signer: Any,
     *,
     ca: bool,
-    hash_algorithm: hashes.HashAlgorithm | None = None,
+    hash_algorithm: Any = None,
 ) -> x509.Certificate:
     now = datetime.now(UTC)
     builder = (
@@ -350,7 +350,7 @@ def _cert(
     return builder.sign(signer, hash_algorithm or hashes.SHA256())
 
 
-def make_pki(kind: str = "ec", *, leaf_hash: hashes.HashAlgorithm | None = None) -> Pki:
+def make_pki(kind: str = "ec", *, leaf_hash: Any = None) -> Pki:
     """Mint root → intermediate → leaf; the leaf key is "ec" (P-256), "p384" or "rsa"."""
     root_key = ec.generate_private_key(ec.SECP256R1())
     inter_key = ec.generate_private_key(ec.SECP256R1())
@@ -442,6 +442,7 @@ class LocalServer:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
+        assert isinstance(host, str)
         return f"http://{host}:{port}"
 
     def __enter__(self) -> LocalServer:

@@ -179,6 +179,7 @@ _arn_like = st.builds(
 
 @given(st.one_of(st.text(max_size=200), _arn_like))
 def test_role_parser_never_crashes_and_agrees_with_the_regex(text):
+    refusal: str | None
     try:
         parsed = parse_role_arn(text)
     except ArnError as exc:

@@ -10,7 +10,13 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from awsra_support import (
+
+import awsra
+from awsra.client import parse_create_session_response, resolve_endpoint
+from awsra.errors import AwsError
+from awsra.http import BACKOFF_CAP_SECONDS
+from awsra.verifier import verify_request
+from tests.awsra.awsra_support import (
     PROFILE_ARN,
     ROLE_ARN,
     TRUST_ANCHOR_ARN,
@@ -18,12 +24,6 @@ from awsra_support import (
     Recorded,
     make_pki,
 )
-
-import awsra
-from awsra.client import parse_create_session_response, resolve_endpoint
-from awsra.errors import AwsError
-from awsra.http import BACKOFF_CAP_SECONDS
-from awsra.verifier import verify_request
 
 SUCCESS = {
     "credentialSet": [

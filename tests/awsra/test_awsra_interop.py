@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
-from awsra_support import PROFILE_ARN, ROLE_ARN, TRUST_ANCHOR_ARN, make_pki
 from botocore.awsrequest import AWSRequest
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -21,6 +20,7 @@ from iam_rolesanywhere_session import IAMRolesAnywhereSigner
 from awsra.errors import VerificationError
 from awsra.signer import sign_create_session, sign_request
 from awsra.verifier import verify_request
+from tests.awsra.awsra_support import PROFILE_ARN, ROLE_ARN, TRUST_ANCHOR_ARN, make_pki
 
 BODY = json.dumps(
     {

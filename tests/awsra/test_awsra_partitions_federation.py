@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from awsra_support import LocalServer, Recorded
 
 from awsra.credentials import Credentials
 from awsra.errors import AccessDeniedError, ValidationError
@@ -18,6 +18,7 @@ from awsra.partitions import (
     get_partition,
     partition_for_region,
 )
+from tests.awsra.awsra_support import LocalServer, Recorded
 
 CREDS = Credentials(
     access_key_id="ASIAEXAMPLE",
@@ -234,7 +235,9 @@ def test_get_signin_token_403_is_not_retried_without_duration():
 
 
 def test_get_signin_token_retries_transient_failures():
-    answers = iter([(503, {}, b"busy"), (200, {}, b'{"SigninToken": "tok-9"}')])
+    answers: Iterator[tuple[int, dict[str, str], bytes]] = iter(
+        [(503, {}, b"busy"), (200, {}, b'{"SigninToken": "tok-9"}')]
+    )
     sleeps: list[float] = []
     with LocalServer(lambda r: next(answers)) as server:
         token = get_signin_token(CREDS, signin_url=server.url + "/federation", sleep=sleeps.append)

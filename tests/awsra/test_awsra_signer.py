@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from awsra_support import PROFILE_ARN, ROLE_ARN, TRUST_ANCHOR_ARN, make_pki
 from cryptography.hazmat.primitives import hashes
 
 from awsra.errors import SignatureError
 from awsra.signer import sign_create_session, sign_request
 from awsra.verifier import verify_request
+from tests.awsra.awsra_support import PROFILE_ARN, ROLE_ARN, TRUST_ANCHOR_ARN, make_pki
 
 NOW = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -201,6 +202,7 @@ def test_create_session_request_shape_and_validation():
             role_arn=ROLE_ARN,
             endpoint_url="http://x",
         )
+    bad: Any
     for bad in (True, 899, 43201, 3600.0):
         with pytest.raises(ValueError, match="duration_seconds"):
             sign_create_session(

@@ -7,18 +7,18 @@ import hashlib
 from datetime import timedelta
 
 import pytest
-from awsra_support import (
+
+from awsra.errors import VerificationError
+from awsra.signer import sign_request
+from awsra.sigv4 import canonical_request
+from awsra.verifier import verify_request
+from tests.awsra.awsra_support import (
     ALL_VECTORS,
     RSA_VECTORS,
     SHARED_VECTORS_DIR,
     VECTORS_DIR,
     Vector,
 )
-
-from awsra.errors import VerificationError
-from awsra.signer import sign_request
-from awsra.sigv4 import canonical_request
-from awsra.verifier import verify_request
 
 ids = [v.name for v in ALL_VECTORS]
 

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 import pytest
-from awsra_support import ROLE_ARN, b64_der, make_pki
 
 from awsra.errors import VerificationError
 from awsra.signer import sign_request
 from awsra.verifier import verify_request
+from tests.awsra.awsra_support import ROLE_ARN, b64_der, make_pki
 
 NOW = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 URL = "https://rolesanywhere.us-east-1.amazonaws.com/sessions"
