@@ -174,7 +174,7 @@ def _ca_details(authority: CertificateAuthority) -> dict[str, Any]:
 
 
 def _create_authority(*, state: str, actor: Any, reason: str) -> CertificateAuthority:
-    now = timezone.now()
+    now = timezone.now().replace(microsecond=0)
     authority = _new_authority(state=state, now=now)
     with transaction.atomic():
         authority.save()
@@ -240,7 +240,8 @@ def certificate_issue(
     _validate_leaf_request(subject_cn, purpose, ttl)
     authority = ca_ensure(actor=actor)
     signer = _signer_for(authority)
-    now = timezone.now()
+    # X.509 times have whole seconds; truncating here keeps the row equal to the certificate.
+    now = timezone.now().replace(microsecond=0)
     serial = pki.random_serial()
     certificate, leaf_key = pki.build_leaf(
         signer, subject_cn=subject_cn, serial=serial, now=now, ttl=ttl
@@ -411,7 +412,7 @@ def _rotate_init(actor: Any) -> CertificateAuthority:
             "the previous rotation is not finished: run `rotate_ca finish` once the trust "
             "anchor holds only the active CA"
         )
-    now = timezone.now()
+    now = timezone.now().replace(microsecond=0)
     authority = _new_authority(state=State.STANDBY, now=now)
     with transaction.atomic():
         try:
