@@ -1,0 +1,179 @@
+"""Signatures per second: awsra's SigV4-X509 signer vs the raw `cryptography` sign call.
+
+Run: .venv/bin/python bench/bench_awsra_sign.py [--seconds 2] [--no-record]
+Prints a table and appends it under "## awsra signing" in bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509.oid import NameOID
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from awsra.signer import sign_create_session, sign_request
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+HEADING = "## awsra signing"
+TRUST_ANCHOR = (
+    "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/66666666-7777-8888-9999-000000000000"
+)
+PROFILE = (
+    "arn:aws:rolesanywhere:us-east-1:123456789012:profile/11111111-2222-3333-4444-555555555555"
+)
+ROLE = "arn:aws:iam::123456789012:role/RAExample"
+ROUNDS = 5
+URL = "https://rolesanywhere.us-east-1.amazonaws.com/sessions"
+# The same shape and size as a real string to sign (algorithm, date, scope, hex digest).
+STRING_TO_SIGN = (
+    "AWS4-X509-ECDSA-SHA256\n20240102T030405Z\n20240102/us-east-1/rolesanywhere/aws4_request\n"
+    + "a" * 64
+).encode()
+
+
+def _leaf(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> x509.Certificate:
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench")]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench CA")]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .sign(ca_key, hashes.SHA256())
+    )
+
+
+def rate(operation: Callable[[], object], seconds: float) -> float:
+    """Operations per second over at least `seconds` (after a short warm-up)."""
+    for _ in range(5):
+        operation()
+    count = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for _ in range(10):
+            operation()
+        count += 10
+        now = time.perf_counter()
+        if now >= deadline:
+            return count / (now - start)
+
+
+Operation = Callable[[], object]
+
+
+def operations(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> tuple[Operation, ...]:
+    """(raw sign, awsra sign_request, awsra sign_create_session) for one key."""
+    cert = _leaf(key)
+    body = b'{"durationSeconds":3600}'
+    headers = {"Content-Type": "application/json"}
+    if isinstance(key, rsa.RSAPrivateKey):
+        rsa_key = key
+
+        def raw() -> object:
+            return rsa_key.sign(STRING_TO_SIGN, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        ec_key = key
+
+        def raw() -> object:
+            return ec_key.sign(STRING_TO_SIGN, ec.ECDSA(hashes.SHA256()))
+
+    def request() -> object:
+        return sign_request("POST", URL, headers, body, cert, key, region="us-east-1")
+
+    def create_session() -> object:
+        return sign_create_session(
+            certificate=cert,
+            private_key=key,
+            trust_anchor_arn=TRUST_ANCHOR,
+            profile_arn=PROFILE,
+            role_arn=ROLE,
+            endpoint_url="https://rolesanywhere.us-east-1.amazonaws.com",
+            duration_seconds=3600,
+        )
+
+    return raw, request, create_session
+
+
+def measure(seconds: float) -> list[tuple[str, float, float, float]]:
+    """Measure each operation for ECDSA P-256 and RSA-2048, in the same process."""
+    keys: list[tuple[str, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey]] = [
+        ("ECDSA P-256", ec.generate_private_key(ec.SECP256R1())),
+        ("RSA-2048", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+    ]
+    rows = []
+    for label, key in keys:
+        ops = operations(key)
+        best = [0.0] * len(ops)
+        # Interleaved rounds, best of each: the machine is shared, so load comes and goes, and
+        # measuring one operation long after the other would compare different machines.
+        for _ in range(ROUNDS):
+            for index, operation in enumerate(ops):
+                best[index] = max(best[index], rate(operation, seconds / ROUNDS))
+        rows.append((label, best[0], best[1], best[2]))
+    return rows
+
+
+def table(rows: list[tuple[str, float, float, float]]) -> str:
+    lines = [
+        "| key | raw `cryptography` sign/s | awsra `sign_request`/s "
+        "| awsra `sign_create_session`/s | overhead (raw / sign_request) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, raw, request, session in rows:
+        lines.append(
+            f"| {label} | {raw:,.0f} | {request:,.0f} | {session:,.0f} | {raw / request:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def record(text: str) -> None:
+    """Append `text` at the end of the awsra section, creating the file/section if needed."""
+    existing = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    if HEADING not in existing.splitlines():
+        RESULTS.write_text(existing.rstrip("\n") + f"\n\n{HEADING}\n\n{text}\n")
+        return
+    lines = existing.splitlines()
+    start = lines.index(HEADING)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    section = lines[start:end]
+    while section and not section[-1].strip():
+        section.pop()
+    new = lines[:start] + section + ["", *text.splitlines(), ""] + lines[end:]
+    RESULTS.write_text("\n".join(new).rstrip("\n") + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    parser.add_argument("--no-record", action="store_true", help="do not write RESULTS.md")
+    args = parser.parse_args()
+    rows = measure(args.seconds)
+    output = table(rows)
+    print(output)
+    if not args.no_record:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        record(
+            f"Run {stamp} with `.venv/bin/python bench/bench_awsra_sign.py "
+            f"--seconds {args.seconds:g}` (Python {platform.python_version()}, "
+            f"{platform.machine()}, shared 2-core machine: absolute numbers are noisy, "
+            f"the ratio is the figure).\n\n{output}"
+        )
+        print(f"\nrecorded in {RESULTS.relative_to(RESULTS.parents[1])}")
+
+
+if __name__ == "__main__":
+    main()
