@@ -1,0 +1,89 @@
+"""Reads on integrations: status as shown by `get`, run history and health."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from apps.integrations.models import Integration, SyncRun
+
+FINISHED = (SyncRun.Status.SUCCESS, SyncRun.Status.ERROR)
+
+
+def _rfc3339(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def sync_enabled_integration_ids() -> list[int]:
+    """Ids of the integrations whose profile sync is enabled."""
+    return list(
+        Integration.objects.filter(sync_enabled=True).order_by("pk").values_list("pk", flat=True)
+    )
+
+
+def last_finished_run(integration: Integration) -> SyncRun | None:
+    """The latest run that ended in SUCCESS or ERROR (skipped and running ones do not count)."""
+    return integration.sync_runs.filter(status__in=FINISHED).order_by("-started_at", "-id").first()
+
+
+def last_profile_sync(run: SyncRun | None) -> dict[str, Any] | None:
+    """`status.aws_ra.last_profile_sync` as the reference guide shows it."""
+    if run is None:
+        return None
+    return {
+        "status": run.status,
+        "synced_profiles": run.profiles_synced,
+        "error_message": run.error_message,
+        "start_time": _rfc3339(run.started_at),
+        "end_time": _rfc3339(run.ended_at),
+    }
+
+
+def recent_runs(integration: Integration, limit: int = 20) -> QuerySet[SyncRun]:
+    """The integration's latest runs, newest first."""
+    return integration.sync_runs.order_by("-started_at", "-id")[:limit]
+
+
+@dataclass(frozen=True)
+class Health:
+    """An integration's sync health at a glance."""
+
+    state: str  # "ok", "error", "stale", "never", "disabled", "running"
+    summary: str
+    consecutive_failures: int
+    last_success_at: datetime | None
+
+
+def integration_health(integration: Integration, *, now: datetime | None = None) -> Health:
+    """Summarise the recent runs: failing, stale (no success for 3 intervals), ok."""
+    now = now or timezone.now()
+    if not integration.sync_enabled:
+        return Health("disabled", "profile sync is disabled", 0, None)
+    runs = list(
+        integration.sync_runs.filter(status__in=FINISHED).order_by("-started_at", "-id")[:50]
+    )
+    last_success = next((r for r in runs if r.status == SyncRun.Status.SUCCESS), None)
+    failures = 0
+    for run in runs:
+        if run.status != SyncRun.Status.ERROR:
+            break
+        failures += 1
+    success_at = last_success.ended_at if last_success else None
+    if not runs:
+        return Health("never", "no sync has finished yet", 0, None)
+    if failures:
+        first_line = runs[0].error_message.splitlines()[0] if runs[0].error_message else ""
+        return Health(
+            "error", f"{failures} failed run(s) in a row: {first_line}"[:300], failures, success_at
+        )
+    stale_after = timedelta(seconds=3 * int(settings.ROLEGATE_PROFILE_SYNC_INTERVAL))
+    if success_at is not None and now - success_at > stale_after:
+        return Health("stale", f"last success {success_at:%Y-%m-%d %H:%M} UTC", 0, success_at)
+    return Health("ok", f"{runs[0].profiles_synced} profile(s) synced", 0, success_at)

@@ -1,0 +1,43 @@
+"""AWS apps in the admin, read-only: the profile sync owns them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from apps.resources.models import AwsApp
+from apps.resources.selectors import app_last_confirmed_at
+
+
+@admin.register(AwsApp)
+class AwsAppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Synced apps; edits would be overwritten by the next sync, so none are offered."""
+
+    list_display = (
+        "name",
+        "integration",
+        "account_id",
+        "region",
+        "profile_name",
+        "confirmed",
+        "has_error",
+    )
+    list_filter = ("integration", "account_id", "region")
+    list_select_related = ("integration",)
+    search_fields = ("name", "profile_name", "profile_arn", "account_id")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="last confirmed")
+    def confirmed(self, app: AwsApp) -> Any:
+        return app_last_confirmed_at(app)
+
+    @admin.display(description="sync error", boolean=True)
+    def has_error(self, app: AwsApp) -> bool:
+        return bool(app.sync_error)
