@@ -17,5 +17,6 @@ urlpatterns = [
     path("manage/integrations/", include("apps.integrations.urls")),
     path("manage/", include("apps.access.urls")),
     path("api/", include("apps.api.urls")),
+    path("cli/", include("apps.api.web_urls")),
     path("admin/", admin.site.urls),
 ]

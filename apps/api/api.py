@@ -1,0 +1,386 @@
+"""The JSON API used by the `rolegate` CLI, mounted at /api/v1 (OpenAPI at /api/v1/openapi.json).
+
+Endpoints are thin: validate the body (ninja + pydantic), call one selector or service, map the
+service's typed errors to HTTP statuses. Credentials come from the one issuance function that
+Launch also uses, so RBAC, audit and fail-closed behaviour are the same for both.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import HttpBearer
+from pydantic import Field
+
+from apps.accounts import services as account_services
+from apps.api import selectors, services
+from apps.api.models import ApiToken
+from apps.core.context import current_context
+
+logger = logging.getLogger(__name__)
+
+# Namespace name kept as django-ninja's default, which tests/core/test_policies.py exempts from
+# the per-view policy decorator check (ninja declares auth per operation instead).
+URLS_NAMESPACE = "api-1.0.0"
+
+
+class BearerToken(HttpBearer):
+    """Authenticate `Authorization: Bearer rgt_…` against hashed, unexpired, unrevoked tokens."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        """Return the token's user (and remember the token on the request), or None."""
+        found = selectors.token_authenticate(token.strip())
+        if found is None:
+            return None
+        services.token_touch(token=found)
+        request.api_token = found  # type: ignore[attr-defined]
+        return found.user
+
+
+api = NinjaAPI(
+    title="Rolegate API",
+    version="1.0.0",
+    description="Used by the rolegate CLI: sign-in, the user's apps, and AWS credentials.",
+    urls_namespace=URLS_NAMESPACE,
+    auth=BearerToken(),
+)
+
+
+def _caller(request: HttpRequest) -> Any:
+    """The user that BearerToken authenticated."""
+    return request.auth  # type: ignore[attr-defined]
+
+
+def _caller_token(request: HttpRequest) -> ApiToken:
+    """The token that BearerToken authenticated."""
+    token: ApiToken = request.api_token  # type: ignore[attr-defined]
+    return token
+
+
+# --- error shapes ------------------------------------------------------------------------------
+
+
+class ErrorOut(Schema):
+    """Every error: one human-readable line, and a stable machine code."""
+
+    detail: str
+    code: str
+
+
+def _error(request: HttpRequest, status: int, code: str, detail: str) -> HttpResponse:
+    return api.create_response(request, {"detail": detail, "code": code}, status=status)
+
+
+def _describe_validation(errors: list[dict[str, Any]]) -> str:
+    parts = []
+    for error in errors[:5]:
+        location = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "payload"))
+        message = str(error.get("msg", "invalid value"))
+        parts.append(f"{location}: {message}" if location else message)
+    return "; ".join(parts) or "invalid request"
+
+
+@api.exception_handler(NinjaValidationError)
+def _on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    response = api.create_response(
+        request,
+        {
+            "detail": "Invalid request: " + _describe_validation(list(exc.errors)),
+            "code": "invalid_request",
+            "errors": exc.errors,
+        },
+        status=422,
+    )
+    return response
+
+
+@api.exception_handler(AuthenticationError)
+def _on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return _error(
+        request,
+        401,
+        "not_authenticated",
+        "Missing, expired or revoked token: run rolegate login.",
+    )
+
+
+@api.exception_handler(HttpError)
+def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 429: "throttled"}
+    return _error(request, exc.status_code, codes.get(exc.status_code, "error"), str(exc))
+
+
+@api.exception_handler(DatabaseError)
+def _on_database_error(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
+    logger.exception("database unavailable while serving %s", request.path)
+    return _error(request, 503, "unavailable", "Rolegate cannot reach its database; try again.")
+
+
+# --- authentication ----------------------------------------------------------------------------
+
+
+class TokenOut(Schema):
+    """A new bearer token: shown once, never retrievable again."""
+
+    token: str
+    expires_at: datetime
+    username: str
+
+
+class PasswordLoginIn(Schema):
+    """Local username and password, and a label for the token (host name of the CLI)."""
+
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=4096)
+    client_name: str = Field(default="", max_length=200)
+
+
+class DeviceStartIn(Schema):
+    """What the CLI tells about itself, shown on the approval page."""
+
+    client_name: str = Field(default="", max_length=200)
+
+
+class DeviceStartOut(Schema):
+    """RFC 8628 device authorization response."""
+
+    device_code: str
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str
+    expires_in: int
+    interval: int
+
+
+class DeviceTokenIn(Schema):
+    """The device code being polled."""
+
+    device_code: str = Field(min_length=1, max_length=200)
+
+
+def _issued(issued: services.IssuedToken) -> dict[str, Any]:
+    return {
+        "token": issued.plaintext,
+        "expires_at": issued.token.expires_at,
+        "username": issued.token.user.get_username(),
+    }
+
+
+@api.post(
+    "/auth/password",
+    auth=None,
+    response={200: TokenOut, 401: ErrorOut, 403: ErrorOut, 429: ErrorOut},
+    summary="Sign in with a local username and password",
+)
+def password_login(request: HttpRequest, payload: PasswordLoginIn) -> Any:
+    """Exchange a local password for a bearer token (throttled like the web sign-in)."""
+    if not getattr(settings, "ROLEGATE_PASSWORD_LOGIN", True):
+        return 403, {
+            "detail": "Password sign-in is disabled on this Rolegate; use rolegate login --sso.",
+            "code": "password_login_disabled",
+        }
+    client_ip = current_context().client_ip
+    if account_services.login_is_throttled(username=payload.username, client_ip=client_ip):
+        account_services.login_record_failure(
+            username=payload.username, reason="throttled", method="cli-password"
+        )
+        return 429, {
+            "detail": "Too many failed sign-ins. Wait 15 minutes and try again.",
+            "code": "throttled",
+        }
+    user = authenticate(request, username=payload.username, password=payload.password)
+    if user is None:
+        account_services.login_record_failure(
+            username=payload.username, reason="bad credentials", method="cli-password"
+        )
+        return 401, {"detail": "Wrong username or password.", "code": "bad_credentials"}
+    account_services.login_record_success(user=user, method="cli-password")  # type: ignore[arg-type]
+    issued = services.token_create(
+        actor=user, user=user, method=ApiToken.Method.PASSWORD, client_name=payload.client_name
+    )
+    return 200, _issued(issued)
+
+
+@api.post(
+    "/auth/device",
+    auth=None,
+    response={200: DeviceStartOut},
+    summary="Start a device login (approve it in the browser)",
+)
+def device_start(request: HttpRequest, payload: DeviceStartIn) -> Any:
+    """Open a device request; the user approves the returned code at /cli/approve."""
+    started = services.device_authorization_start(client_name=payload.client_name)
+    authorization = started.authorization
+    base = request.build_absolute_uri("/cli/approve")
+    return {
+        "device_code": started.device_code,
+        "user_code": authorization.user_code,
+        "verification_uri": base,
+        "verification_uri_complete": f"{base}?code={authorization.user_code}",
+        "expires_in": int((authorization.expires_at - authorization.created_at).total_seconds()),
+        "interval": authorization.interval,
+    }
+
+
+@api.post(
+    "/auth/device/token",
+    auth=None,
+    response={200: TokenOut, 400: ErrorOut},
+    summary="Poll a device login; returns the token once approved",
+)
+def device_token(request: HttpRequest, payload: DeviceTokenIn) -> Any:
+    """Answer `authorization_pending`/`slow_down` until approved, then the token (once)."""
+    try:
+        issued = services.device_authorization_exchange(device_code=payload.device_code)
+    except services.DeviceFlowError as error:
+        return 400, {"detail": error.message, "code": error.code}
+    return 200, _issued(issued)
+
+
+@api.post("/auth/logout", response={204: None}, summary="Revoke the token used for this call")
+def logout(request: HttpRequest) -> Any:
+    """Revoke the caller's own token."""
+    services.token_revoke(actor=_caller(request), token=_caller_token(request))
+    return 204, None
+
+
+# --- the user and their apps -------------------------------------------------------------------
+
+
+class MeOut(Schema):
+    """Who the token belongs to (like `tsh status`)."""
+
+    username: str
+    roles: list[str]
+    traits: dict[str, list[str]]
+    is_staff: bool
+    token_expires_at: datetime
+
+
+def _traits(user: Any) -> dict[str, list[str]]:
+    merged: dict[str, list[str]] = {}
+    for source in (user.traits or {}, user.external_traits or {}):
+        for key, values in source.items():
+            items = values if isinstance(values, list) else [values]
+            merged.setdefault(str(key), [])
+            merged[str(key)] += [str(v) for v in items if str(v) not in merged[str(key)]]
+    return merged
+
+
+@api.get("/me", response=MeOut, summary="The signed-in user, roles, traits and token expiry")
+def me(request: HttpRequest) -> Any:
+    """Return the user behind the token."""
+    user = _caller(request)
+    return {
+        "username": user.get_username(),
+        "roles": list(user.roles or []),
+        "traits": _traits(user),
+        "is_staff": bool(user.is_staff),
+        "token_expires_at": _caller_token(request).expires_at,
+    }
+
+
+class AppOut(Schema):
+    """An AWS app the user may use, with the IAM roles they may assume there."""
+
+    name: str
+    account_id: str
+    integration: str
+    region: str
+    profile_arn: str
+    labels: dict[str, str]
+    aws_role_arns: list[str]
+
+
+@api.get("/apps", response=list[AppOut], summary="AWS apps the user can access")
+def apps_list(request: HttpRequest) -> Any:
+    """List the accessible apps, each with the role ARNs this user may assume."""
+    from apps.access.selectors import accessible_apps
+    from apps.resources.selectors import apps_all
+
+    rows = {app.name: app for app in apps_all()}
+    return [
+        {
+            "name": facts.name,
+            "account_id": rows[facts.name].account_id,
+            "integration": rows[facts.name].integration.name,
+            "region": rows[facts.name].region,
+            "profile_arn": rows[facts.name].profile_arn,
+            "labels": dict(rows[facts.name].labels),
+            "aws_role_arns": sorted(arns),
+        }
+        for facts, arns in accessible_apps(_caller(request), rows.values())
+    ]
+
+
+class CredentialsIn(Schema):
+    """Which IAM role to assume and, optionally, for how long (AWS allows 900 to 43200 s)."""
+
+    role_arn: str = Field(min_length=20, max_length=2048)
+    duration_seconds: int | None = Field(default=None, ge=900, le=43200)
+
+
+class CredentialsOut(Schema):
+    """The AWS CLI credential_process document (Version 1), ready to print."""
+
+    Version: int
+    AccessKeyId: str
+    SecretAccessKey: str
+    SessionToken: str
+    Expiration: str
+
+
+@api.post(
+    "/apps/{name}/credentials",
+    response={
+        200: CredentialsOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        422: ErrorOut,
+        502: ErrorOut,
+        503: ErrorOut,
+    },
+    summary="Issue AWS credentials for an app and role (same path as console Launch)",
+)
+def app_credentials(request: HttpRequest, name: str, payload: CredentialsIn) -> Any:
+    """Issue credentials through the one issuance function (RBAC, audit, fail-closed)."""
+    from apps.access.errors import AccessDenied
+    from apps.resources.errors import AppNotFound, AuditUnavailable, IssuanceError
+    from apps.resources.services import aws_credentials_issue
+    from awsra.credential_process import format_expiration
+
+    try:
+        credentials = aws_credentials_issue(
+            actor=_caller(request),
+            app_name=name,
+            role_arn=payload.role_arn,
+            duration_seconds=payload.duration_seconds,
+            purpose="cli",
+        )
+    except AppNotFound as error:
+        return 404, {"detail": error.message, "code": "app_not_found"}
+    except AccessDenied as error:
+        return 403, {"detail": error.message, "code": "access_denied"}
+    except AuditUnavailable as error:
+        return 503, {"detail": error.message, "code": "audit_unavailable"}
+    except IssuanceError as error:
+        if error.aws_code or error.retryable:
+            # AWS refused or failed: a gateway error, with AWS's own words in the message.
+            return 502, {"detail": error.message, "code": "aws_error"}
+        return 422, {"detail": error.message, "code": "issuance_refused"}
+    return 200, {
+        "Version": 1,
+        "AccessKeyId": credentials.access_key_id,
+        "SecretAccessKey": credentials.secret_access_key,
+        "SessionToken": credentials.session_token,
+        "Expiration": format_expiration(credentials.expiration),
+    }

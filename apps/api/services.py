@@ -1,0 +1,247 @@
+"""Writes for the API: bearer tokens and device authorization, each audited."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.api.models import ApiToken, DeviceAuthorization
+from apps.api.selectors import (
+    PREFIX_LENGTH,
+    TOKEN_PREFIX,
+    USER_CODE_ALPHABET,
+    hash_secret,
+    normalize_user_code,
+    token_lifetime,
+)
+from apps.audit.models import AuditEvent
+from apps.audit.services import audit_record
+from apps.core.context import current_context
+
+DEVICE_CODE_LIFETIME = timedelta(minutes=10)
+# Writing last_used_at on every API call would turn each read into a write; once a minute is
+# precise enough for "is this token still in use?".
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class DeviceFlowError(Exception):
+    """A device-token poll that yields no token; `code` is the RFC 8628 error name."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class DeviceCodeNotFound(Exception):
+    """No pending device request has this user code (wrong, expired or already decided)."""
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A freshly created token: the row and the only copy of the plaintext secret."""
+
+    token: ApiToken
+    plaintext: str
+
+
+@dataclass(frozen=True)
+class StartedDeviceAuthorization:
+    """A new device request and the device code the CLI polls with (not stored in clear)."""
+
+    authorization: DeviceAuthorization
+    device_code: str
+
+
+def _device_interval() -> int:
+    return max(1, int(getattr(settings, "ROLEGATE_CLI_DEVICE_INTERVAL", 5)))
+
+
+def token_create(*, actor: Any, user: Any, method: str, client_name: str = "") -> IssuedToken:
+    """Create a bearer token for `user` expiring with the user's session TTL, and audit it."""
+    if method not in ApiToken.Method.values:
+        raise ValueError(f"unknown token method {method!r}")
+    expires_at = timezone.now() + token_lifetime(user)
+    for _attempt in range(5):
+        prefix = secrets.token_hex(PREFIX_LENGTH // 2)
+        plaintext = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+        try:
+            with transaction.atomic():
+                token = ApiToken.objects.create(
+                    user=user,
+                    prefix=prefix,
+                    token_hash=hash_secret(plaintext),
+                    method=method,
+                    client_name=client_name[:200],
+                    expires_at=expires_at,
+                )
+                audit_record(
+                    event_type="api_token.created",
+                    actor=actor,
+                    target_kind="api_token",
+                    target_name=f"{user.get_username()}/{prefix}",
+                    details={
+                        "method": method,
+                        "client_name": client_name[:200],
+                        "expires_at": expires_at,
+                    },
+                )
+            return IssuedToken(token=token, plaintext=plaintext)
+        except IntegrityError:
+            # A 48-bit prefix collision is astronomically rare; draw again rather than fail.
+            continue
+    raise RuntimeError("could not allocate a unique token prefix")
+
+
+def token_revoke(*, actor: Any, token: ApiToken) -> bool:
+    """Revoke a token and audit it; returns False when it was already revoked."""
+    with transaction.atomic():
+        locked = ApiToken.objects.select_for_update().select_related("user").get(pk=token.pk)
+        if locked.revoked_at is not None:
+            return False
+        locked.revoked_at = timezone.now()
+        locked.revoked_by = actor.get_username() if actor is not None else "system"
+        locked.save(update_fields=["revoked_at", "revoked_by"])
+        audit_record(
+            event_type="api_token.revoked",
+            actor=actor,
+            target_kind="api_token",
+            target_name=f"{locked.user.get_username()}/{locked.prefix}",
+            details={"owner": locked.user.get_username(), "method": locked.method},
+        )
+    token.revoked_at = locked.revoked_at
+    token.revoked_by = locked.revoked_by
+    return True
+
+
+def token_touch(*, token: ApiToken) -> None:
+    """Record that the token was just used (at most once per LAST_USED_RESOLUTION)."""
+    now = timezone.now()
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
+        return
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    token.last_used_at = now
+
+
+def _new_user_code() -> str:
+    letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
+    return normalize_user_code(letters)
+
+
+def device_authorization_start(*, client_name: str = "") -> StartedDeviceAuthorization:
+    """Open a device request; the CLI shows its user code and polls with the device code."""
+    device_code = secrets.token_urlsafe(32)
+    now = timezone.now()
+    pending = DeviceAuthorization.objects.filter(
+        status=DeviceAuthorization.Status.PENDING, expires_at__gt=now
+    )
+    user_code = _new_user_code()
+    # A user code must name one pending request; with 20^8 codes a retry is almost never needed.
+    while pending.filter(user_code=user_code).exists():
+        user_code = _new_user_code()
+    authorization = DeviceAuthorization.objects.create(
+        device_code_hash=hash_secret(device_code),
+        user_code=user_code,
+        client_name=client_name[:200],
+        client_ip=current_context().client_ip,
+        interval=_device_interval(),
+        created_at=now,
+        expires_at=now + DEVICE_CODE_LIFETIME,
+    )
+    return StartedDeviceAuthorization(authorization=authorization, device_code=device_code)
+
+
+def device_authorization_decide(
+    *, actor: Any, user_code: str, approve: bool
+) -> DeviceAuthorization:
+    """Approve (for `actor`) or deny the pending device request with this user code; audited."""
+    with transaction.atomic():
+        authorization = (
+            DeviceAuthorization.objects.select_for_update()
+            .filter(
+                user_code=normalize_user_code(user_code),
+                status=DeviceAuthorization.Status.PENDING,
+                expires_at__gt=timezone.now(),
+            )
+            .order_by("-created_at")
+            .first()
+        )
+        if authorization is None:
+            raise DeviceCodeNotFound(
+                "No pending CLI login has this code. It may have expired: run rolegate login again."
+            )
+        authorization.status = (
+            DeviceAuthorization.Status.APPROVED if approve else DeviceAuthorization.Status.DENIED
+        )
+        authorization.user = actor if approve else None
+        authorization.decided_at = timezone.now()
+        authorization.save(update_fields=["status", "user", "decided_at"])
+        audit_record(
+            event_type="cli_device.approved" if approve else "cli_device.denied",
+            actor=actor,
+            outcome=AuditEvent.Outcome.SUCCESS if approve else AuditEvent.Outcome.DENIED,
+            target_kind="cli_device",
+            target_name=authorization.user_code,
+            details={
+                "client_name": authorization.client_name,
+                "client_ip": authorization.client_ip,
+            },
+        )
+    return authorization
+
+
+def device_authorization_exchange(*, device_code: str) -> IssuedToken:
+    """Trade an approved device code for a token, once; otherwise raise DeviceFlowError."""
+    with transaction.atomic():
+        authorization = (
+            DeviceAuthorization.objects.select_for_update()
+            .select_related("user")
+            .filter(device_code_hash=hash_secret(device_code))
+            .first()
+        )
+        # The poll time must be committed even when the answer is "pending", so the error is
+        # raised after the transaction rather than from inside it.
+        error = _exchange_refusal(authorization)
+        if error is None and authorization is not None and authorization.user is not None:
+            user = authorization.user
+            authorization.status = DeviceAuthorization.Status.CONSUMED
+            authorization.save(update_fields=["status"])
+            return token_create(
+                actor=user,
+                user=user,
+                method=ApiToken.Method.DEVICE,
+                client_name=authorization.client_name,
+            )
+    raise error or DeviceFlowError("access_denied", "The login was not approved.")
+
+
+def _exchange_refusal(authorization: DeviceAuthorization | None) -> DeviceFlowError | None:
+    if authorization is None:
+        return DeviceFlowError("invalid_grant", "Unknown device code.")
+    status = authorization.status
+    if status == DeviceAuthorization.Status.CONSUMED:
+        return DeviceFlowError("invalid_grant", "This device code was already used.")
+    if status == DeviceAuthorization.Status.DENIED:
+        return DeviceFlowError("access_denied", "The login was denied in the browser.")
+    if authorization.is_expired:
+        return DeviceFlowError("expired_token", "The login code expired; run rolegate login again.")
+    if status == DeviceAuthorization.Status.PENDING:
+        now = timezone.now()
+        too_soon = (
+            authorization.last_polled_at is not None
+            and (now - authorization.last_polled_at).total_seconds() < authorization.interval * 0.8
+        )
+        authorization.last_polled_at = now
+        authorization.save(update_fields=["last_polled_at"])
+        if too_soon:
+            return DeviceFlowError("slow_down", "Polling too fast; wait longer between polls.")
+        return DeviceFlowError("authorization_pending", "Waiting for approval in the browser.")
+    if authorization.user is None or not authorization.user.is_active:
+        return DeviceFlowError("access_denied", "The approving account is not active.")
+    return None

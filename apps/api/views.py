@@ -1,0 +1,66 @@
+"""Browser pages for the CLI: approve a device login, list and revoke one's own tokens."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from apps.api import selectors, services
+from apps.api.forms import DeviceDecisionForm
+from apps.core.policies import login_required
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def device_approve(request: HttpRequest) -> HttpResponse:
+    """Show a pending CLI login (from ?code=) and approve or deny it with a POST."""
+    if request.method == "GET":
+        if "code" not in request.GET:
+            return TemplateResponse(request, "api/approve.html", {"form": DeviceDecisionForm()})
+        form = DeviceDecisionForm(request.GET)
+        if not form.is_valid():
+            return TemplateResponse(request, "api/approve.html", {"form": form}, status=400)
+        pending = selectors.device_authorization_pending(form.cleaned_data["code"])
+        if pending is None:
+            form.add_error("code", "No pending CLI login has this code; it may have expired.")
+            return TemplateResponse(request, "api/approve.html", {"form": form}, status=404)
+        return TemplateResponse(request, "api/approve.html", {"form": form, "pending": pending})
+    form = DeviceDecisionForm(request.POST)
+    if not form.is_valid() or form.cleaned_data["decision"] not in ("approve", "deny"):
+        if form.is_valid():
+            form.add_error("decision", "Choose Approve or Deny.")
+        return TemplateResponse(request, "api/approve.html", {"form": form}, status=400)
+    approve = form.cleaned_data["decision"] == "approve"
+    try:
+        decided = services.device_authorization_decide(
+            actor=request.user, user_code=form.cleaned_data["code"], approve=approve
+        )
+    except services.DeviceCodeNotFound as error:
+        form.add_error("code", str(error))
+        return TemplateResponse(request, "api/approve.html", {"form": form}, status=404)
+    return TemplateResponse(request, "api/approve_done.html", {"decided": decided})
+
+
+@login_required
+@require_http_methods(["GET"])
+def token_list(request: HttpRequest) -> HttpResponse:
+    """The signed-in user's CLI tokens, with a revoke button on the active ones."""
+    tokens = selectors.tokens_for_user(request.user)[:100]
+    return TemplateResponse(request, "api/tokens.html", {"tokens": tokens})
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    """Revoke one of the signed-in user's own tokens."""
+    token = selectors.tokens_for_user(request.user).filter(pk=token_id).first()
+    if token is None:
+        raise Http404("No such token.")
+    if services.token_revoke(actor=request.user, token=token):
+        messages.success(request, f"Token {token.prefix} revoked.")
+    else:
+        messages.info(request, f"Token {token.prefix} was already revoked.")
+    return redirect("cli:tokens")
