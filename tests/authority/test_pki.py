@@ -19,7 +19,9 @@ from .conftest import OTHER_KEK, TEST_KEK
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def make_signer(key_type: str = "ecdsa-p256", validity: timedelta = timedelta(days=3650)):
+def make_signer(
+    key_type: str = "ecdsa-p256", validity: timedelta = timedelta(days=3650)
+) -> pki.Signer:
     key = pki.generate_ca_key(key_type)
     certificate = pki.build_ca_certificate(
         private_key=key, organization="example-cluster", now=NOW, validity=validity

@@ -118,7 +118,7 @@ def test_leaf_near_ca_expiry_is_truncated_and_an_expired_ca_refuses(settings: An
 def test_database_holds_no_plaintext_key(make_user: Any) -> None:
     services.certificate_issue(subject_cn="alice", purpose="console", actor=None)
     services.ca_rotate(phase="init", actor=None)
-    dump = []
+    dump: list[str] = []
     with connection.cursor() as cursor:
         for table in ("authority_certificateauthority", "authority_leafcertificate"):
             cursor.execute(f"SELECT * FROM {table}")  # noqa: S608 (fixed table names)
