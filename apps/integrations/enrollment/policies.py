@@ -1,0 +1,95 @@
+"""The IAM documents enrollment creates, shared by the script, the template and the manual steps."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+OWNER_TAG_INTEGRATION = "rolegate.dev/integration"
+OWNER_TAG_CLUSTER = "rolegate.dev/cluster"
+OWNER_TAG_ORIGIN = "rolegate.dev/origin"
+OWNER_ORIGIN = "integration_awsrolesanywhere"
+INLINE_POLICY_NAME = "RolegateRolesAnywhereProfileSync"
+
+DEFAULT_TRUST_ANCHOR_NAME = "RolegateTrustAnchor"
+DEFAULT_SYNC_ROLE_NAME = "RolegateProfileSync"
+DEFAULT_SYNC_PROFILE_NAME = "RolegateProfileSync"
+
+# IAM role names: 1-64 of [\w+=,.@-]; Roles Anywhere names: 1-255 of [ a-zA-Z0-9-_]. Rolegate takes
+# the intersection without spaces so every name is safe in a shell word and a URL.
+_IAM_ROLE_NAME_RE = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}\Z", re.ASCII)
+_RA_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,255}\Z", re.ASCII)
+
+SYNC_ACTIONS = (
+    "rolesanywhere:ListProfiles",
+    "rolesanywhere:ListTagsForResource",
+    "rolesanywhere:ImportCrl",
+    # The sync replaces an imported CRL when Rolegate revokes more certificates.
+    "rolesanywhere:ListCrls",
+    "rolesanywhere:UpdateCrl",
+    "iam:GetRole",
+)
+
+
+@dataclass(frozen=True)
+class EnrollmentNames:
+    """The names of the AWS resources enrollment creates for one integration."""
+
+    integration: str
+    trust_anchor: str = DEFAULT_TRUST_ANCHOR_NAME
+    sync_role: str = DEFAULT_SYNC_ROLE_NAME
+    sync_profile: str = DEFAULT_SYNC_PROFILE_NAME
+
+    def errors(self) -> dict[str, str]:
+        """Field name → problem, empty when every name is valid."""
+        problems: dict[str, str] = {}
+        if not _RA_NAME_RE.match(self.trust_anchor):
+            problems["trust_anchor"] = "1-255 letters, digits, '-' or '_'"
+        if not _IAM_ROLE_NAME_RE.match(self.sync_role):
+            problems["sync_role"] = "1-64 letters, digits or + = , . @ _ -"
+        if not _RA_NAME_RE.match(self.sync_profile):
+            problems["sync_profile"] = "1-255 letters, digits, '-' or '_'"
+        return problems
+
+
+def sync_role_trust_policy(trust_anchor_arn: str) -> dict[str, Any]:
+    """Trust policy of the sync role: Roles Anywhere may assume it, only through our anchor."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "rolesanywhere.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"],
+                "Condition": {"ArnEquals": {"aws:SourceArn": trust_anchor_arn}},
+            }
+        ],
+    }
+
+
+def sync_role_permissions_policy() -> dict[str, Any]:
+    """The sync role's inline policy: list profiles and tags, upload the CRL, read roles."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "RolesAnywhereProfileSync",
+                "Effect": "Allow",
+                "Action": list(SYNC_ACTIONS),
+                "Resource": ["*"],
+            }
+        ],
+    }
+
+
+def target_role_trust_policy(trust_anchor_arn: str | None = None) -> dict[str, Any]:
+    """Trust policy for the IAM roles users assume (shown in the manual steps)."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": "rolesanywhere.amazonaws.com"},
+        "Action": ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"],
+    }
+    if trust_anchor_arn:
+        statement["Condition"] = {"ArnEquals": {"aws:SourceArn": trust_anchor_arn}}
+    return {"Version": "2012-10-17", "Statement": [statement]}
