@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import boto3
 import pytest
 
 from sandbox.moto_backend import AccessKey
@@ -73,4 +74,7 @@ def aws_env(
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # boto3's default session caches the credentials it resolved first; the operator's key
+    # changes with every reset, so each test starts from a fresh default session.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     return sandbox
