@@ -33,7 +33,7 @@ browser:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	DATABASE_URL=$(PG_URL) ROLEGATE_ENV=test $(BIN)/mypy .
+	DATABASE_URL=$(PG_URL) ROLEGATE_ENV=test $(BIN)/mypy portal apps awsra rolegate sandbox
 	$(BIN)/bandit -q -r portal apps awsra rolegate sandbox -ll -x '*/tests/*,*/migrations/*'
 
 test: $(STAMP) browser
