@@ -121,11 +121,18 @@ def managed_policy_arn(name: str) -> str:
 
 
 def create_user_with_key(user_name: str, policy_arns: list[str]) -> AccessKey:
-    """Create an IAM user with these managed policies and one access key."""
+    """Create (or reuse) an IAM user with these managed policies and a fresh access key."""
     backend = iam()
-    backend.create_user(region_name=DEFAULT_REGION, user_name=user_name)
+    if user_name not in backend.users:
+        backend.create_user(region_name=DEFAULT_REGION, user_name=user_name)
+    user = backend.get_user(user_name)
     for arn in policy_arns:
-        backend.attach_user_policy(policy_arn=arn, user_name=user_name)
+        if arn not in user.managed_policies:
+            backend.attach_user_policy(policy_arn=arn, user_name=user_name)
+    # IAM allows two keys per user; drop the oldest so a re-seed never hits the limit.
+    keys = backend.list_access_keys(user_name)
+    if len(keys) >= 2:
+        backend.delete_access_key(keys[0].access_key_id, user_name)
     key = backend.create_access_key(user_name=user_name)
     return AccessKey(user_name, key.access_key_id, key.secret_access_key)
 

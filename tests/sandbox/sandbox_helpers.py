@@ -159,12 +159,12 @@ def make_role(
     return str(role["Arn"])
 
 
-def aws_cli_env(sandbox: Sandbox, key: AccessKey | dict[str, str] | None) -> dict[str, str]:
-    """Environment for running the AWS CLI against the sandbox with these credentials."""
+def aws_cli_env(sandbox: Sandbox | str, key: AccessKey | dict[str, str] | None) -> dict[str, str]:
+    """Environment for running the AWS CLI against the sandbox (or a URL) with credentials."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
         {
-            "AWS_ENDPOINT_URL": sandbox.url,
+            "AWS_ENDPOINT_URL": sandbox if isinstance(sandbox, str) else sandbox.url,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_CONFIG_FILE": "/dev/null",
