@@ -111,7 +111,12 @@ def make_integration_spec(
     profile_name_filters: Sequence[str] = (),
 ) -> IntegrationSpec:
     """Validate every field and the relations between the ARNs; raise ResourceError."""
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str):
+        raise ResourceError(
+            f"must be a string (quote it in YAML), got {type(name).__name__}",
+            field="metadata.name",
+        )
+    if not NAME_RE.match(name):
         raise ResourceError(f"{name!r} {NAME_RULE}", field="metadata.name")
     prefix = "spec.aws_ra."
     sync_prefix = f"{prefix}profile_sync_config."
