@@ -260,3 +260,29 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 ROLEGATE_PASSWORD_LOGIN = env_bool("ROLEGATE_PASSWORD_LOGIN", True)
+
+# Single sign-on (OpenID Connect): on when an issuer is set. The provider's discovery document is
+# fetched lazily at first use (apps/accounts/oidc.py), so start-up never depends on the IdP.
+ROLEGATE_OIDC_ISSUER = env_str("ROLEGATE_OIDC_ISSUER", "").strip().rstrip("/")
+ROLEGATE_OIDC_ENABLED = bool(ROLEGATE_OIDC_ISSUER)
+if ROLEGATE_OIDC_ENABLED:
+    ROLEGATE_OIDC_ISSUER = env_url("ROLEGATE_OIDC_ISSUER", "")
+ROLEGATE_OIDC_CLIENT_ID = env_str("ROLEGATE_OIDC_CLIENT_ID", "")
+ROLEGATE_OIDC_CLIENT_SECRET = env_str("ROLEGATE_OIDC_CLIENT_SECRET", "")
+if ROLEGATE_OIDC_ENABLED and not ROLEGATE_OIDC_CLIENT_ID:
+    raise ImproperlyConfigured("ROLEGATE_OIDC_CLIENT_ID is required with ROLEGATE_OIDC_ISSUER")
+if PRODUCTION and ROLEGATE_OIDC_ENABLED and not ROLEGATE_OIDC_ISSUER.startswith("https://"):
+    raise ImproperlyConfigured("ROLEGATE_OIDC_ISSUER must be https when ROLEGATE_ENV=production")
+ROLEGATE_OIDC_SCOPES = env_str("ROLEGATE_OIDC_SCOPES", "openid email profile").split()
+if ROLEGATE_OIDC_ENABLED and "openid" not in ROLEGATE_OIDC_SCOPES:
+    raise ImproperlyConfigured("ROLEGATE_OIDC_SCOPES must include openid")
+ROLEGATE_OIDC_USERNAME_CLAIM = env_str("ROLEGATE_OIDC_USERNAME_CLAIM", "preferred_username")
+ROLEGATE_OIDC_ALLOWED_EMAIL_DOMAINS = env_list("ROLEGATE_OIDC_ALLOWED_EMAIL_DOMAINS", [])
+ROLEGATE_OIDC_CLAIMS_ALLOWLIST = env_list("ROLEGATE_OIDC_CLAIMS_ALLOWLIST", [])
+ROLEGATE_OIDC_CLOCK_SKEW = env_int("ROLEGATE_OIDC_CLOCK_SKEW", 60, minimum=0, maximum=600)
+ROLEGATE_OIDC_CONNECTOR = env_str("ROLEGATE_OIDC_CONNECTOR", "oidc")
+# The password backend refuses every attempt when ROLEGATE_PASSWORD_LOGIN=false (web, API, admin).
+AUTHENTICATION_BACKENDS = [
+    "apps.accounts.oidc_backend.PasswordBackend",
+    "apps.accounts.oidc_backend.OidcBackend",
+]

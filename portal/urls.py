@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("apps.core.urls")),
     path("", include("apps.resources.urls")),
     path("accounts/", include("apps.accounts.urls")),
+    path("oidc/", include("apps.accounts.oidc_urls")),
     path("audit/", include("apps.audit.urls")),
     path("auth/", include("apps.authority.urls")),
     path("manage/integrations/", include("apps.integrations.urls")),

@@ -108,3 +108,5 @@ register(
         name_rule="must be 1-150 letters, digits or '@', '.', '+', '-', '_'",
     )
 )
+
+from apps.accounts import oidc_kinds  # noqa: E402, F401 - registers kind oidc_connector
