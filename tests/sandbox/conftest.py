@@ -7,11 +7,11 @@ The `aws_sandbox`/`sandbox`/`sandbox_operator`/`aws_env` fixtures come from
 from __future__ import annotations
 
 import pytest
-from sandbox_certs import CertificateAuthority, make_ca
-from sandbox_helpers import Scenario, client, make_role
 
 from sandbox import Sandbox
 from sandbox.moto_backend import AccessKey
+from tests.sandbox.sandbox_certs import CertificateAuthority, make_ca
+from tests.sandbox.sandbox_helpers import Scenario, client, make_role
 
 
 @pytest.fixture

@@ -62,7 +62,7 @@ class CertificateAuthority:
         lifetime: timedelta = timedelta(hours=1),
         ca: bool = False,
         digital_signature: bool = True,
-        hash_algorithm: hashes.HashAlgorithm | None = None,
+        hash_algorithm: hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None = None,
         key_kind: str = "ec",
         dns: str | None = None,
         organization: str | None = None,

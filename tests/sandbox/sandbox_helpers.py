@@ -15,15 +15,15 @@ import urllib3
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from iam_rolesanywhere_session.iam_rolesanywhere_session import IAMRolesAnywhereSigner
-from sandbox_certs import CertificateAuthority, Leaf
 
 from sandbox import Sandbox
 from sandbox.moto_backend import AccessKey
 from sandbox.seed import GUIDE_TRUST_POLICY
+from tests.sandbox.sandbox_certs import CertificateAuthority, Leaf
 
 AWS_CLI = Path(sys.executable).with_name("aws")
 REGION = "us-east-1"
-NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
+NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 
 def client(
@@ -41,8 +41,10 @@ def client(
             "aws_secret_access_key": key["secretAccessKey"],
             "aws_session_token": key["sessionToken"],
         }
-    session = boto3.Session(region_name=REGION, **credentials)
-    return session.client(service, endpoint_url=sandbox.url, config=config or NO_RETRY)
+    session = boto3.Session(region_name=REGION, **credentials)  # type: ignore[arg-type]
+    return session.client(  # type: ignore[call-overload]
+        service, endpoint_url=sandbox.url, config=config or NO_RETRY
+    )
 
 
 @dataclass
@@ -119,9 +121,9 @@ class Scenario:
         )
         signer.add_auth(request)
         prepared = request.prepare()
-        payload = prepared.body
-        if isinstance(payload, str):
-            payload = payload.encode()
+        body_value = prepared.body
+        assert isinstance(body_value, str | bytes)
+        payload = body_value.encode() if isinstance(body_value, str) else body_value
         if tamper_body:
             # Same length, different bytes: the payload hash no longer matches the signature.
             payload = payload.replace(b'"durationSeconds": 3600', b'"durationSeconds": 3601')

@@ -12,11 +12,17 @@ from urllib.parse import quote_plus, urlencode
 import pytest
 import urllib3
 from botocore.exceptions import ClientError
-from sandbox_helpers import Scenario, aws_cli_env, client, run_aws_cli, run_aws_cli_raw
 
 from sandbox import Sandbox, create_trust_anchor, seed_guide
 from sandbox.moto_backend import iam
 from sandbox.seed import GUIDE_TRUST_POLICY
+from tests.sandbox.sandbox_helpers import (
+    Scenario,
+    aws_cli_env,
+    client,
+    run_aws_cli,
+    run_aws_cli_raw,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 import urllib3
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from sandbox_certs import CertificateAuthority
-from sandbox_helpers import NO_RETRY, Scenario, client, make_role, run_aws_cli, run_aws_cli_raw
 
 from sandbox import Sandbox
 from sandbox.moto_backend import AccessKey
+from tests.sandbox.sandbox_certs import CertificateAuthority
+from tests.sandbox.sandbox_helpers import (
+    NO_RETRY,
+    Scenario,
+    client,
+    make_role,
+    run_aws_cli,
+    run_aws_cli_raw,
+)
 
 SYNC_POLICY = {
     "Version": "2012-10-17",
@@ -121,7 +129,7 @@ def test_trust_anchor_needs_ca_certificates(scenario: Scenario) -> None:
 def test_server_side_validation_follows_the_service_model(
     sandbox: Sandbox, sandbox_operator: AccessKey
 ) -> None:
-    unvalidated = Config(parameter_validation=False, retries={"max_attempts": 1})
+    unvalidated = Config(parameter_validation=False, retries={"total_max_attempts": 1})
     ra = client("rolesanywhere", sandbox, sandbox_operator, config=unvalidated)
     with pytest.raises(ClientError) as raised:
         ra.create_profile(name="p", roleArns=[], durationSeconds=60)
@@ -215,7 +223,7 @@ def test_aws_cli_creates_anchor_role_profile_pages_and_imports_crl(
     )
     (tmp_path / "crl.pem").write_bytes(pki.crl([42]))
 
-    def aws(*args: str) -> dict:
+    def aws(*args: str) -> Any:
         return run_aws_cli(sandbox, sandbox_operator, *args, cwd=tmp_path)
 
     anchor = aws(

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
-from sandbox_certs import make_ca
-from sandbox_helpers import AWS_CLI, Scenario, client, make_role, run_aws_cli
 
 import awsra
+from tests.sandbox.sandbox_certs import make_ca
+from tests.sandbox.sandbox_helpers import AWS_CLI, Scenario, client, make_role, run_aws_cli
 
 
 def assert_denied(result, fragment: str) -> None:
