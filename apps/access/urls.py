@@ -1,6 +1,17 @@
+"""Role editor and access explainer, mounted under /manage/."""
+
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
+
+from apps.access import views
 
 app_name = "access"
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("roles/", views.role_list, name="role_list"),
+    path("roles/-/new/", views.role_create, name="role_create"),
+    path("roles/-/validate/", views.role_validate, name="role_validate"),
+    path("roles/<str:name>/", views.role_edit, name="role_edit"),
+    path("roles/<str:name>/delete/", views.role_delete, name="role_delete"),
+    path("explain/", views.explain_access, name="explain"),
+]

@@ -36,6 +36,7 @@ from awsra.arn import ROLE_ARN_RE
 
 __all__ = [
     "DEFAULT_MAX_SESSION_TTL",
+    "AppCatalog",
     "AppFacts",
     "ArnVerdict",
     "CompiledRole",
@@ -269,51 +270,59 @@ class Evaluator:
 
     # Many apps -------------------------------------------------------------------------------
 
-    def accessible_apps(self, apps: Sequence[AppFacts]) -> list[tuple[AppFacts, tuple[str, ...]]]:
+    def accessible_apps(
+        self, apps: Sequence[AppFacts] | AppCatalog
+    ) -> list[tuple[AppFacts, tuple[str, ...]]]:
         """Return (app, sorted allowed ARNs) for every app with at least one allowed ARN."""
+        catalog = apps if isinstance(apps, AppCatalog) else AppCatalog(apps)
         allow_roles = [r for r in self.roles if r.allow_arns and not r.role.allow_selector.empty]
-        if not allow_roles or not apps:
+        if not allow_roles or not len(catalog):
             return []
         deny_roles = [r for r in self.roles if not r.role.deny_selector.empty]
-        selectors = [r.role.allow_selector for r in allow_roles]
-        selectors += [r.role.deny_selector for r in deny_roles]
-        index = _AppIndex(apps, selectors)
 
-        allow_mask = [0] * len(apps)
+        allow_mask: dict[int, int] = {}
         for bit, user_role in enumerate(allow_roles):
-            for position in index.matching(user_role.role.allow_selector):
-                allow_mask[position] |= 1 << bit
-        deny_mask = [0] * len(apps)
+            flag = 1 << bit
+            for position in catalog.matching(user_role.role.allow_selector):
+                allow_mask[position] = allow_mask.get(position, 0) | flag
+        deny_mask: dict[int, int] = {}
         for bit, user_role in enumerate(deny_roles):
-            for position in index.matching(user_role.role.deny_selector):
-                deny_mask[position] |= 1 << bit
+            flag = 1 << bit
+            for position in catalog.matching(user_role.role.deny_selector):
+                deny_mask[position] = deny_mask.get(position, 0) | flag
 
-        # Apps matched by the same roles share their candidate set; compute it once per mask.
+        # Apps matched by the same roles, listing the same IAM roles, in the same account get the
+        # same answer: compute it once per such combination.
         union_by_mask: dict[int, frozenset[str]] = {}
         denying_by_mask: dict[int, tuple[bool, list[_UserRole]]] = {}
+        answers: dict[tuple[int, int, frozenset[str], str], tuple[str, ...]] = {}
         result: list[tuple[AppFacts, tuple[str, ...]]] = []
-        for position, app in enumerate(apps):
+        app_list = catalog.apps
+        for position in sorted(allow_mask):
+            app = app_list[position]
             mask = allow_mask[position]
-            if not mask:
-                continue
-            candidates = union_by_mask.get(mask)
-            if candidates is None:
-                candidates = frozenset().union(
-                    *(r.allow_arns for bit, r in enumerate(allow_roles) if mask >> bit & 1)
+            dmask = deny_mask.get(position, 0)
+            key = (mask, dmask, app.role_arns, app.account_id)
+            allowed = answers.get(key)
+            if allowed is None:
+                candidates = union_by_mask.get(mask)
+                if candidates is None:
+                    candidates = frozenset().union(
+                        *(r.allow_arns for bit, r in enumerate(allow_roles) if mask >> bit & 1)
+                    )
+                    union_by_mask[mask] = candidates
+                denying_entry = denying_by_mask.get(dmask)
+                if denying_entry is None:
+                    denying = [r for bit, r in enumerate(deny_roles) if dmask >> bit & 1]
+                    denying_entry = (any(r.deny_whole_app for r in denying), denying)
+                    denying_by_mask[dmask] = denying_entry
+                whole, denying = denying_entry
+                allowed = (
+                    () if whole else tuple(sorted(self._filter(set(candidates), app, denying)))
                 )
-                union_by_mask[mask] = candidates
-            dmask = deny_mask[position]
-            denying_entry = denying_by_mask.get(dmask)
-            if denying_entry is None:
-                denying = [r for bit, r in enumerate(deny_roles) if dmask >> bit & 1]
-                denying_entry = (any(r.deny_whole_app for r in denying), denying)
-                denying_by_mask[dmask] = denying_entry
-            whole, denying = denying_entry
-            if whole:
-                continue
-            allowed = self._filter(set(candidates), app, denying)
+                answers[key] = allowed
             if allowed:
-                result.append((app, tuple(sorted(allowed))))
+                result.append((app, allowed))
         return result
 
     # Explanations ----------------------------------------------------------------------------
@@ -443,32 +452,48 @@ def _summary(
     return f"The user may not use {app.name}: no IAM role is allowed."
 
 
-class _AppIndex:
-    """Apps grouped by the value of each label key the roles mention."""
+class AppCatalog:
+    """Apps plus lazily built per-label-key indexes; reusable across users while apps are unchanged.
 
-    def __init__(self, apps: Sequence[AppFacts], selectors: Iterable[LabelSelector]) -> None:
-        self.size = len(apps)
-        keys = {k.key for s in selectors for k in s.keys}
-        self.by_key: dict[str, dict[str, list[int]]] = {key: {} for key in keys}
-        for position, app in enumerate(apps):
-            labels = app.labels
-            for key, values in self.by_key.items():
+    Indexes and pattern results depend only on the apps, so one catalog can serve every user
+    (the selectors keep one per app-table version).
+    """
+
+    def __init__(self, apps: Sequence[AppFacts]) -> None:
+        self.apps: tuple[AppFacts, ...] = tuple(apps)
+        self._labels = [app.labels for app in self.apps]
+        self._by_key: dict[str, dict[str, list[int]]] = {}
+        self._pattern_cache: dict[tuple[str, str], frozenset[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.apps)
+
+    def _groups(self, key: str) -> dict[str, list[int]]:
+        groups = self._by_key.get(key)
+        if groups is None:
+            groups = {}
+            for position, labels in enumerate(self._labels):
                 value = labels.get(key)
                 if value is not None:
-                    values.setdefault(value, []).append(position)
-        self._pattern_cache: dict[tuple[str, str], set[int]] = {}
+                    group = groups.get(value)
+                    if group is None:
+                        groups[value] = [position]
+                    else:
+                        group.append(position)
+            self._by_key[key] = groups
+        return groups
 
     def matching(self, selector: LabelSelector) -> Iterable[int]:
         """Return the positions of the apps the selector matches."""
         if selector.match_all:
-            return range(self.size)
+            return range(len(self.apps))
         if not selector.keys:
             return ()
         # Literal-only keys are cheapest and most selective: intersect them first.
         ordered = sorted(selector.keys, key=lambda k: (k.any_value, len(k.patterns)))
         result: set[int] | None = None
         for key_matcher in ordered:
-            by_value = self.by_key[key_matcher.key]
+            by_value = self._groups(key_matcher.key)
             positions: set[int] = set()
             if key_matcher.any_value:
                 for group in by_value.values():
@@ -485,14 +510,16 @@ class _AppIndex:
 
     def _pattern_positions(
         self, key: str, pattern: ValueMatcher, by_value: Mapping[str, list[int]]
-    ) -> set[int]:
+    ) -> frozenset[int]:
         cache_key = (key, pattern.source)
         cached = self._pattern_cache.get(cache_key)
         if cached is None:
-            cached = set()
-            for value, group in by_value.items():
-                if pattern.matches(value):
-                    cached.update(group)
+            assert pattern.pattern is not None
+            positions: set[int] = set()
+            # filter() runs the regex loop in C: this is the hot path for globs over unique labels.
+            for value in filter(pattern.pattern.fullmatch, by_value):
+                positions.update(by_value[value])
+            cached = frozenset(positions)
             self._pattern_cache[cache_key] = cached
         return cached
 
@@ -508,7 +535,9 @@ def allowed_aws_roles(
 
 
 def accessible_apps(
-    roles: Iterable[RoleSpec | CompiledRole], traits: Traits, apps: Sequence[AppFacts]
+    roles: Iterable[RoleSpec | CompiledRole],
+    traits: Traits,
+    apps: Sequence[AppFacts] | AppCatalog,
 ) -> list[tuple[AppFacts, tuple[str, ...]]]:
     """Return (app, allowed ARNs) for each app with at least one allowed ARN, in input order."""
     return Evaluator(roles, traits).accessible_apps(apps)

@@ -39,7 +39,7 @@ MAX_SESSION_TTL_FLOOR = timedelta(minutes=15)
 MAX_SESSION_TTL_CEILING = timedelta(hours=12)
 
 _DURATION_RE = re.compile(r"(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?", re.ASCII)
-_ROLE_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?", re.ASCII)
+_ROLE_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?", re.ASCII)
 _ALLOW_KEYS = ("app_labels", "aws_role_arns", "request", "review_requests")
 _DENY_KEYS = ("app_labels", "aws_role_arns", "request", "review_requests")
 _SPEC_KEYS = ("allow", "deny", "options")
@@ -137,7 +137,7 @@ def validate_role_name(name: object) -> str | None:
     """Return an error message for a bad role name, or None if it is fine."""
     if not isinstance(name, str) or not _ROLE_NAME_RE.fullmatch(name):
         return (
-            f"{name!r} is not a valid role name: use 1-64 lowercase letters, digits, '.', '_' "
+            f"{name!r} is not a valid role name: use 1-63 lowercase letters, digits, '.', '_' "
             "or '-', starting and ending with a letter or digit"
         )
     return None
@@ -228,6 +228,8 @@ def _parse_labels(raw: object, where: str, errors: list[FieldError]) -> dict[str
         normalized = normalize_label_key(key)
         if normalized != key and normalized in raw:
             errors.append(FieldError(path, f"duplicates {normalized!r}; keep one of the two"))
+            continue
+        if not good:
             continue
         bucket = result.setdefault(normalized, [])
         bucket.extend(v for v in good if v not in bucket)

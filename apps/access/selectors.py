@@ -1,0 +1,246 @@
+"""Reads for access decisions: a user's roles and traits, fed to the pure engine.
+
+Every user-facing question ("which apps?", "which IAM roles on this app?", "why?") goes through
+these functions, which load the user's roles in one query, reuse compiled roles across requests
+(keyed by name and `updated_at`), and hand plain `AppFacts` to `apps.access.engine.decision`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from django.db.models import QuerySet
+
+from apps.access.engine.decision import (
+    DEFAULT_MAX_SESSION_TTL,
+    AppCatalog,
+    AppFacts,
+    CompiledRole,
+    Evaluator,
+    Explanation,
+    Traits,
+    compile_role,
+)
+from apps.access.engine.decision import max_session_ttl as roles_max_session_ttl
+from apps.access.engine.spec import RoleSpec, RoleSpecError, Rule, parse_role_spec
+from apps.access.models import Role
+
+__all__ = [
+    "AppLike",
+    "accessible_apps",
+    "allowed_aws_roles",
+    "app_catalog",
+    "as_app_facts",
+    "explain",
+    "extra_role_names",
+    "max_session_ttl",
+    "role_get",
+    "role_list",
+    "role_names_existing",
+    "role_preview",
+    "session_ttl",
+    "user_evaluator",
+    "user_role_names",
+    "user_role_specs",
+    "user_traits",
+]
+
+logger = logging.getLogger("apps.access")
+
+_CACHE_LIMIT = 2048
+_compiled_cache: dict[tuple[str, datetime], CompiledRole] = {}
+_cache_lock = threading.Lock()
+
+
+class AppLike(Protocol):
+    """Anything with the attributes the engine needs (an AwsApp row, for instance)."""
+
+    name: str
+    labels: Any
+    account_id: str
+    role_arns: Any
+
+
+def as_app_facts(app: AppFacts | AppLike) -> AppFacts:
+    """Return the engine's plain view of an app (AppFacts pass through unchanged)."""
+    if isinstance(app, AppFacts):
+        return app
+    return AppFacts(
+        name=str(app.name),
+        labels={str(k): str(v) for k, v in (app.labels or {}).items()},
+        account_id=str(app.account_id),
+        role_arns=frozenset(app.role_arns or ()),
+    )
+
+
+def _synced_app_facts() -> list[AppFacts]:
+    # Imported late: apps.resources imports the engine, and the access app must load first.
+    from apps.resources.selectors import app_facts
+
+    return app_facts()
+
+
+# The function that lists synced apps; tests and the benchmark may swap it for plain data.
+app_source: Callable[[], list[AppFacts]] = _synced_app_facts
+
+_CATALOG_MAX_AGE = 30.0
+_catalog_entry: tuple[tuple[Any, ...], float, AppCatalog] | None = None
+
+
+def app_catalog() -> AppCatalog:
+    """The synced apps with their label indexes, reused while the app table is unchanged.
+
+    Only listings use it: per-app decisions (launch, credentials) take the live row. The stamp
+    (row count, newest update, highest id) catches syncs; the age limit bounds staleness from
+    writes that bypass `updated_at` (bulk updates).
+    """
+    global _catalog_entry
+    if app_source is not _synced_app_facts:
+        return AppCatalog(app_source())
+    from django.db.models import Count, Max
+
+    from apps.resources.models import AwsApp
+
+    stamp = tuple(
+        AwsApp.objects.aggregate(n=Count("id"), t=Max("updated_at"), i=Max("id")).values()
+    )
+    now = time.monotonic()
+    entry = _catalog_entry
+    if entry is not None and entry[0] == stamp and now - entry[1] < _CATALOG_MAX_AGE:
+        return entry[2]
+    catalog = AppCatalog(app_source())
+    _catalog_entry = (stamp, now, catalog)
+    return catalog
+
+
+def extra_role_names(user: Any) -> list[str]:
+    """Role names granted for a limited time (access requests); none until that work lands."""
+    return []
+
+
+def user_role_names(user: Any) -> list[str]:
+    """The names of every role the user holds now: assigned plus temporarily granted."""
+    names = [n for n in (user.roles or []) if isinstance(n, str)]
+    for name in extra_role_names(user):
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def user_traits(user: Any) -> Traits:
+    """The user's internal and external traits as the engine sees them."""
+    return Traits.from_mappings(user.traits or {}, user.external_traits or {})
+
+
+def _compile_stored(name: str, spec: Mapping[str, Any], updated_at: datetime) -> CompiledRole:
+    key = (name, updated_at)
+    cached = _compiled_cache.get(key)
+    if cached is not None:
+        return cached
+    try:
+        compiled = compile_role(parse_role_spec(name, spec))
+    except (RoleSpecError, ValueError) as exc:
+        # A stored role that no longer validates must fail closed: it denies every app rather
+        # than silently losing its deny rules.
+        logger.error("role %r is invalid and denies every app until fixed: %s", name, exc)
+        compiled = compile_role(RoleSpec(name=name, deny=Rule(app_labels={"*": ("*",)})))
+    with _cache_lock:
+        if len(_compiled_cache) >= _CACHE_LIMIT:
+            _compiled_cache.clear()
+        _compiled_cache[key] = compiled
+    return compiled
+
+
+def _compiled_roles(names: Sequence[str]) -> list[CompiledRole]:
+    if not names:
+        return []
+    rows = Role.objects.filter(name__in=list(names)).values_list("name", "spec", "updated_at")
+    return [_compile_stored(name, spec, updated_at) for name, spec, updated_at in rows]
+
+
+def user_role_specs(user: Any) -> list[CompiledRole]:
+    """The user's roles, compiled, loaded in one query (unknown names grant nothing)."""
+    return _compiled_roles(user_role_names(user))
+
+
+def user_evaluator(user: Any) -> Evaluator:
+    """An engine evaluator for the user: roles compiled and traits expanded once."""
+    return Evaluator(user_role_specs(user), user_traits(user))
+
+
+def accessible_apps(
+    user: Any, apps: Iterable[AppFacts | AppLike] | None = None
+) -> list[tuple[AppFacts, tuple[str, ...]]]:
+    """The apps the user may use, each with its allowed IAM role ARNs (default: synced apps)."""
+    if not user.is_authenticated or not user.is_active:
+        return []
+    source = app_catalog() if apps is None else [as_app_facts(a) for a in apps]
+    return user_evaluator(user).accessible_apps(source)
+
+
+def allowed_aws_roles(user: Any, app: AppFacts | AppLike) -> set[str]:
+    """The IAM role ARNs the user may assume on this app."""
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    return user_evaluator(user).allowed_aws_roles(as_app_facts(app))
+
+
+def explain(user: Any, app: AppFacts | AppLike, role_arn: str | None = None) -> Explanation:
+    """Why the user can or cannot use the app (and assume `role_arn` on it)."""
+    return user_evaluator(user).explain(as_app_facts(app), role_arn)
+
+
+def max_session_ttl(user: Any) -> timedelta:
+    """The shortest `max_session_ttl` over all the user's roles (8h when they set none)."""
+    roles = user_role_specs(user)
+    return roles_max_session_ttl(roles) if roles else DEFAULT_MAX_SESSION_TTL
+
+
+def session_ttl(user: Any, app: AppFacts | AppLike, role_arn: str) -> timedelta | None:
+    """The session cap for one issuance: the shortest TTL of the roles granting it, or None."""
+    granting = user_evaluator(user).granting_roles(as_app_facts(app), role_arn)
+    return roles_max_session_ttl(granting) if granting else None
+
+
+def role_list() -> QuerySet[Role]:
+    """Every role, by name."""
+    return Role.objects.order_by("name")
+
+
+def role_get(name: str) -> Role | None:
+    """One role by name, or None."""
+    return Role.objects.filter(name=name).first()
+
+
+def role_names_existing(names: Iterable[str]) -> set[str]:
+    """Which of these role names exist (one query)."""
+    wanted = list(dict.fromkeys(names))
+    if not wanted:
+        return set()
+    return set(Role.objects.filter(name__in=wanted).values_list("name", flat=True))
+
+
+def role_preview(spec: RoleSpec, apps: Sequence[AppFacts] | None = None) -> dict[str, Any]:
+    """What a role grants on the synced apps, before traits (templates shown as such)."""
+    facts = app_source() if apps is None else list(apps)
+    compiled = compile_role(spec)
+    evaluator = Evaluator([compiled], Traits())
+    granted = evaluator.accessible_apps(facts)
+    denied = [
+        app.name
+        for app in facts
+        if not compiled.deny_selector.empty and compiled.deny_selector.matches(app.labels)
+    ]
+    label_matches = [app.name for app in facts if compiled.allow_selector.matches(app.labels)]
+    return {
+        "granted": granted,
+        "label_matches": label_matches,
+        "denied": denied,
+        "templates": [t.source for t in compiled.allow_templates if not t.is_literal],
+        "app_count": len(facts),
+    }
