@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -92,9 +92,10 @@ def _signer_for(authority: CertificateAuthority) -> pki.Signer:
 
 
 def forget_signers() -> None:
-    """Drop every decrypted CA key from this process's memory."""
+    """Drop every decrypted CA key (and the active-CA hint) from this process's memory."""
     with _SIGNERS_LOCK:
         _SIGNERS.clear()
+    _ACTIVE_HINT[0] = None
 
 
 # --- CA creation ---------------------------------------------------------------------------
@@ -238,38 +239,95 @@ def certificate_issue(
     double the audit volume. CA creation, rotation and revocation are audited here.
     """
     _validate_leaf_request(subject_cn, purpose, ttl)
-    authority = ca_ensure(actor=actor)
-    signer = _signer_for(authority)
-    # X.509 times have whole seconds; truncating here keeps the row equal to the certificate.
-    now = timezone.now().replace(microsecond=0)
-    serial = pki.random_serial()
-    certificate, leaf_key = pki.build_leaf(
-        signer, subject_cn=subject_cn, serial=serial, now=now, ttl=ttl
-    )
-    serial_hex = pki.serial_to_hex(serial)
-    not_after = certificate.not_valid_after_utc
     if getattr(actor, "is_authenticated", False):
         actor_name = str(actor.get_username())
     else:
         actor_name = actor if isinstance(actor, str) and actor else "system"
-    LeafCertificate.objects.create(
-        serial_hex=serial_hex,
-        subject_cn=subject_cn,
-        purpose=purpose,
-        authority=authority,
-        issued_at=now,
-        not_before=certificate.not_valid_before_utc,
-        not_after=not_after,
-        actor_name=actor_name[:200],
+    for _attempt in range(3):
+        authority = _ACTIVE_HINT[0] or ca_ensure(actor=actor)
+        signer = _signer_for(authority)
+        # X.509 times have whole seconds; truncating keeps the row equal to the certificate.
+        now = timezone.now().replace(microsecond=0)
+        serial = pki.random_serial()
+        certificate, leaf_key = pki.build_leaf(
+            signer, subject_cn=subject_cn, serial=serial, now=now, ttl=ttl
+        )
+        recorded = _record_leaf(
+            authority_id=authority.pk,
+            authority_key_id=authority.key_id,
+            serial_hex=pki.serial_to_hex(serial),
+            subject_cn=subject_cn,
+            purpose=purpose,
+            issued_at=now,
+            not_before=certificate.not_valid_before_utc,
+            not_after=certificate.not_valid_after_utc,
+            actor_name=actor_name[:200],
+        )
+        if recorded:
+            _ACTIVE_HINT[0] = authority
+            return IssuedCertificate(
+                certificate=certificate,
+                private_key=leaf_key,
+                chain=(),
+                serial=serial,
+                serial_hex=pki.serial_to_hex(serial),
+                not_after=certificate.not_valid_after_utc,
+            )
+        # The CA we signed with is no longer active (a rotation in another process, or a
+        # rolled-back test row): drop the hint and sign again with the one that is.
+        _ACTIVE_HINT[0] = None
+    raise RotationError("the active CA kept changing during issuance; try again")
+
+
+# The CA this process last signed with. Trusting it blindly would let a process keep signing
+# with a CA another process retired, so `_record_leaf` re-checks it in the same statement that
+# records the leaf: one database round trip per leaf instead of a read plus a write.
+_ACTIVE_HINT: list[CertificateAuthority | None] = [None]
+
+
+def _record_leaf(
+    *,
+    authority_id: int,
+    authority_key_id: str,
+    serial_hex: str,
+    subject_cn: str,
+    purpose: str,
+    issued_at: datetime,
+    not_before: datetime,
+    not_after: datetime,
+    actor_name: str,
+) -> bool:
+    """Insert the leaf's row if that CA (id and key) is still the active one; say if it did."""
+    leaf_table = connection.ops.quote_name(LeafCertificate._meta.db_table)
+    ca_table = connection.ops.quote_name(CertificateAuthority._meta.db_table)
+    columns = (
+        "serial_hex, subject_cn, purpose, authority_id, issued_at, not_before, not_after, "
+        "actor_name, revocation_reason"
     )
-    return IssuedCertificate(
-        certificate=certificate,
-        private_key=leaf_key,
-        chain=(),
-        serial=serial,
-        serial_hex=serial_hex,
-        not_after=not_after,
+    sql = (
+        f"INSERT INTO {leaf_table} ({columns}) "  # noqa: S608 (table names from model meta)
+        f"SELECT %s, %s, %s, id, %s, %s, %s, %s, '' FROM {ca_table} "
+        "WHERE id = %s AND key_id = %s AND state = %s"
     )
+    field = LeafCertificate._meta.get_field("issued_at")
+    times = [
+        field.get_db_prep_value(value, connection) for value in (issued_at, not_before, not_after)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                serial_hex,
+                subject_cn,
+                purpose,
+                *times,
+                actor_name,
+                authority_id,
+                authority_key_id,
+                State.ACTIVE,
+            ],
+        )
+        return bool(cursor.rowcount == 1)
 
 
 def _parse_serial(serial: int | str) -> str:

@@ -350,3 +350,24 @@ def _sha256() -> Any:
     from cryptography.hazmat.primitives import hashes
 
     return hashes.SHA256()
+
+
+def test_a_rotation_in_another_process_is_honoured_at_once() -> None:
+    first = services.ca_ensure(actor=None)
+    services.certificate_issue(subject_cn="a", purpose="p", actor=None)  # warms this process
+    services.ca_rotate(phase="init", actor=None)
+    # Another process activates: simulated by changing the rows behind this process's back.
+    CertificateAuthority.objects.filter(pk=first.pk).update(state=State.PREVIOUS)
+    CertificateAuthority.objects.filter(state=State.STANDBY).update(state=State.ACTIVE)
+    new = selectors.active_ca()
+    assert new is not None and new.pk != first.pk
+    leaf = services.certificate_issue(subject_cn="a", purpose="p", actor=None)
+    assert leaf.certificate.issuer == new.certificate.subject
+    leaf.certificate.verify_directly_issued_by(new.certificate)
+    assert LeafCertificate.objects.get(serial_hex=leaf.serial_hex).authority_id == new.pk
+
+
+def test_issuance_costs_one_query_once_warm(django_assert_num_queries: Any) -> None:
+    services.certificate_issue(subject_cn="a", purpose="p", actor=None)
+    with django_assert_num_queries(1):
+        services.certificate_issue(subject_cn="a", purpose="p", actor=None)
