@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
@@ -184,30 +184,36 @@ def _issued(issued: services.IssuedToken) -> dict[str, Any]:
 def password_login(request: HttpRequest, payload: PasswordLoginIn) -> Any:
     """Exchange a local password for a bearer token (throttled like the web sign-in)."""
     if not getattr(settings, "ROLEGATE_PASSWORD_LOGIN", True):
-        return 403, {
-            "detail": "Password sign-in is disabled on this Rolegate; use rolegate login --sso.",
-            "code": "password_login_disabled",
-        }
+        return Status(
+            403,
+            {
+                "detail": "Password sign-in is disabled here; use rolegate login --sso.",
+                "code": "password_login_disabled",
+            },
+        )
     client_ip = current_context().client_ip
     if account_services.login_is_throttled(username=payload.username, client_ip=client_ip):
         account_services.login_record_failure(
             username=payload.username, reason="throttled", method="cli-password"
         )
-        return 429, {
-            "detail": "Too many failed sign-ins. Wait 15 minutes and try again.",
-            "code": "throttled",
-        }
+        return Status(
+            429,
+            {
+                "detail": "Too many failed sign-ins. Wait 15 minutes and try again.",
+                "code": "throttled",
+            },
+        )
     user = authenticate(request, username=payload.username, password=payload.password)
     if user is None:
         account_services.login_record_failure(
             username=payload.username, reason="bad credentials", method="cli-password"
         )
-        return 401, {"detail": "Wrong username or password.", "code": "bad_credentials"}
+        return Status(401, {"detail": "Wrong username or password.", "code": "bad_credentials"})
     account_services.login_record_success(user=user, method="cli-password")  # type: ignore[arg-type]
     issued = services.token_create(
         actor=user, user=user, method=ApiToken.Method.PASSWORD, client_name=payload.client_name
     )
-    return 200, _issued(issued)
+    return Status(200, _issued(issued))
 
 
 @api.post(
@@ -242,15 +248,15 @@ def device_token(request: HttpRequest, payload: DeviceTokenIn) -> Any:
     try:
         issued = services.device_authorization_exchange(device_code=payload.device_code)
     except services.DeviceFlowError as error:
-        return 400, {"detail": error.message, "code": error.code}
-    return 200, _issued(issued)
+        return Status(400, {"detail": error.message, "code": error.code})
+    return Status(200, _issued(issued))
 
 
 @api.post("/auth/logout", response={204: None}, summary="Revoke the token used for this call")
 def logout(request: HttpRequest) -> Any:
     """Revoke the caller's own token."""
     services.token_revoke(actor=_caller(request), token=_caller_token(request))
-    return 204, None
+    return Status(204, None)
 
 
 # --- the user and their apps -------------------------------------------------------------------
@@ -367,20 +373,23 @@ def app_credentials(request: HttpRequest, name: str, payload: CredentialsIn) -> 
             purpose="cli",
         )
     except AppNotFound as error:
-        return 404, {"detail": error.message, "code": "app_not_found"}
+        return Status(404, {"detail": error.message, "code": "app_not_found"})
     except AccessDenied as error:
-        return 403, {"detail": error.message, "code": "access_denied"}
+        return Status(403, {"detail": error.message, "code": "access_denied"})
     except AuditUnavailable as error:
-        return 503, {"detail": error.message, "code": "audit_unavailable"}
+        return Status(503, {"detail": error.message, "code": "audit_unavailable"})
     except IssuanceError as error:
         if error.aws_code or error.retryable:
             # AWS refused or failed: a gateway error, with AWS's own words in the message.
-            return 502, {"detail": error.message, "code": "aws_error"}
-        return 422, {"detail": error.message, "code": "issuance_refused"}
-    return 200, {
-        "Version": 1,
-        "AccessKeyId": credentials.access_key_id,
-        "SecretAccessKey": credentials.secret_access_key,
-        "SessionToken": credentials.session_token,
-        "Expiration": format_expiration(credentials.expiration),
-    }
+            return Status(502, {"detail": error.message, "code": "aws_error"})
+        return Status(422, {"detail": error.message, "code": "issuance_refused"})
+    return Status(
+        200,
+        {
+            "Version": 1,
+            "AccessKeyId": credentials.access_key_id,
+            "SecretAccessKey": credentials.secret_access_key,
+            "SessionToken": credentials.session_token,
+            "Expiration": format_expiration(credentials.expiration),
+        },
+    )

@@ -200,7 +200,7 @@ def device_authorization_exchange(*, device_code: str) -> IssuedToken:
     """Trade an approved device code for a token, once; otherwise raise DeviceFlowError."""
     with transaction.atomic():
         authorization = (
-            DeviceAuthorization.objects.select_for_update()
+            DeviceAuthorization.objects.select_for_update(of=("self",))
             .select_related("user")
             .filter(device_code_hash=hash_secret(device_code))
             .first()
