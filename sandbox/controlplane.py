@@ -197,7 +197,7 @@ def create_trust_anchor(ctx: CallContext, params: dict[str, Any]) -> dict[str, A
     """CreateTrustAnchor: disabled unless `enabled` is true."""
     source_type, source_data = _source(params)
     now = ctx.clock.now()
-    resource_id = new_id()
+    resource_id = new_id(f"trust-anchor:{ctx.region}:{params['name']}", ctx.state.trust_anchors)
     anchor = TrustAnchor(
         id=resource_id,
         arn=ctx.arn("trust-anchor", resource_id),
@@ -334,7 +334,7 @@ def reset_notification_settings(ctx: CallContext, params: dict[str, Any]) -> dic
 def create_profile(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
     """CreateProfile: disabled unless `enabled` is true; 3600 s unless durationSeconds."""
     now = ctx.clock.now()
-    resource_id = new_id()
+    resource_id = new_id(f"profile:{ctx.region}:{params['name']}", ctx.state.profiles)
     profile = Profile(
         id=resource_id,
         arn=ctx.arn("profile", resource_id),

@@ -57,7 +57,7 @@ def create_trust_anchor(
     """Create a CERTIFICATE_BUNDLE trust anchor from PEM CA certificates; return its ARN."""
     parse_certificate_bundle(pem_bundle)
     now = sandbox.clock.now()
-    resource_id = new_id()
+    resource_id = new_id(f"trust-anchor:{region}:{name}", sandbox.state.trust_anchors)
     anchor = TrustAnchor(
         id=resource_id,
         arn=_arn(sandbox, "trust-anchor", resource_id, region),
@@ -86,7 +86,7 @@ def create_profile(
 ) -> str:
     """Create a Roles Anywhere profile directly in the sandbox state; return its ARN."""
     now = sandbox.clock.now()
-    resource_id = new_id()
+    resource_id = new_id(f"profile:{region}:{name}", sandbox.state.profiles)
     profile = Profile(
         id=resource_id,
         arn=_arn(sandbox, "profile", resource_id, region),

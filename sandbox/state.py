@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import threading
 import uuid
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,8 +22,22 @@ DEFAULT_ATTRIBUTE_MAPPINGS: list[dict[str, Any]] = [
 ]
 
 
-def new_id() -> str:
-    """Return a fresh resource id (a UUID, as AWS uses)."""
+_STABLE_NAMESPACE = uuid.UUID("6f1d3b0e-2f52-4d8a-9a57-5a8c1f0e7b10")
+
+
+def new_id(seed: str | None = None, taken: Container[str] = ()) -> str:
+    """Return a resource id (a UUID, as AWS uses).
+
+    With a ``seed`` (kind, region and name) the id is derived from it, so the same resource
+    created again after a restart has the same ARN: the demo re-creates the sandbox's state on
+    every start and the portal's stored ARNs stay valid. Duplicate names get the next free id.
+    """
+    if seed is None:
+        return str(uuid.uuid4())
+    for attempt in range(1000):
+        candidate = str(uuid.uuid5(_STABLE_NAMESPACE, f"{seed}#{attempt}"))
+        if candidate not in taken:
+            return candidate
     return str(uuid.uuid4())
 
 
