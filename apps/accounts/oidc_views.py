@@ -101,12 +101,14 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):  # type: ignore[misc]
         if not oidc.oidc_enabled():
             raise Http404("Single sign-on is not configured.")
         entry = self._take_state(request)
-        if entry is None:
-            return _refuse(request, "the sign-in state does not match this browser", status=400)
         error = request.GET.get("error")
         if error:
+            # An error response signs nobody in, so it is reported even without a valid state
+            # (some providers omit the state on errors); the pending state is spent either way.
             code = "".join(c for c in error[:64] if c.isalnum() or c in "_-") or "unknown"
             return _refuse(request, f"the identity provider returned {code!r}", status=403)
+        if entry is None:
+            return _refuse(request, "the sign-in state does not match this browser", status=400)
         if time.time() - float(entry.get("added_on") or 0) > STATE_MAX_AGE:
             return _refuse(request, "the sign-in took too long; start again", status=400)
         try:
