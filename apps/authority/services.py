@@ -458,8 +458,10 @@ def _rotate_init(actor: Any) -> CertificateAuthority:
     if not live:
         if CertificateAuthority.objects.exists():
             raise RotationError("every CA is retired; restore one from a backup")
-        authority = _create_authority(state=State.ACTIVE, actor=actor, reason="rotate_ca init")
-        return authority
+        try:
+            return _create_authority(state=State.ACTIVE, actor=actor, reason="rotate_ca init")
+        except IntegrityError:
+            raise RotationError("another process created the first CA at the same time") from None
     if State.STANDBY in live:
         raise RotationError(
             "a rotation is already initialised: add the standby CA to the trust anchor, then "

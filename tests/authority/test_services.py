@@ -115,19 +115,38 @@ def test_leaf_near_ca_expiry_is_truncated_and_an_expired_ca_refuses(settings: An
 # --- keys at rest ---------------------------------------------------------------------------
 
 
-def test_database_holds_no_plaintext_key(make_user: Any) -> None:
+def test_database_holds_no_plaintext_key() -> None:
+    from cryptography.hazmat.primitives import serialization
+
     services.certificate_issue(subject_cn="alice", purpose="console", actor=None)
     services.ca_rotate(phase="init", actor=None)
-    dump: list[str] = []
+    secrets = []
+    for authority in CertificateAuthority.objects.all():
+        key = services._signer_for(authority).private_key
+        der = key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        secrets.append(der[-32:])  # the tail of PKCS#8 holds the private scalar/public point
+        secrets.append(key.private_numbers().private_value.to_bytes(32, "big"))  # type: ignore[union-attr]
+    assert len(secrets) == 4
+    stored = b""
     with connection.cursor() as cursor:
         for table in ("authority_certificateauthority", "authority_leafcertificate"):
             cursor.execute(f"SELECT * FROM {table}")  # noqa: S608 (fixed table names)
-            dump.extend(repr(row) for row in cursor.fetchall())
-    text = "\n".join(dump)
-    assert "BEGIN CERTIFICATE" in text  # the dump did read the CA rows
-    assert "PRIVATE KEY" not in text
-    # PKCS#8 DER of an EC key starts with this prefix; it must not appear in clear.
-    assert "\\x30\\x81\\x87\\x02\\x01\\x00\\x30\\x13" not in text.replace(" ", "")
+            for row in cursor.fetchall():
+                for value in row:
+                    stored += (
+                        bytes(value)
+                        if isinstance(value, bytes | memoryview)
+                        else (str(value).encode())
+                    )
+    assert b"BEGIN CERTIFICATE" in stored  # the dump did read the CA rows
+    assert b"PRIVATE KEY" not in stored
+    for secret in secrets:
+        assert secret not in stored
+        assert secret.hex().encode() not in stored
 
 
 def test_wrong_key_gives_one_clear_error(settings: Any) -> None:
@@ -371,3 +390,31 @@ def test_issuance_costs_one_query_once_warm(django_assert_num_queries: Any) -> N
     services.certificate_issue(subject_cn="a", purpose="p", actor=None)
     with django_assert_num_queries(1):
         services.certificate_issue(subject_cn="a", purpose="p", actor=None)
+
+
+def test_nothing_secret_reaches_the_logs(caplog: Any) -> None:
+    import logging
+
+    from cryptography.hazmat.primitives import serialization
+
+    caplog.set_level(logging.DEBUG)
+    leaf = services.certificate_issue(subject_cn="alice", purpose="console", actor=None)
+    services.certificate_revoke(serial=leaf.serial, reason="test", actor=None)
+    services.ca_rotate(phase="init", actor=None)
+    authority = selectors.active_ca()
+    assert authority is not None
+    ca_key = services._signer_for(authority).private_key
+    scalars = [
+        ca_key.private_numbers().private_value,  # type: ignore[union-attr]
+        leaf.private_key.private_numbers().private_value,
+    ]
+    leaf_pem = leaf.private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    text = caplog.text + "".join(str(record.__dict__) for record in caplog.records)
+    assert "PRIVATE KEY" not in text and leaf_pem not in text
+    for scalar in scalars:
+        assert f"{scalar:x}" not in text and str(scalar) not in text
+    assert TEST_KEK not in text
