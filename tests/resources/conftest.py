@@ -16,7 +16,6 @@ tests/resources.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,9 +75,9 @@ class LaunchScenario:
             # Trusts another service only: Roles Anywhere's AssumeRole must fail.
             policy = json.loads(json.dumps(GUIDE_TRUST_POLICY))
             policy["Statement"][0]["Principal"] = {"Service": "ec2.amazonaws.com"}
-        arn: str = self.iam.create_role(
-            RoleName=name, AssumeRolePolicyDocument=json.dumps(policy)
-        )["Role"]["Arn"]
+        arn: str = self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(policy))[
+            "Role"
+        ]["Arn"]
         return arn
 
     def add_profile(
@@ -122,7 +121,7 @@ class LaunchScenario:
 @pytest.fixture
 def launch_scenario(
     sandbox: Any, db: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[LaunchScenario]:
+) -> LaunchScenario:
     """The reference guide's steps 1-3 done, ready for step 4 (launch or CLI credentials)."""
     from apps.access.services import role_create
     from apps.accounts.models import User
@@ -199,9 +198,7 @@ def launch_scenario(
     role_arn = iam.create_role(
         RoleName=GUIDE_NAME, AssumeRolePolicyDocument=json.dumps(GUIDE_TRUST_POLICY)
     )["Role"]["Arn"]
-    iam.attach_role_policy(
-        RoleName=GUIDE_NAME, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess"
-    )
+    iam.attach_role_policy(RoleName=GUIDE_NAME, PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")
 
     # Step 3: the access role, assigned to alice only.
     role_create(
@@ -233,4 +230,4 @@ def launch_scenario(
     )
     app = scenario.add_profile(GUIDE_NAME, accept_role_session_name=True)
     scenario.profile_arn = app.profile_arn
-    yield scenario
+    return scenario

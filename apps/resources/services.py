@@ -1,0 +1,480 @@
+"""Writes for AWS apps: the one credential-issuance path, console launch, and per-user pins.
+
+`aws_credentials_issue` is the only function in Rolegate that turns (user, app, IAM role) into
+AWS credentials; the console launch here and the CLI API both call it. Order of work:
+
+1. RBAC through `apps.access` (the one place that decides); a refusal is audited and raised.
+2. A one-minute leaf certificate (CN = username) from the authority.
+3. Inside one transaction: the success audit event is written first, then CreateSession runs.
+   If the audit write fails, AWS is never called; if CreateSession fails, the transaction rolls
+   the success event back and an error event is written instead; if the commit fails, the
+   credentials are dropped. So credentials only ever leave this module with their audit event
+   committed (fail closed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+import awsra
+from apps.access import selectors as access
+from apps.access.errors import AccessDenied
+from apps.accounts.models import User
+from apps.audit.models import AuditEvent
+from apps.audit.services import audit_record
+from apps.authority.services import certificate_issue
+from apps.resources.errors import (
+    NOT_FOUND_OR_NOT_ALLOWED,
+    AppNotFound,
+    AuditUnavailable,
+    IssuanceError,
+    LaunchInputError,
+)
+from apps.resources.models import AwsApp
+from apps.resources.models_user import AppUserState
+from awsra import federation, partitions
+from awsra.arn import is_valid_role_arn
+
+__all__ = [
+    "EVENT_CONSOLE_SIGNIN",
+    "EVENT_CREDENTIALS_ISSUED",
+    "MAX_DURATION_SECONDS",
+    "MIN_DURATION_SECONDS",
+    "ConsoleLaunch",
+    "app_pin_set",
+    "aws_credentials_issue",
+    "console_launch",
+    "role_session_name_for",
+    "session_duration_seconds",
+]
+
+log = logging.getLogger(__name__)
+
+EVENT_CREDENTIALS_ISSUED = "aws.credentials.issued"
+EVENT_CONSOLE_SIGNIN = "aws.console.signin"
+# CreateSession and STS accept 900..43200 seconds.
+MIN_DURATION_SECONDS = 900
+MAX_DURATION_SECONDS = 43200
+# The leaf is exchanged for credentials at once; a minute covers clock skew and retries.
+LEAF_TTL = timedelta(minutes=1)
+
+_SESSION_NAME_INVALID = re.compile(r"[^A-Za-z0-9_=,.@-]", re.ASCII)
+_SESSION_NAME_MAX = 64
+_SESSION_NAME_MIN = 2
+
+# What an operator should look at for each kind of AWS refusal, in plain words.
+_HINTS: dict[str, str] = {
+    "AccessDeniedException": (
+        "An operator should check that the IAM role's trust policy allows the principal "
+        "rolesanywhere.amazonaws.com (sts:AssumeRole, sts:TagSession, sts:SetSourceIdentity) and "
+        "that its conditions match; that the Roles Anywhere profile lists this role and is "
+        "enabled; that the trust anchor holds Rolegate's current CA certificate and is enabled; "
+        "and, if a session name was refused, that the profile's 'accept role session name' "
+        "setting matches the integration."
+    ),
+    "ValidationException": (
+        "An operator should check the session duration: the profile's duration and the IAM "
+        "role's maximum session duration must allow it."
+    ),
+    "ResourceNotFoundException": (
+        "The trust anchor or the profile no longer exists in AWS. An operator should check the "
+        "integration and run a profile sync."
+    ),
+}
+_TRANSIENT_HINT = "AWS did not answer in time or asked us to slow down. Try again in a minute."
+
+
+@dataclass(frozen=True)
+class ConsoleLaunch:
+    """Where to send the browser: the partition's federation login URL (holds a sign-in token)."""
+
+    url: str
+    role_arn: str
+    region: str
+    expiration: str
+
+    def __repr__(self) -> str:  # the URL carries a sign-in token: keep it out of logs
+        return f"ConsoleLaunch(role_arn={self.role_arn!r}, region={self.region!r})"
+
+
+def role_session_name_for(username: str) -> str:
+    """The username as an STS role session name: `[A-Za-z0-9_=,.@-]`, 2 to 64 characters.
+
+    Other characters become `_`. A name longer than 64 keeps its first 47 characters plus
+    `-` and 16 hex digits of its SHA-256, so distinct long names stay distinct.
+    """
+    name = _SESSION_NAME_INVALID.sub("_", username)
+    if len(name) > _SESSION_NAME_MAX:
+        digest = hashlib.sha256(username.encode()).hexdigest()[:16]
+        name = f"{name[: _SESSION_NAME_MAX - 17]}-{digest}"
+    return name.ljust(_SESSION_NAME_MIN, "_")
+
+
+def session_duration_seconds(
+    *, max_session_ttl: timedelta, profile_seconds: int, requested: int | None = None
+) -> int:
+    """min(user's max session TTL, 12 h, the profile's duration, the request), at least 15 min."""
+    candidates = [int(max_session_ttl.total_seconds()), MAX_DURATION_SECONDS, profile_seconds]
+    if requested is not None:
+        candidates.append(requested)
+    return max(MIN_DURATION_SECONDS, min(candidates))
+
+
+# --- audit helpers ----------------------------------------------------------------------------
+
+
+def _audit_refusal(*, actor: User, app_name: str, outcome: str, details: Mapping[str, Any]) -> None:
+    """Record a refusal or failure in its own transaction; a failed write is logged, not raised.
+
+    The caller is about to refuse anyway, so the refusal stands whether or not it could be
+    recorded; the log line keeps the trace when the database is the problem.
+    """
+    try:
+        with transaction.atomic():
+            audit_record(
+                event_type=EVENT_CREDENTIALS_ISSUED,
+                actor=actor,
+                outcome=outcome,
+                target_kind="app",
+                target_name=app_name,
+                details=dict(details),
+            )
+    except DatabaseError:
+        log.exception("could not audit a %s credential issuance for %s", outcome, app_name)
+
+
+# --- the one issuance path --------------------------------------------------------------------
+
+
+def _load_app(app_name: str) -> AwsApp | None:
+    if not isinstance(app_name, str) or not app_name or len(app_name) > 255:
+        return None
+    return AwsApp.objects.select_related("integration").filter(name=app_name).first()
+
+
+def _aws_failure(exc: awsra.AwsError) -> IssuanceError:
+    if isinstance(exc, awsra.TransientError):
+        return IssuanceError(
+            f"AWS could not be reached or was busy ({exc.code}): {exc.message}",
+            hint=_TRANSIENT_HINT,
+            aws_code=exc.code,
+            retryable=True,
+        )
+    hint = _HINTS.get(exc.code, "An operator should check the integration and the profile.")
+    return IssuanceError(
+        f"AWS refused the request ({exc.code}): {exc.message or 'no message'}",
+        hint=hint,
+        aws_code=exc.code,
+    )
+
+
+@sensitive_variables("leaf", "credentials")
+def _issue(
+    *,
+    actor: User,
+    app_name: str,
+    role_arn: str,
+    duration_seconds: int | None,
+    purpose: str,
+    extra: Mapping[str, Any],
+) -> tuple[awsra.Credentials, AwsApp]:
+    base: dict[str, Any] = {"app": app_name, "role_arn": role_arn, "purpose": purpose, **extra}
+    if not getattr(actor, "is_authenticated", False) or not actor.is_active:
+        raise AccessDenied("Sign in first.")
+    if not isinstance(role_arn, str):
+        role_arn = ""
+        base["role_arn"] = ""
+    app = _load_app(app_name)
+    if app is None:
+        _audit_refusal(
+            actor=actor,
+            app_name=str(app_name)[:300],
+            outcome=AuditEvent.Outcome.DENIED,
+            details={**base, "reason": "no such app"},
+        )
+        raise AppNotFound(str(app_name))
+
+    allowed = access.allowed_aws_roles(actor, app)
+    if not allowed:
+        _audit_refusal(
+            actor=actor,
+            app_name=app.name,
+            outcome=AuditEvent.Outcome.DENIED,
+            details={**base, "reason": "no role of the user allows this app"},
+        )
+        # The same words as for a missing app, so a refusal never confirms that the app exists.
+        raise AccessDenied(NOT_FOUND_OR_NOT_ALLOWED.format(name=app.name))
+    if not is_valid_role_arn(role_arn) or role_arn not in allowed:
+        _audit_refusal(
+            actor=actor,
+            app_name=app.name,
+            outcome=AuditEvent.Outcome.DENIED,
+            details={**base, "reason": "IAM role not allowed on this app"},
+        )
+        raise AccessDenied(
+            f"You are not allowed to assume {role_arn[:200]!r} on {app.name!r}. "
+            "Pick one of the roles offered for this app, or request access."
+        )
+
+    if duration_seconds is not None and (
+        isinstance(duration_seconds, bool) or not isinstance(duration_seconds, int)
+    ):
+        raise IssuanceError("duration_seconds must be a whole number of seconds")
+    ttl = access.session_ttl(actor, app, role_arn) or access.max_session_ttl(actor)
+    duration = session_duration_seconds(
+        max_session_ttl=ttl,
+        profile_seconds=app.duration_seconds,
+        requested=duration_seconds,
+    )
+    username = actor.get_username()
+    try:
+        leaf = certificate_issue(
+            subject_cn=username, purpose=f"aws-{purpose}"[:64], ttl=LEAF_TTL, actor=actor
+        )
+    except ValueError as exc:
+        # A username the CA cannot put in a CN (longer than 64 characters).
+        _audit_refusal(
+            actor=actor,
+            app_name=app.name,
+            outcome=AuditEvent.Outcome.ERROR,
+            details={**base, "reason": f"certificate refused: {exc}"},
+        )
+        raise IssuanceError(
+            f"Rolegate cannot issue a certificate for this account: {exc}",
+            hint="An operator should give the user a username of at most 64 characters.",
+        ) from None
+
+    session_name = role_session_name_for(username) if app.accept_role_session_name else None
+    trust_anchor_arn = app.integration.trust_anchor_arn
+    details: dict[str, Any] = {
+        **base,
+        "profile_arn": app.profile_arn,
+        "trust_anchor_arn": trust_anchor_arn,
+        "integration": app.integration.name,
+        "certificate_serial": leaf.serial_hex,
+        # Without a session name AWS uses the certificate serial (hex), which is what CloudTrail
+        # then shows; recording it here links the CloudTrail entry back to the user.
+        "role_session_name": session_name or leaf.serial_hex,
+        "role_session_name_sent": session_name is not None,
+        "duration_seconds": duration,
+        "region": app.integration.region,
+    }
+    try:
+        with transaction.atomic():
+            audit_record(
+                event_type=EVENT_CREDENTIALS_ISSUED,
+                actor=actor,
+                target_kind="app",
+                target_name=app.name,
+                details=details,
+            )
+            credentials = awsra.create_session(
+                certificate=leaf.certificate,
+                private_key=leaf.private_key,
+                chain=leaf.chain,
+                trust_anchor_arn=trust_anchor_arn,
+                profile_arn=app.profile_arn,
+                role_arn=role_arn,
+                role_session_name=session_name,
+                duration_seconds=duration,
+            )
+            AppUserState.objects.update_or_create(
+                user=actor, app_name=app.name, defaults={"last_launched_at": timezone.now()}
+            )
+    except awsra.AwsError as exc:
+        _audit_refusal(
+            actor=actor,
+            app_name=app.name,
+            outcome=AuditEvent.Outcome.ERROR,
+            details={**details, "aws_error_code": exc.code, "aws_error": exc.message[:2000]},
+        )
+        raise _aws_failure(exc) from None
+    except DatabaseError:
+        log.exception("audit write failed; no credentials issued for %s", app.name)
+        raise AuditUnavailable() from None
+    except ValueError as exc:
+        # Malformed stored data (an ARN the sync accepted but awsra refuses, say).
+        _audit_refusal(
+            actor=actor,
+            app_name=app.name,
+            outcome=AuditEvent.Outcome.ERROR,
+            details={**details, "reason": str(exc)[:2000]},
+        )
+        raise IssuanceError(
+            f"Rolegate could not build the request to AWS: {exc}",
+            hint="An operator should check the integration's trust anchor ARN and the app.",
+        ) from None
+    return credentials, app
+
+
+def aws_credentials_issue(
+    *,
+    actor: User,
+    app_name: str,
+    role_arn: str,
+    duration_seconds: int | None = None,
+    purpose: str,
+) -> awsra.Credentials:
+    """Issue AWS credentials for `role_arn` on `app_name` to `actor`, audited, fail closed.
+
+    Raises `AppNotFound` (no such app), `AccessDenied` (app or role not allowed),
+    `IssuanceError` (AWS refused or failed; `.hint` says what to check) or `AuditUnavailable`.
+    """
+    credentials, _ = _issue(
+        actor=actor,
+        app_name=app_name,
+        role_arn=role_arn,
+        duration_seconds=duration_seconds,
+        purpose=purpose,
+        extra={},
+    )
+    return credentials
+
+
+# --- console launch ---------------------------------------------------------------------------
+
+
+def console_region_for(app: AwsApp, region: str | None) -> str:
+    """The console region: the one asked for, else the profile's, else the default region.
+
+    Raises `LaunchInputError` for a malformed region or one outside the app's partition.
+    """
+    chosen = (region or "").strip() or app.region or settings.ROLEGATE_DEFAULT_REGION
+    try:
+        partitions.validate_region(chosen)
+        if partitions.partition_for_region(chosen).name != app.partition:
+            raise ValueError(f"region {chosen!r} is not in the {app.partition} partition")
+    except ValueError as exc:
+        raise LaunchInputError(f"Pick another region: {exc}.") from None
+    return chosen
+
+
+def console_destination_for(app: AwsApp, region: str, destination: str | None) -> str:
+    """The console URL to land on, built from the partition table; `destination` is a path only.
+
+    Raises `LaunchInputError` for anything that is not a console path (full URLs, `//host`,
+    backslashes, control characters), so the browser can only ever end up on the console.
+    """
+    path = (destination or "").strip() or None
+    try:
+        return partitions.console_destination(app.partition, region, path)
+    except ValueError as exc:
+        raise LaunchInputError(
+            f"The destination must be a console path such as /s3/home: {exc}."
+        ) from None
+
+
+@sensitive_variables("credentials", "token")
+def console_launch(
+    *,
+    actor: User,
+    app_name: str,
+    role_arn: str,
+    region: str | None = None,
+    destination: str | None = None,
+) -> ConsoleLaunch:
+    """Sign `actor` in to the AWS console as `role_arn` on `app_name`: the federation login URL.
+
+    The same issuance path as the CLI (purpose "console"), then getSigninToken, then the
+    partition's `Action=login` URL with Issuer = ROLEGATE_PUBLIC_URL. Input is validated before
+    anything is issued, so a bad region or destination costs no credentials.
+    """
+    app = _load_app(app_name)
+    console_region: str | None = None
+    target: str | None = None
+    # Input is only judged for an app the user may see: a refusal for a hidden app must read
+    # the same as for a missing one, whatever the region or destination asked for.
+    if app is not None and access.allowed_aws_roles(actor, app):
+        console_region = console_region_for(app, region)
+        target = console_destination_for(app, console_region, destination)
+    credentials, app = _issue(
+        actor=actor,
+        app_name=app_name,
+        role_arn=role_arn,
+        duration_seconds=None,
+        purpose="console",
+        extra={"console_region": console_region, "destination": target},
+    )
+    assert console_region is not None
+    assert target is not None
+    try:
+        token = federation.get_signin_token(credentials, partition=app.partition)
+        url = federation.login_url(
+            signin_token=token,
+            destination=target,
+            issuer=settings.ROLEGATE_PUBLIC_URL,
+            partition=app.partition,
+        )
+    except awsra.AwsError as exc:
+        _audit_console_failure(actor, app, role_arn, f"{exc.code}: {exc.message}")
+        failure = _aws_failure(exc)
+        raise IssuanceError(
+            f"The AWS console sign-in endpoint refused the credentials ({exc.code}): "
+            f"{exc.message or 'no message'}",
+            hint=failure.hint
+            if failure.retryable
+            else "An operator should check that ROLEGATE_AWS_SIGNIN_URL (if set) points at the "
+            "partition's federation endpoint and that the role allows console sign-in.",
+            aws_code=exc.code,
+            retryable=failure.retryable,
+        ) from None
+    except ValueError as exc:
+        _audit_console_failure(actor, app, role_arn, str(exc))
+        raise IssuanceError(
+            f"Rolegate could not build the console sign-in URL: {exc}",
+            hint="An operator should check ROLEGATE_PUBLIC_URL and ROLEGATE_AWS_SIGNIN_URL.",
+        ) from None
+    return ConsoleLaunch(
+        url=url,
+        role_arn=role_arn,
+        region=console_region,
+        expiration=credentials.expiration.isoformat(),
+    )
+
+
+def _audit_console_failure(actor: User, app: AwsApp, role_arn: str, message: str) -> None:
+    try:
+        with transaction.atomic():
+            audit_record(
+                event_type=EVENT_CONSOLE_SIGNIN,
+                actor=actor,
+                outcome=AuditEvent.Outcome.ERROR,
+                target_kind="app",
+                target_name=app.name,
+                details={"app": app.name, "role_arn": role_arn, "error": message[:2000]},
+            )
+    except DatabaseError:
+        log.exception("could not audit a console sign-in failure for %s", app.name)
+
+
+# --- pins -------------------------------------------------------------------------------------
+
+
+def app_pin_set(*, actor: User, app_name: str, pinned: bool) -> bool:
+    """Pin or unpin an app on the actor's Resources page; returns the new state.
+
+    Only apps the actor may access can be pinned; anything else raises `AppNotFound`, worded
+    the same for missing and hidden apps.
+    """
+    app = _load_app(app_name)
+    if app is None or not access.allowed_aws_roles(actor, app):
+        raise AppNotFound(str(app_name)[:255])
+    with transaction.atomic():
+        state, created = AppUserState.objects.select_for_update().get_or_create(
+            user=actor, app_name=app.name, defaults={"pinned": pinned}
+        )
+        if not created and state.pinned != pinned:
+            state.pinned = pinned
+            state.save(update_fields=["pinned"])
+    return pinned
