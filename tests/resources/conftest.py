@@ -7,10 +7,8 @@ the real profile sync, the guide's access role (step 3) and three personas: `ali
 role), `bob` (no roles) and anonymous. Rolegate's AWS calls (CreateSession, getSigninToken) go
 to the sandbox through `AWS_ENDPOINT_URL` and `ROLEGATE_AWS_SIGNIN_URL`, as in production.
 
-Other test packages (the CLI API) reuse it: `from tests.resources.conftest import *` is not
-needed, pytest finds the fixture when this package's conftest is imported by a `conftest.py`
-of theirs (`pytest_plugins = ["tests.resources.conftest"]`) or when they live under
-tests/resources.
+Other test packages (the CLI API) reuse it by importing the fixture into their conftest:
+`from tests.resources.conftest import LaunchScenario, launch_scenario  # noqa: F401`.
 """
 
 from __future__ import annotations
