@@ -55,8 +55,15 @@ class NameForm(forms.Form):
         return name
 
     def clean(self) -> dict[str, Any]:
-        """The AWS names must be valid for their AWS resource type."""
+        """The AWS names must be valid for their AWS resource type; blank means the default."""
         data = super().clean() or {}
+        for key, default in (
+            ("trust_anchor", DEFAULT_TRUST_ANCHOR_NAME),
+            ("sync_role", DEFAULT_SYNC_ROLE_NAME),
+            ("sync_profile", DEFAULT_SYNC_PROFILE_NAME),
+        ):
+            if key in data and not data[key]:
+                data[key] = default
         names = EnrollmentNames(
             integration=data.get("name") or "x",
             trust_anchor=data.get("trust_anchor") or "",
