@@ -116,12 +116,13 @@ class ApiClient:
                 f"TLS failure talking to {host}: {detail} (use --ca-file for a private CA)",
                 ExitCode.TLS,
             )
+        # NewConnectionError subclasses ConnectTimeoutError in urllib3 2, so test it first.
+        if isinstance(reason, NewConnectionError | ProtocolError | ConnectionError):
+            return CliError(f"cannot reach the Rolegate proxy {host}", ExitCode.UNREACHABLE)
         if isinstance(reason, TimeoutError):
             return CliError(
                 f"the Rolegate proxy {host} did not answer in time", ExitCode.UNREACHABLE
             )
-        if isinstance(reason, NewConnectionError | ProtocolError | OSError):
-            return CliError(f"cannot reach the Rolegate proxy {host}", ExitCode.UNREACHABLE)
         return CliError(f"cannot reach the Rolegate proxy {host}: {reason}", ExitCode.UNREACHABLE)
 
     def call(
