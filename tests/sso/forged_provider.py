@@ -103,7 +103,7 @@ class ForgedProvider:
             claims["aud"] = [client_id, "another"]
             claims["azp"] = "another"
         if mode == "alg_none":
-            return jwt.encode(claims, None, algorithm="none", headers=headers)
+            return jwt.encode(claims, "", algorithm="none", headers=headers)
         return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
 
     # --- HTTP ----------------------------------------------------------------------------------
