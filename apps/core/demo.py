@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -117,3 +118,118 @@ class Supervisor:
 def python() -> str:
     """The interpreter running the demo (the project's virtualenv)."""
     return sys.executable
+
+
+DEMO_INTEGRATION = "aws-sandbox"
+DEMO_ROLE = "example-read-only-access"
+GUIDE_ROLE_ARN = "arn:aws:iam::123456789012:role/ExampleReadOnlyAccess"
+GUIDE_APP = f"examplereadonlyaccess-{DEMO_INTEGRATION}"
+
+
+@dataclass(frozen=True)
+class EnrollmentResult:
+    """What enrolling the sandbox account produced."""
+
+    trust_anchor_arn: str
+    profile_arn: str
+    role_arn: str
+
+
+def enroll_sandbox(*, sandbox_url: str, credentials_file: Path) -> EnrollmentResult:
+    """Run the wizard's AWS CLI script against the sandbox as its operator (guide step 1)."""
+    from apps.authority.selectors import ca_bundle_pem
+    from apps.integrations.enrollment.policies import EnrollmentNames
+    from apps.integrations.enrollment.script import enrollment_script, parse_script_output
+
+    script = enrollment_script(
+        names=EnrollmentNames(integration=DEMO_INTEGRATION),
+        cluster=settings.ROLEGATE_CLUSTER_NAME,
+        ca_bundle_pem=ca_bundle_pem(),
+    )
+    environ = {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108 - only the AWS CLI's cache dir
+        "AWS_ENDPOINT_URL": sandbox_url,
+        "AWS_REGION": "us-east-1",
+        "AWS_SHARED_CREDENTIALS_FILE": str(credentials_file),
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_PROFILE": "sandbox-admin",
+    }
+    result = subprocess.run(  # noqa: S603 - our own generated script, fed on stdin
+        [shutil.which("bash") or "/bin/bash", "-s"],
+        input=script,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"the enrollment script failed:\n{result.stderr.strip()}")
+    arns = parse_script_output(result.stdout)
+    return EnrollmentResult(arns["trust_anchor_arn"], arns["profile_arn"], arns["role_arn"])
+
+
+def guide_documents(
+    enrollment: EnrollmentResult, guide_profile_arn: str
+) -> list[dict[str, object]]:
+    """The integration, the guide's role and alice, as resource YAML documents."""
+    return [
+        {
+            "kind": "integration",
+            "sub_kind": "aws-ra",
+            "version": "v1",
+            "metadata": {"name": DEMO_INTEGRATION},
+            "spec": {
+                "aws_ra": {
+                    "trust_anchor_arn": enrollment.trust_anchor_arn,
+                    "profile_sync_config": {
+                        "enabled": True,
+                        "profile_arn": enrollment.profile_arn,
+                        "role_arn": enrollment.role_arn,
+                        "profile_accepts_role_session_name": True,
+                    },
+                }
+            },
+        },
+        {
+            "kind": "role",
+            "version": "v7",
+            "metadata": {"name": DEMO_ROLE},
+            "spec": {
+                "allow": {
+                    "app_labels": {
+                        "rolegate.dev/aws-roles-anywhere-profile-arn": guide_profile_arn
+                    },
+                    "aws_role_arns": [GUIDE_ROLE_ARN],
+                }
+            },
+        },
+        {
+            "kind": "user",
+            "version": "v2",
+            "metadata": {"name": "alice"},
+            "spec": {"roles": [DEMO_ROLE], "traits": {}, "email": "alice@example.com"},
+        },
+    ]
+
+
+def guide_profile_arn(*, sandbox_url: str, credentials_file: Path) -> str:
+    """The ARN of the guide's ExampleReadOnlyAccess profile, read as the sandbox operator."""
+    import configparser
+
+    import boto3
+
+    parser = configparser.ConfigParser()
+    parser.read(credentials_file)
+    section = parser["sandbox-admin"]
+    client = boto3.session.Session(
+        aws_access_key_id=section["aws_access_key_id"],
+        aws_secret_access_key=section["aws_secret_access_key"],
+        region_name="us-east-1",
+    ).client("rolesanywhere", endpoint_url=sandbox_url)
+    for page in client.get_paginator("list_profiles").paginate():
+        for profile in page["profiles"]:
+            if profile["name"] == "ExampleReadOnlyAccess":
+                return str(profile["profileArn"])
+    raise RuntimeError("the sandbox has no ExampleReadOnlyAccess profile (was it seeded?)")
