@@ -1,20 +1,72 @@
-"""User admin with roles and traits."""
+"""User admin: roles and internal traits, validated and audited, with a link to effective access."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import UserChangeForm
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
 
+from apps.accounts import services
 from apps.accounts.models import User
+from apps.core.hooks import validate_role_names
+from apps.core.registry import ResourceError
+
+
+class RolegateUserChangeForm(UserChangeForm):  # type: ignore[type-arg]
+    """Validates role names against existing roles and traits as name → list of strings."""
+
+    def clean_roles(self) -> list[str]:
+        roles = self.cleaned_data.get("roles") or []
+        if not isinstance(roles, list) or not all(isinstance(name, str) for name in roles):
+            raise forms.ValidationError('Enter a JSON list of role names, e.g. ["dev-read-only"].')
+        try:
+            validate_role_names(roles)
+        except ResourceError as error:
+            raise forms.ValidationError(error.reason) from None
+        return sorted(set(roles))
+
+    def clean_traits(self) -> dict[str, list[str]]:
+        traits = self.cleaned_data.get("traits") or {}
+        if not isinstance(traits, dict):
+            raise forms.ValidationError('Enter a JSON object, e.g. {"aws_role_arns": ["arn:…"]}.')
+        cleaned: dict[str, list[str]] = {}
+        for name, values in traits.items():
+            if isinstance(values, str):
+                values = [values]
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                raise forms.ValidationError(f"Trait {name!r} must be a list of strings.")
+            cleaned[str(name)] = values
+        return cleaned
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
     """Django's user admin plus Rolegate roles and traits."""
 
+    form = RolegateUserChangeForm
     list_display = ("username", "email", "is_staff", "is_active", "auth_source", "last_login")
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
-        ("Rolegate access", {"fields": ("roles", "traits", "external_traits", "auth_source")}),
+        (
+            "Rolegate access",
+            {"fields": ("roles", "traits", "effective_access", "external_traits", "auth_source")},
+        ),
     )
-    readonly_fields = ("external_traits", "auth_source")
+    readonly_fields = ("external_traits", "auth_source", "effective_access")
+
+    @admin.display(description="Effective access")
+    def effective_access(self, obj: User) -> str:
+        if obj.pk is None:
+            return "-"
+        url = reverse("access:explain") + "?" + urlencode({"user": obj.get_username()})
+        return format_html('<a href="{}">Why can / can\'t {} …?</a>', url, obj.get_username())
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        services.user_save_from_admin(actor=request.user, user=obj, created=not change)

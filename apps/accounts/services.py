@@ -141,3 +141,21 @@ def user_set_password(*, actor: Any, user: User, password: str) -> None:
             target_kind="user",
             target_name=user.get_username(),
         )
+
+
+def user_save_from_admin(*, actor: Any, user: User, created: bool) -> None:
+    """Save a user edited in the admin and audit what changed (roles, traits, flags)."""
+    with transaction.atomic():
+        stored = None if created else User.objects.select_for_update().filter(pk=user.pk).first()
+        before = _user_snapshot(stored) if stored else None
+        after = _user_snapshot(user)
+        user.save()
+        if before == after and not created:
+            return
+        audit_record(
+            event_type="user.created" if created else "user.updated",
+            actor=actor,
+            target_kind="user",
+            target_name=user.get_username(),
+            details={"before": before, "after": after, "via": "admin"},
+        )
