@@ -122,7 +122,11 @@ def test_whole_wizard_with_the_generated_script(
     assert integration.profile_name_filters == ["Team-*"]
     assert integration.sync_profile_accepts_role_session_name is True
     arns = parse_script_output(result.stdout)
-    assert (integration.trust_anchor_arn, integration.sync_profile_arn, integration.sync_role_arn) == (
+    assert (
+        integration.trust_anchor_arn,
+        integration.sync_profile_arn,
+        integration.sync_role_arn,
+    ) == (
         arns["trust_anchor_arn"],
         arns["profile_arn"],
         arns["role_arn"],

@@ -175,7 +175,9 @@ def explain_listing_error(error: AwsError) -> PlainError:
             "Try again in a minute.",
             detail,
         )
-    return PlainError("Listing the Roles Anywhere profiles failed.", "See the detail below.", detail)
+    return PlainError(
+        "Listing the Roles Anywhere profiles failed.", "See the detail below.", detail
+    )
 
 
 # -- trust policies ---------------------------------------------------------------------------

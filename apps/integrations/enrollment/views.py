@@ -86,7 +86,7 @@ def _gate(request: HttpRequest, state: WizardState, step: str) -> HttpResponse |
         return None
     missing = state.current_step()
     message = f"Complete the “{STEP_TITLES[missing]}” step first."
-    if request.method == "GET" and not request.htmx:
+    if request.method == "GET" and not getattr(request, "htmx", False):
         messages.info(request, message)
         return redirect(f"integrations:enroll:{missing}")
     return TemplateResponse(
@@ -373,8 +373,9 @@ def enroll_profiles(request: HttpRequest) -> HttpResponse:
     wizard.save(request.session, state)
     if not form.is_valid():
         return _render(request, "profiles", state, _preview_context(state, form), status=400)
-    result = state.probe_result()
-    assert result is not None  # the gate requires a successful test with these ARNs
+    # The gate guarantees a successful test with these ARNs.
+    tested = state.probe_result()
+    accepts_session_name = bool(tested and tested.accepts_role_session_name)
     try:
         spec = make_integration_spec(
             name=state.name,
@@ -382,7 +383,7 @@ def enroll_profiles(request: HttpRequest) -> HttpResponse:
             sync_enabled=True,
             sync_profile_arn=state.profile_arn,
             sync_role_arn=state.role_arn,
-            sync_profile_accepts_role_session_name=result.accepts_role_session_name,
+            sync_profile_accepts_role_session_name=accepts_session_name,
             profile_name_filters=form.cleaned_data["filter_list"],
         )
         integration = integration_apply(actor=request.user, spec=spec)
