@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from tests.resources.conftest import launch_scenario  # noqa: F401 - fixture for the e2e tests
+
 VENV_BIN = Path(sys.executable).parent
 ROLEGATE = str(VENV_BIN / "rolegate")
 ROLE_ARN = "arn:aws:iam::123456789012:role/ExampleReadOnlyAccess"
