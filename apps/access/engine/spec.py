@@ -20,9 +20,13 @@ from awsra.arn import ArnError, parse_role_arn
 
 __all__ = [
     "DEFAULT_MAX_SESSION_TTL",
+    "DEFAULT_REQUEST_MAX_DURATION",
     "MAX_SESSION_TTL_CEILING",
     "MAX_SESSION_TTL_FLOOR",
+    "REQUEST_MAX_DURATION_CEILING",
     "FieldError",
+    "RequestPolicy",
+    "ReviewPolicy",
     "RoleOptions",
     "RoleSpec",
     "RoleSpecError",
@@ -30,6 +34,8 @@ __all__ = [
     "format_duration",
     "parse_duration",
     "parse_role_spec",
+    "request_policy",
+    "review_policy",
 ]
 
 DEFAULT_MAX_SESSION_TTL = timedelta(hours=8)
@@ -44,6 +50,17 @@ _ALLOW_KEYS = ("app_labels", "aws_role_arns", "request", "review_requests")
 _DENY_KEYS = ("app_labels", "aws_role_arns", "request", "review_requests")
 _SPEC_KEYS = ("allow", "deny", "options")
 _OPTION_KEYS = ("max_session_ttl",)
+# Access requests (Teleport's shapes): `request: {roles, max_duration, reason: {mode},
+# thresholds: [{approve, deny}]}` and `review_requests: {roles}`. A deny rule only narrows roles.
+_REQUEST_KEYS = ("roles", "max_duration", "reason", "thresholds")
+_REVIEW_KEYS = ("roles",)
+_DENY_REQUEST_KEYS = ("roles",)
+_REASON_MODES = ("required", "optional")
+DEFAULT_REQUEST_MAX_DURATION = timedelta(hours=8)
+# A grant is temporary by definition; a week is Teleport's ceiling too.
+REQUEST_MAX_DURATION_CEILING = timedelta(hours=168)
+REQUEST_MAX_DURATION_FLOOR = timedelta(minutes=5)
+_MAX_THRESHOLD = 10
 
 
 @dataclass(frozen=True)
@@ -93,6 +110,24 @@ class RoleOptions:
     """Role options; `max_session_ttl` None means the default (8h)."""
 
     max_session_ttl: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class RequestPolicy:
+    """A role's `allow.request` (or `deny.request`) settings with defaults applied."""
+
+    roles: tuple[str, ...] = ()
+    max_duration: timedelta = DEFAULT_REQUEST_MAX_DURATION
+    reason_required: bool = False
+    approvals: int = 1
+    denials: int = 1
+
+
+@dataclass(frozen=True)
+class ReviewPolicy:
+    """A role's `allow.review_requests` (or deny) settings: role-name globs it may review."""
+
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,8 +224,10 @@ def _parse_rule(raw: object, where: str, *, deny: bool, errors: list[FieldError]
                 "use {'*': '*'} to deny those ARNs on every app",
             )
         )
-    request = _parse_request(raw.get("request"), f"{where}.request", errors)
-    review = _parse_request(raw.get("review_requests"), f"{where}.review_requests", errors)
+    request = _parse_request(raw.get("request"), f"{where}.request", errors, deny=deny)
+    review = _parse_request(
+        raw.get("review_requests"), f"{where}.review_requests", errors, review=True, deny=deny
+    )
     return Rule(app_labels=labels, aws_role_arns=arns, request=request, review_requests=review)
 
 
@@ -278,18 +315,127 @@ def _parse_arns(raw: object, where: str, deny: bool, errors: list[FieldError]) -
     return tuple(result)
 
 
-def _parse_request(raw: object, where: str, errors: list[FieldError]) -> dict[str, Any]:
+def _parse_request(
+    raw: object, where: str, errors: list[FieldError], *, review: bool = False, deny: bool = False
+) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
         errors.append(FieldError(where, "must be a mapping"))
         return {}
-    roles = raw.get("roles")
-    if roles is not None and not (
-        isinstance(roles, list) and all(isinstance(r, str) and r for r in roles)
-    ):
-        errors.append(FieldError(f"{where}.roles", "must be a list of role names"))
+    if review:
+        _review_policy(raw, where, errors)
+    else:
+        _request_policy(raw, where, errors, deny=deny)
+    # Stored as written (validated above), so `get` round-trips the author's document.
     return dict(raw)
+
+
+def _role_globs(raw: object, where: str, errors: list[FieldError]) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not (isinstance(raw, list) and all(isinstance(r, str) and r for r in raw)):
+        errors.append(FieldError(where, "must be a list of role names"))
+        return ()
+    good: list[str] = []
+    for item in raw:
+        try:
+            compile_value(item)
+        except ValueError as exc:
+            errors.append(FieldError(where, str(exc)))
+            continue
+        good.append(item)
+    return tuple(good)
+
+
+def _request_policy(
+    raw: Mapping[Any, Any], where: str, errors: list[FieldError], *, deny: bool
+) -> RequestPolicy:
+    _unknown_keys(raw, _DENY_REQUEST_KEYS if deny else _REQUEST_KEYS, where, errors)
+    roles = _role_globs(raw.get("roles"), f"{where}.roles", errors)
+    max_duration = DEFAULT_REQUEST_MAX_DURATION
+    if raw.get("max_duration") is not None:
+        try:
+            parsed = parse_duration(raw["max_duration"])
+        except ValueError as exc:
+            errors.append(FieldError(f"{where}.max_duration", str(exc)))
+        else:
+            if REQUEST_MAX_DURATION_FLOOR <= parsed <= REQUEST_MAX_DURATION_CEILING:
+                max_duration = parsed
+            else:
+                errors.append(
+                    FieldError(
+                        f"{where}.max_duration",
+                        f"{raw['max_duration']!r} is outside 5m..168h (a week)",
+                    )
+                )
+    reason_required = False
+    reason = raw.get("reason")
+    if reason is not None:
+        mode = reason.get("mode") if isinstance(reason, Mapping) else None
+        if not isinstance(reason, Mapping) or set(reason) - {"mode"} or mode not in _REASON_MODES:
+            errors.append(
+                FieldError(f"{where}.reason", "must be {mode: required} or {mode: optional}")
+            )
+        else:
+            reason_required = mode == "required"
+    approvals, denials = 1, 1
+    thresholds = raw.get("thresholds")
+    if thresholds is not None:
+        items = [thresholds] if isinstance(thresholds, Mapping) else thresholds
+        if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], Mapping):
+            errors.append(
+                FieldError(
+                    f"{where}.thresholds", "must be one mapping like [{approve: 2, deny: 1}]"
+                )
+            )
+        else:
+            _unknown_keys(items[0], ("approve", "deny"), f"{where}.thresholds[0]", errors)
+            counts = []
+            for key in ("approve", "deny"):
+                value = items[0].get(key, 1)
+                if isinstance(value, bool) or not isinstance(value, int):
+                    value = -1
+                if not 1 <= value <= _MAX_THRESHOLD:
+                    errors.append(
+                        FieldError(
+                            f"{where}.thresholds[0].{key}",
+                            f"must be a whole number from 1 to {_MAX_THRESHOLD}",
+                        )
+                    )
+                    value = 1
+                counts.append(value)
+            approvals, denials = counts
+    return RequestPolicy(
+        roles=roles,
+        max_duration=max_duration,
+        reason_required=reason_required,
+        approvals=approvals,
+        denials=denials,
+    )
+
+
+def _review_policy(raw: Mapping[Any, Any], where: str, errors: list[FieldError]) -> ReviewPolicy:
+    _unknown_keys(raw, _REVIEW_KEYS, where, errors)
+    return ReviewPolicy(roles=_role_globs(raw.get("roles"), f"{where}.roles", errors))
+
+
+def request_policy(raw: Mapping[str, Any]) -> RequestPolicy:
+    """The typed view of a stored `request:` mapping; raises RoleSpecError if it is invalid."""
+    errors: list[FieldError] = []
+    policy = _request_policy(raw, "request", errors, deny=False)
+    if errors:
+        raise RoleSpecError(errors)
+    return policy
+
+
+def review_policy(raw: Mapping[str, Any]) -> ReviewPolicy:
+    """The typed view of a stored `review_requests:` mapping; raises RoleSpecError if invalid."""
+    errors: list[FieldError] = []
+    policy = _review_policy(raw, "review_requests", errors)
+    if errors:
+        raise RoleSpecError(errors)
+    return policy
 
 
 def _parse_options(raw: object, errors: list[FieldError]) -> RoleOptions:
