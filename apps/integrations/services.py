@@ -715,8 +715,12 @@ def _run_sync(
         with transaction.atomic():
             locked = Integration.objects.select_for_update().filter(pk=integration.pk).first()
             if locked is None:
-                _finish(run, status=SyncRun.Status.ERROR, error_message="integration deleted")
-                return _outcome(run)
+                # Deleted while we listed: its runs went with it, so there is nothing to record.
+                return SyncOutcome(
+                    integration=integration.name,
+                    status="GONE",
+                    error_message="the integration was deleted during the sync",
+                )
             existing = list(AwsApp.objects.filter(integration=locked))
             changes = _plan_changes(locked, listing, existing, now)
             _write_changes(changes)

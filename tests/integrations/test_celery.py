@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -29,6 +30,11 @@ pytestmark = [pytest.mark.xdist_group("celery"), pytest.mark.django_db(transacti
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def via(conn: Connection) -> dict[str, Any]:
+    """Send over this broker connection (the stubs do not know apply_async's `connection`)."""
+    return {"connection": conn}
+
+
 def broker_url() -> str:
     """The test's own Redis database (REDIS_URL), used as the broker."""
     return os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/5"
@@ -38,7 +44,7 @@ def broker_url() -> str:
 def worker(account: Account, tmp_path: Path) -> Iterator[Path]:
     """A `celery -A portal worker` (2 processes) on the test database and the sandbox."""
     with Connection(broker_url()) as conn:
-        conn.default_channel.queue_purge("celery")
+        cast(Any, conn.default_channel).queue_purge("celery")
     env = dict(os.environ)
     database = connection.settings_dict
     env.update(
@@ -122,7 +128,7 @@ def test_two_workers_one_integration_one_skips_no_duplicates(
 
     with Connection(broker_url()) as conn:
         for _ in range(2):
-            sync_integration.apply_async(args=(integration_id, "admin"), connection=conn)
+            sync_integration.apply_async(args=(integration_id, "admin"), **via(conn))
 
     runs = wait_for_runs(2, worker)
     assert sorted(run.status for run in runs) == ["SKIPPED", "SUCCESS"], [
@@ -131,6 +137,7 @@ def test_two_workers_one_integration_one_skips_no_duplicates(
     success = next(run for run in runs if run.status == "SUCCESS")
     skipped = next(run for run in runs if run.status == "SKIPPED")
     # The skipped one started while the other was running.
+    assert success.ended_at is not None
     assert success.started_at <= skipped.started_at <= success.ended_at
     assert "another sync of this integration is running" in skipped.error_message
     assert AwsApp.objects.count() == 6
@@ -148,7 +155,7 @@ def test_beat_fan_out_runs_one_task_per_enabled_integration(account: Account, wo
     integration_apply(actor=None, spec=integration_spec_from_document(disabled), request_sync=False)
 
     with Connection(broker_url()) as conn:
-        sync_all_integrations.apply_async(connection=conn)
+        sync_all_integrations.apply_async(**via(conn))
 
     runs = wait_for_runs(2, worker)
     assert sorted((run.integration.name, run.status) for run in runs) == [
