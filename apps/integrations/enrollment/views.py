@@ -46,7 +46,7 @@ TRUST_ANCHOR_PLACEHOLDER = "TRUST_ANCHOR_ARN"
 
 
 def _json(document: Any) -> str:
-    return json.dumps(document, indent=4)
+    return json.dumps(document, indent=2)
 
 
 def _steps(state: WizardState, current: str) -> list[dict[str, Any]]:
@@ -76,7 +76,13 @@ def _render(
     status: int = 200,
     template: str | None = None,
 ) -> TemplateResponse:
-    full = {"state": state, "step": step, "steps": _steps(state, step), **(context or {})}
+    full = {
+        "state": state,
+        "step": step,
+        "step_title": STEP_TITLES[step],
+        "steps": _steps(state, step),
+        **(context or {}),
+    }
     return TemplateResponse(request, template or f"{TEMPLATES}{step}.html", full, status=status)
 
 
