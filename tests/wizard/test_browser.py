@@ -124,7 +124,7 @@ def test_browser_walks_the_wizard(
             expect(progress).to_have_attribute("data-state", "queued")
             page.screenshot(path=str(ARTIFACTS / "05-done-waiting.png"), full_page=True)
             integration = Integration.objects.get(name="aws-browser")
-            outcome = sync_integration.apply(args=[integration.pk, "change"]).get()
+            outcome = sync_integration.apply(args=(integration.pk, "change")).get()
             assert outcome["status"] == "SUCCESS", outcome
             expect(progress).to_have_attribute("data-state", "finished", timeout=15_000)
             expect(page.locator("#sync-counts")).to_contain_text("Profiles synced (apps)")
