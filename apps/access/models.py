@@ -22,3 +22,5 @@ class Role(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+from apps.access.requests_models import AccessRequest, AccessReview  # noqa: E402, F401 - registers the request models

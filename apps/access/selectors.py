@@ -119,8 +119,10 @@ def app_catalog() -> AppCatalog:
 
 
 def extra_role_names(user: Any) -> list[str]:
-    """Role names granted for a limited time (access requests); none until that work lands."""
-    return []
+    """Role names granted for a limited time by approved access requests still in force."""
+    from apps.access.requests_selectors import granted_role_names
+
+    return granted_role_names(user)
 
 
 def user_role_names(user: Any) -> list[str]:
