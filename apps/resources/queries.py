@@ -7,14 +7,18 @@ whatever the number of apps.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
+from django.db.models import Count, Max
 
 from apps.access import selectors as access
+from apps.access.engine.decision import AppFacts
 from apps.accounts.models import User
 from apps.integrations.models import Integration
 from apps.integrations.naming import LABEL_PROFILE_ARN
@@ -26,8 +30,11 @@ __all__ = [
     "CONSOLE_REGIONS",
     "AllowedRole",
     "AppRow",
+    "AppSummary",
     "LabelChip",
     "Listing",
+    "app_catalog",
+    "app_catalog_forget",
     "app_listing",
     "launchable_app",
     "parse_label_filter",
@@ -36,17 +43,6 @@ __all__ = [
 # Labels that are unique per app make useless filter chips.
 _CHIP_EXCLUDED_KEYS = frozenset({LABEL_PROFILE_ARN})
 MAX_CHIPS = 12
-_LISTING_FIELDS = (
-    "name",
-    "labels",
-    "account_id",
-    "role_arns",
-    "profile_arn",
-    "profile_name",
-    "region",
-    "partition",
-    "integration__name",
-)
 
 # Offered in the region selector; any other well-formed region of the app's partition is
 # accepted too (deep links), the list only saves typing.
@@ -98,14 +94,41 @@ class AllowedRole:
 
 
 @dataclass(frozen=True)
+class AppSummary:
+    """What the Resources page shows of a synced app (plain data, cached per catalog version)."""
+
+    name: str
+    integration_name: str
+    profile_arn: str
+    profile_name: str
+    account_id: str
+    region: str
+    labels: Mapping[str, str]
+    facts: AppFacts = field(repr=False)
+
+
+@dataclass
 class AppRow:
     """One app on the Resources page with what the user may do with it."""
 
-    app: AwsApp
-    roles: tuple[AllowedRole, ...]
+    app: AppSummary
+    role_arns: tuple[str, ...]
     pinned: bool
     last_launched_at: datetime | None
-    search_text: str = field(repr=False, default="")
+
+    @property
+    def roles(self) -> tuple[AllowedRole, ...]:
+        """The allowed roles with display names (built for the rows on the page only)."""
+        return tuple(AllowedRole.from_arn(arn) for arn in self.role_arns)
+
+    @property
+    def search_text(self) -> str:
+        """Everything the search box matches, case-folded (built only when searching)."""
+        app = self.app
+        parts = [app.name, app.account_id, app.profile_name, app.profile_arn, app.integration_name]
+        parts.extend(self.role_arns)
+        parts.extend(f"{key}={value}" for key, value in app.labels.items())
+        return "\n".join(parts).casefold()
 
 
 @dataclass(frozen=True)
@@ -143,19 +166,14 @@ def parse_label_filter(raw: str) -> tuple[str, str] | None:
     return key, value.strip()
 
 
-def _search_text(app: AwsApp, roles: Sequence[str]) -> str:
-    parts = [app.name, app.account_id, app.profile_name, app.profile_arn, app.integration.name]
-    parts.extend(roles)
-    for key, value in app.labels.items():
-        parts.append(f"{key}={value}")
-    return "\n".join(parts).casefold()
-
-
 def _matches(row: AppRow, terms: Sequence[str], labels: Sequence[tuple[str, str]]) -> bool:
-    if any(term not in row.search_text for term in terms):
-        return False
     app_labels = row.app.labels
-    return all(app_labels.get(key) == value for key, value in labels)
+    if not all(app_labels.get(key) == value for key, value in labels):
+        return False
+    if not terms:
+        return True
+    text = row.search_text
+    return all(term in text for term in terms)
 
 
 def _chips(rows: Iterable[AppRow], active: Sequence[tuple[str, str]]) -> list[LabelChip]:
@@ -177,19 +195,75 @@ def _sort_key(row: AppRow) -> tuple[bool, float, str]:
     return (not row.pinned, -launched, row.app.name)
 
 
+# The parsed catalog, reused until any app changes: decoding 10,000 rows of JSON into model
+# instances costs far more than deciding access. Keyed by (count, max id, max updated_at), which
+# moves on every insert, delete and sync update, and checked with one aggregate per request.
+_catalog_lock = threading.Lock()
+_catalog: tuple[tuple[Any, ...], list[AppSummary]] | None = None
+
+
+def _catalog_version() -> tuple[Any, ...]:
+    version = AwsApp.objects.aggregate(count=Count("id"), top=Max("id"), last=Max("updated_at"))
+    return (version["count"], version["top"], version["last"])
+
+
+def app_catalog() -> list[AppSummary]:
+    """Every synced app as display-ready plain data, parsed once per catalog change."""
+    global _catalog
+    version = _catalog_version()
+    cached = _catalog
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    rows = AwsApp.objects.order_by("name").values_list(
+        "name",
+        "integration__name",
+        "profile_arn",
+        "profile_name",
+        "account_id",
+        "region",
+        "labels",
+        "role_arns",
+    )
+    summaries = []
+    for name, integration, profile_arn, profile_name, account, region, labels, roles in rows:
+        plain_labels = {str(k): str(v) for k, v in (labels or {}).items()}
+        summaries.append(
+            AppSummary(
+                name=name,
+                integration_name=integration,
+                profile_arn=profile_arn,
+                profile_name=profile_name,
+                account_id=account,
+                region=region,
+                labels=plain_labels,
+                facts=AppFacts(
+                    name=name,
+                    labels=plain_labels,
+                    account_id=account,
+                    role_arns=frozenset(roles or ()),
+                ),
+            )
+        )
+    with _catalog_lock:
+        _catalog = (version, summaries)
+    return summaries
+
+
+def app_catalog_forget() -> None:
+    """Drop the cached catalog (tests and benchmarks measuring the cold path)."""
+    global _catalog
+    with _catalog_lock:
+        _catalog = None
+
+
 def app_listing(user: User, *, query: str = "", labels: Sequence[tuple[str, str]] = ()) -> Listing:
     """The apps `user` may access, filtered by `query` (all words) and `labels`, sorted.
 
     Pinned apps come first, then recently launched ones, then the rest by name.
     """
-    # One query for the apps (with their integration), handed to the engine as they are, so
-    # the page never re-reads an app per row.
-    apps = {
-        app.name: app for app in AwsApp.objects.select_related("integration").only(*_LISTING_FIELDS)
-    }
-    accessible = [
-        (apps[facts.name], arns) for facts, arns in access.accessible_apps(user, apps.values())
-    ]
+    catalog = app_catalog()
+    by_name = {summary.name: summary for summary in catalog}
+    accessible = access.accessible_apps(user, [summary.facts for summary in catalog])
     states = {
         state.app_name: state
         for state in AppUserState.objects.filter(user=user).only(
@@ -197,22 +271,21 @@ def app_listing(user: User, *, query: str = "", labels: Sequence[tuple[str, str]
         )
     }
     rows: list[AppRow] = []
-    for app, arns in accessible:
-        state = states.get(app.name)
+    for facts, arns in accessible:
+        state = states.get(facts.name)
         rows.append(
             AppRow(
-                app=app,
-                roles=tuple(AllowedRole.from_arn(arn) for arn in sorted(arns)),
+                app=by_name[facts.name],
+                role_arns=tuple(sorted(arns)),
                 pinned=bool(state and state.pinned),
                 last_launched_at=state.last_launched_at if state else None,
-                search_text=_search_text(app, sorted(arns)),
             )
         )
     terms = [term.casefold() for term in query.split()]
     active = list(dict.fromkeys(labels))
     matching = [row for row in rows if _matches(row, terms, active)]
     matching.sort(key=_sort_key)
-    has_apps = bool(rows) or AwsApp.objects.exists()
+    has_apps = bool(catalog)
     has_integrations = has_apps or Integration.objects.exists()
     return Listing(
         rows=matching,

@@ -14,6 +14,7 @@ Other test packages (the CLI API) reuse it by importing the fixture into their c
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +122,19 @@ def launch_scenario(
     sandbox: Any, db: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> LaunchScenario:
     """The reference guide's steps 1-3 done, ready for step 4 (launch or CLI credentials)."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL_ROLESANYWHERE", "AWS_ENDPOINT_URL_STS"):
+        monkeypatch.delenv(name, raising=False)
+    return build_launch_scenario(sandbox, setenv=monkeypatch.setenv, settings=settings)
+
+
+def build_launch_scenario(
+    sandbox: Any, *, setenv: Callable[[str, str], None], settings: Any
+) -> LaunchScenario:
+    """Build the scenario in a freshly reset sandbox (the fixture's body; the benchmark too).
+
+    `setenv` and `settings` are the test's monkeypatch and settings fixtures, so everything is
+    undone after the test.
+    """
     from apps.access.services import role_create
     from apps.accounts.models import User
     from apps.authority.selectors import ca_bundle_pem
@@ -129,15 +143,13 @@ def launch_scenario(
     from sandbox.seed import create_operator
 
     # Rolegate reaches AWS the way production does, only at another URL.
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL_ROLESANYWHERE", "AWS_ENDPOINT_URL_STS"):
-        monkeypatch.delenv(name, raising=False)
     operator = create_operator()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.url)
-    monkeypatch.setenv("ROLEGATE_AWS_SIGNIN_URL", sandbox.url)
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    setenv("AWS_ENDPOINT_URL", sandbox.url)
+    setenv("ROLEGATE_AWS_SIGNIN_URL", sandbox.url)
+    setenv("AWS_REGION", "us-east-1")
+    setenv("AWS_DEFAULT_REGION", "us-east-1")
+    setenv("AWS_CONFIG_FILE", "/dev/null")
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
     settings.ROLEGATE_PROFILE_SYNC_RATE = 0
     settings.ROLEGATE_PROFILE_SYNC_TIMEOUT = 5
     settings.ROLEGATE_PROFILE_SYNC_MAX_ATTEMPTS = 2

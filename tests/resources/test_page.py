@@ -19,6 +19,7 @@ from apps.integrations.models import Integration
 from apps.integrations.naming import app_labels
 from apps.resources.models import AwsApp
 from apps.resources.models_user import AppUserState
+from apps.resources.queries import app_catalog_forget
 
 pytestmark = pytest.mark.django_db
 
@@ -283,14 +284,38 @@ def test_query_count_does_not_grow_with_apps(
     client = _client(alice)
     AppUserState.objects.create(user=alice, app_name="app-000-aws-prod", pinned=True)
     client.get("/")  # the first request of a session also writes the session
-    with CaptureQueriesContext(connection) as few:
-        assert client.get("/").status_code == 200
+    counts = {}
+    for state in ("cold", "warm"):
+        if state == "cold":
+            app_catalog_forget()
+        with CaptureQueriesContext(connection) as few:
+            assert client.get("/").status_code == 200
+        counts[state] = len(few.captured_queries)
+    assert counts["warm"] == counts["cold"] - 1  # the cached catalog skips one SELECT
+
     make_apps(60)
     make_apps(40, team="data")
-    with django_assert_num_queries(len(few.captured_queries)):
+    app_catalog_forget()
+    with django_assert_num_queries(counts["cold"]):
+        response = client.get("/")
+    assert "(63 apps)" in response.content.decode()
+    with django_assert_num_queries(counts["warm"]):
         response = client.get("/")
     assert response.status_code == 200
     assert "(63 apps)" in response.content.decode()
+
+
+def test_catalog_cache_sees_every_change(make_apps: Any, alice: User) -> None:
+    [first, second] = make_apps(2)
+    client = _client(alice)
+    assert len(_names(client.get("/"))) == 2
+    AwsApp.objects.filter(pk=first.pk).delete()
+    assert _names(client.get("/")) == [second.name]
+    [third] = make_apps(1)
+    assert _names(client.get("/")) == [second.name, third.name]
+    second.labels = {**second.labels, "aws/team": "data"}
+    second.save()  # the sync bumps updated_at the same way
+    assert _names(client.get("/")) == [third.name]
 
 
 def test_deep_link_prefills_the_dialog(make_apps: Any, alice: User) -> None:
