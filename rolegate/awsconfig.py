@@ -152,12 +152,22 @@ class AwsConfig:
                 ExitCode.LOCAL_CONFIG,
             )
 
-    def upsert(self, profile: str, command: list[str]) -> None:
-        """Write `[profile PROFILE]` with the marker and `credential_process = command`."""
+    def upsert(self, profile: str, command: list[str], region: str | None = None) -> None:
+        """Write `[profile PROFILE]` with the marker and `credential_process = command`.
+
+        ``region`` (the app's region) is added when the section has none, because services
+        such as STS need one and a user's own `region =` line must win.
+        """
         self.check_can_write(profile)
         section = self._find(profile)
         nl = self.newline
         ours = [MARKER + nl, credential_process_line(command) + nl]
+        has_region = section is not None and any(
+            _key_of(line) == "region"
+            for line in self.lines[section.header + 1 : section.content_end]
+        )
+        if region and not has_region:
+            ours.append(f"region = {region}{nl}")
         if section is None:
             if self.lines and not self.lines[-1].endswith(("\n", "\r")):
                 self.lines[-1] += nl

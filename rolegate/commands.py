@@ -334,7 +334,8 @@ def apps_login(*, app_name: str, aws_role: str) -> int:
     state.ensure_dir(state.home())
     with FileLock(str(state.home() / "awsconfig.lock"), timeout=30):
         config = AwsConfig()  # re-read under the lock: another login may have written it
-        config.upsert(app_name, command)
+        region = app.get("region")
+        config.upsert(app_name, command, region=region if isinstance(region, str) else None)
         config.save()
     print(
         f'Logged into AWS app "{app_name}".\n'

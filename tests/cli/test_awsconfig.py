@@ -170,3 +170,24 @@ def test_quoting_survives_botocores_split(argument: str) -> None:
     line = credential_process_line([argument, "aws", "credentials"])
     value = line.split(" = ", 1)[1]
     assert compat_shell_split(value) == [argument, "aws", "credentials"]
+
+
+def test_region_is_written_once_and_a_users_region_wins(tmp_path: Path) -> None:
+    config = _config(tmp_path, "")
+    config.upsert("dev", COMMAND, region="eu-central-1")
+    config.save()
+    assert raw_config_parse(str(config.path))["profile dev"]["region"] == "eu-central-1"
+    # A re-login keeps exactly one region line.
+    again = AwsConfig(config.path)
+    again.upsert("dev", COMMAND, region="eu-central-1")
+    again.save()
+    assert config.path.read_text().count("region =") == 1
+    # The user's own region in our section is kept, ours is not added.
+    edited = config.path.read_text().replace("region = eu-central-1", "region = us-west-2")
+    config.path.write_text(edited)
+    third = AwsConfig(config.path)
+    third.upsert("dev", COMMAND, region="eu-central-1")
+    third.save()
+    parsed = raw_config_parse(str(config.path))["profile dev"]
+    assert parsed["region"] == "us-west-2"
+    assert config.path.read_text().count("region =") == 1
