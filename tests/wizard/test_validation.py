@@ -171,12 +171,44 @@ def test_a_changed_name_invalidates_the_later_steps(staff_client: Any) -> None:
     assert staff_client.get(f"{WIZARD}connect/")["Location"] == f"{WIZARD}setup/"
 
 
-def test_a_corrupt_session_draft_starts_over(staff_client: Any) -> None:
+@pytest.mark.parametrize(
+    "draft",
+    [
+        {"name": ["not", "a", "string"], "name_done": True},
+        {"name": "aws-x", "name_done": True, "setup_done": True, "tested_arns": "x"},
+        {"name": "aws-x", "name_done": "yes"},
+        {"name": "aws-x", "probe": "garbage"},
+        "not a dict",
+    ],
+)
+def test_a_corrupt_session_draft_starts_over(staff_client: Any, draft: Any) -> None:
     session = staff_client.session
-    session[wizard.SESSION_KEY] = {"name": ["not", "a", "string"], "unknown": 1}
+    session[wizard.SESSION_KEY] = draft
     session.save()
-    response = staff_client.get(f"{WIZARD}name/")
-    assert response.status_code == 200
+    for step in ("name", "setup", "connect", "profiles"):
+        response = staff_client.get(f"{WIZARD}{step}/")
+        assert response.status_code in (200, 302)
+        if step != "name":
+            assert response["Location"] == f"{WIZARD}name/"
+
+
+def test_a_draft_with_an_unreadable_test_result_counts_as_untested(staff_client: Any) -> None:
+    arns = [ANCHOR, PROFILE, ROLE]
+    session = staff_client.session
+    session[wizard.SESSION_KEY] = {
+        "name": "aws-x",
+        "name_done": True,
+        "setup_done": True,
+        "connect_done": True,
+        "trust_anchor_arn": ANCHOR,
+        "profile_arn": PROFILE,
+        "role_arn": ROLE,
+        "tested_arns": arns,
+        "probe": {"ok": True, "profiles": [{"unexpected": 1}]},
+    }
+    session.save()
+    assert staff_client.get(f"{WIZARD}profiles/")["Location"] == f"{WIZARD}connect/"
+    assert staff_client.get(f"{WIZARD}connect/").status_code == 200
 
 
 # -- connect: parsing -------------------------------------------------------------------------

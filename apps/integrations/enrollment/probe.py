@@ -366,6 +366,16 @@ def probe_configuration(
     except (AwsError, SignatureError, ValueError) as error:
         log.info("test configuration of %s: sign-in failed: %s", integration_name, error)
         return ProbeResult(ok=False, error=explain_sign_in_error(error))
+    except Exception as error:  # the authority or the HTTP stack: report, do not crash the page
+        log.exception("test configuration of %s: sign-in failed unexpectedly", integration_name)
+        return ProbeResult(
+            ok=False,
+            error=PlainError(
+                "Rolegate could not sign in because of an internal error.",
+                "Check the certificate authority in the admin and the server log, then retry.",
+                f"{type(error).__name__}: {error}",
+            ),
+        )
 
     details: list[dict[str, Any]] = []
     notes: list[str] = []

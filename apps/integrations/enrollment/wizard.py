@@ -78,7 +78,11 @@ class WizardState:
         """The last test's result, if it ran with the current ARNs."""
         if self.probe is None or self.tested_arns != self.arns:
             return None
-        return ProbeResult.from_data(self.probe)
+        try:
+            return ProbeResult.from_data(self.probe)
+        except (TypeError, ValueError, AttributeError):
+            # A draft written by an older Rolegate: treat it as untested.
+            return None
 
     @property
     def tested(self) -> bool:
@@ -123,11 +127,20 @@ def load(session: SessionBase) -> WizardState:
     data = session.get(SESSION_KEY)
     if not isinstance(data, dict):
         return WizardState()
-    known = {item.name for item in fields(WizardState)}
-    try:
-        return WizardState(**{key: value for key, value in data.items() if key in known})
-    except TypeError:
-        return WizardState()
+    fresh = WizardState()
+    values: dict[str, Any] = {}
+    for item in fields(WizardState):
+        if item.name not in data:
+            continue
+        value, default = data[item.name], getattr(fresh, item.name)
+        expected: tuple[type, ...] = (
+            (dict, type(None)) if item.name == "probe" else (type(default),)
+        )
+        if not isinstance(value, expected):
+            # Not what this code writes: start over rather than trip on it later.
+            return fresh
+        values[item.name] = value
+    return WizardState(**values)
 
 
 def save(session: SessionBase, state: WizardState) -> None:
