@@ -217,12 +217,14 @@ _default_broker = "filesystem://"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", _default_broker)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "celery"
-    for _sub in ("out", "processed"):
+    for _sub in ("out", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
+        # Broadcast (pidbox) state, which kombu would otherwise write to ./control.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 else:
