@@ -35,10 +35,10 @@ from awsra.errors import (
 log = logging.getLogger(__name__)
 
 SERVICE_PRINCIPAL = "rolesanywhere.amazonaws.com"
-# Bounds that keep "Test configuration" a few-second request even in a large account; the sync
-# itself has no such limits.
+# Bounds that keep "Test configuration" a bounded web request in a large account (tag reads are
+# paced at ROLEGATE_PROFILE_SYNC_RATE, 1/s by default, like the sync's); the sync has no limits.
 MAX_PROFILES = 500
-MAX_TAG_LOOKUPS = 50
+MAX_TAG_LOOKUPS = 20
 MAX_ROLE_LOOKUPS = 50
 
 
