@@ -17,6 +17,7 @@ urlpatterns = [
     path("auth/", include("apps.authority.urls")),
     path("manage/integrations/", include("apps.integrations.urls")),
     path("manage/", include("apps.access.urls")),
+    path("requests/", include("apps.access.requests_urls")),
     path("api/", include("apps.api.urls")),
     path("cli/", include("apps.api.web_urls")),
     path("admin/", admin.site.urls),

@@ -23,7 +23,13 @@ from apps.access.engine.labels import ValueMatcher, compile_value
 from apps.access.engine.spec import RequestPolicy, RoleSpecError, request_policy, review_policy
 from apps.access.models import Role
 from apps.access.requests_models import AccessRequest, AccessReview
-from apps.access.selectors import AppLike, as_app_facts, user_role_specs, user_traits
+from apps.access.selectors import (
+    AppLike,
+    as_app_facts,
+    role_names_existing,
+    user_role_specs,
+    user_traits,
+)
 
 __all__ = [
     "EffectiveRequestPolicy",
@@ -108,6 +114,7 @@ def unrequestable_roles(user: Any, roles: Sequence[str]) -> list[str]:
         return list(roles)
     assigned = _assigned_roles(user)
     held = set(user.roles or [])
+    existing = role_names_existing(roles)
     policies = [_request_policies(role) for role in assigned]
     denied_globs = [glob for _, deny in policies for glob in deny]
     refused = []
@@ -115,7 +122,8 @@ def unrequestable_roles(user: Any, roles: Sequence[str]) -> list[str]:
         allowed = any(
             policy is not None and _matches_any(policy.roles, name) for policy, _ in policies
         )
-        if name in held or not allowed or _matches_any(denied_globs, name):
+        denied = _matches_any(denied_globs, name)
+        if name in held or name not in existing or not allowed or denied:
             refused.append(name)
     return refused
 

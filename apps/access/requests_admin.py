@@ -1,0 +1,59 @@
+"""Read-only admin for access requests: reviews happen on /requests/, where every rule applies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from apps.access.requests_models import AccessRequest, AccessReview
+
+
+class _ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
+    """No add, change or delete: the admin must not become a path around review rules."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class AccessReviewInline(admin.TabularInline):  # type: ignore[type-arg]
+    """The reviews of one request, read-only."""
+
+    model = AccessReview
+    fk_name = "request"
+    fields = ("reviewer", "decision", "comment", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AccessRequest)
+class AccessRequestAdmin(_ReadOnly):
+    """Lists requests for operators; decisions are made on the request pages."""
+
+    list_display = ("short_id", "requester", "roles", "state", "created_at", "access_ends_at")
+    list_filter = ("state",)
+    search_fields = ("requester__username",)
+    list_select_related = ("requester",)
+    inlines = (AccessReviewInline,)
+
+
+@admin.register(AccessReview)
+class AccessReviewAdmin(_ReadOnly):
+    """Lists reviews, read-only."""
+
+    list_display = ("request", "reviewer", "decision", "created_at")
+    list_select_related = ("reviewer", "request")
