@@ -35,7 +35,6 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.authority.services import certificate_issue
 from apps.resources.errors import (
-    NOT_FOUND_OR_NOT_ALLOWED,
     AppNotFound,
     AuditUnavailable,
     IssuanceError,
@@ -213,8 +212,9 @@ def _issue(
             outcome=AuditEvent.Outcome.DENIED,
             details={**base, "reason": "no role of the user allows this app"},
         )
-        # The same words as for a missing app, so a refusal never confirms that the app exists.
-        raise AccessDenied(NOT_FOUND_OR_NOT_ALLOWED.format(name=app.name))
+        # The same error (and so the same API status) as for a missing app: a refusal never
+        # confirms that an app the user may not see exists.
+        raise AppNotFound(app.name)
     if not is_valid_role_arn(role_arn) or role_arn not in allowed:
         _audit_refusal(
             actor=actor,

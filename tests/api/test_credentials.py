@@ -81,7 +81,8 @@ def test_refusals_are_clear_and_audited(launch_scenario: LaunchScenario, token_f
 
     # bob may not use the app: he gets the same words as for an app that does not exist.
     bob = _credentials(token_for(scenario.bob), scenario.app.name, scenario.role_arn)
-    assert bob.status_code == 403
+    assert bob.status_code == unknown.status_code == 404
+    assert bob.json()["code"] == unknown.json()["code"]
     assert bob.json()["detail"] == unknown.json()["detail"].replace(
         "no-such-app", scenario.app.name
     )

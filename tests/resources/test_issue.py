@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from apps.access.errors import AccessDenied
 from apps.access.services import role_create
 from apps.audit.models import AuditEvent
 from apps.resources.errors import AppNotFound
@@ -107,7 +106,8 @@ def test_unknown_and_hidden_apps_read_the_same(launch_scenario: LaunchScenario) 
         aws_credentials_issue(
             actor=scenario.alice, app_name="nope", role_arn=scenario.role_arn, purpose="cli"
         )
-    with pytest.raises(AccessDenied) as hidden:
+    # Same exception type too, so no caller (web or API status code) can tell them apart.
+    with pytest.raises(AppNotFound) as hidden:
         aws_credentials_issue(
             actor=scenario.bob,
             app_name=scenario.app.name,
