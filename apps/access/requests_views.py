@@ -154,7 +154,7 @@ def request_review(request: HttpRequest, pk: UUID) -> HttpResponse:
     except services.RequestNotFound as exc:
         raise Http404(exc.message) from None
     except AccessDenied as exc:
-        if _is_htmx(request) or selectors.request_for_user(request.user, pk) is not None:
+        if selectors.request_for_user(request.user, pk) is not None:
             return _detail_response(request, pk, status=403, error=exc.message)
         return HttpResponse(exc.message, status=403, content_type="text/plain; charset=utf-8")
     except services.RequestNotPending as exc:
