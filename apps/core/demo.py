@@ -126,6 +126,13 @@ GUIDE_ROLE_ARN = "arn:aws:iam::123456789012:role/ExampleReadOnlyAccess"
 GUIDE_APP = f"examplereadonlyaccess-{DEMO_INTEGRATION}"
 
 
+def aws_environment(sandbox_url: str) -> dict[str, str]:
+    """Send Rolegate's AWS calls and the console federation sign-in to the sandbox."""
+    # AWS_ENDPOINT_URL does not cover the sign-in endpoint (not an SDK service): without the
+    # override, Launch would send the user's credentials to signin.aws.amazon.com.
+    return {"AWS_ENDPOINT_URL": sandbox_url, "ROLEGATE_AWS_SIGNIN_URL": sandbox_url}
+
+
 @dataclass(frozen=True)
 class EnrollmentResult:
     """What enrolling the sandbox account produced."""

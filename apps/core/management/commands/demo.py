@@ -36,7 +36,7 @@ class Command(BaseCommand):
         environ.update(
             {
                 "ROLEGATE_ENV": settings.ROLEGATE_ENV,
-                "AWS_ENDPOINT_URL": sandbox_url,
+                **demo.aws_environment(sandbox_url),
                 "ROLEGATE_PUBLIC_URL": public_url,
                 "PYTHONUNBUFFERED": "1",
             }
