@@ -39,6 +39,7 @@ __all__ = [
     "request_for_user",
     "requestable_role_names",
     "requestable_roles_for_app",
+    "requestable_roles_for_app_name",
     "requests_all",
     "requests_of",
     "reviewable_requests",
@@ -178,6 +179,20 @@ def requestable_roles_for_app(user: Any, app: AppFacts | AppLike) -> list[str]:
         if Evaluator([*current, role], traits).allowed_aws_roles(facts) - today:
             result.append(role.name)
     return sorted(result)
+
+
+def requestable_roles_for_app_name(user: Any, name: str) -> list[str]:
+    """`requestable_roles_for_app` for a synced app named `name` ([] if there is none).
+
+    This tells a user that a hidden app exists only when a role they may request grants it,
+    i.e. only what they would learn by requesting that role.
+    """
+    if not requestable_role_names(user):
+        return []
+    from apps.resources.models import AwsApp
+
+    app = AwsApp.objects.filter(name=name).first()
+    return requestable_roles_for_app(user, app) if app is not None else []
 
 
 def _reviewer_globs(user: Any) -> tuple[list[str], list[str]]:

@@ -393,3 +393,6 @@ def app_credentials(request: HttpRequest, name: str, payload: CredentialsIn) -> 
             "Expiration": format_expiration(credentials.expiration),
         },
     )
+
+
+api.add_router("/requests", "apps.api.requests_api.router")  # access requests (issue 11)

@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.access.errors import AccessDenied
+from apps.access.requests_selectors import requestable_roles_for_app_name
 from apps.core.policies import login_required
 from apps.resources import services
 from apps.resources.errors import (
@@ -93,7 +94,11 @@ def _refused(request: HttpRequest, name: str) -> HttpResponse:
     return _launch_response(
         request,
         None,
-        {"refusal": NOT_FOUND_OR_NOT_ALLOWED.format(name=name[:255])},
+        {
+            "refusal": NOT_FOUND_OR_NOT_ALLOWED.format(name=name[:255]),
+            "request_roles": requestable_roles_for_app_name(request.user, name[:255]),
+            "request_app": name[:255],
+        },
         status=403,
     )
 
