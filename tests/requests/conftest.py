@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from apps.access.services import role_create, role_update
+from tests.api.conftest import token_for  # noqa: F401 - fixture
+from tests.resources.conftest import LaunchScenario, launch_scenario  # noqa: F401 - fixture
 
 TARGET_ROLE = "db-admin"
 OTHER_TARGET = "db-reader"
