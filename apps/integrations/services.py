@@ -627,6 +627,24 @@ def _outcome(run: SyncRun, *, transient: bool = False, calls: int = 0) -> SyncOu
     )
 
 
+INTERRUPTED_MESSAGE = (
+    "interrupted: the worker stopped before this run finished (killed or restarted); "
+    "no app was changed by it"
+)
+
+
+def _close_interrupted_runs(integration: Integration, now: datetime) -> int:
+    """End, as errors, the runs a dead worker left RUNNING; called with the sync lock held.
+
+    Holding the lock proves no live worker is inside a sync of this integration, and a run
+    writes its apps and its final status in one transaction, so a RUNNING row is a run that
+    died before changing anything. Without this it would read "running" forever.
+    """
+    return SyncRun.objects.filter(integration=integration, status=SyncRun.Status.RUNNING).update(
+        status=SyncRun.Status.ERROR, ended_at=now, error_message=INTERRUPTED_MESSAGE
+    )
+
+
 def integration_sync(
     *,
     name: str,
@@ -656,6 +674,7 @@ def integration_sync(
                 error_message="skipped: another sync of this integration is running",
             )
             return _outcome(run)
+        _close_interrupted_runs(integration, started)
         run = SyncRun.objects.create(integration=integration, trigger=trigger, started_at=started)
         try:
             return _run_sync(integration, run, progress, sign_in)
