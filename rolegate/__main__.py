@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub = aws.add_parser(name, help=text)
         sub.add_argument("--app", required=True)
         sub.add_argument("--aws-role", required=True, help="IAM role ARN")
+    from rolegate import requests_cli
+
+    requests_cli.add_parser(commands, _Parser)
     return parser
 
 
@@ -89,6 +92,11 @@ def run(argv: Sequence[str]) -> int:
         else:
             credentials.print_env(args.app, args.aws_role)
         return ExitCode.OK
+
+    if args.command == "request":
+        from rolegate import requests_cli
+
+        return requests_cli.run(args)
 
     from rolegate import commands
 
