@@ -2,34 +2,68 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
+from django.utils import timezone
+from redis.exceptions import RedisError
 
 from apps.accounts.models import User
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core.hooks import validate_role_names
 
+log = logging.getLogger(__name__)
+
 LOGIN_FAILURE_LIMIT = 5
 LOGIN_FAILURE_WINDOW = 15 * 60
+# The cache is Redis in production; when it is down the throttle must neither crash the sign-in
+# page nor stop counting, so it falls back to the refusals the audit log already holds.
+_CACHE_ERRORS = (RedisError, OSError)
 
 
 def _failure_key(username: str, client_ip: str | None) -> str:
     return f"rolegate:login-failures:{username.lower()}:{client_ip or '-'}"
 
 
+def _recent_failures_from_audit(username: str, client_ip: str | None) -> int:
+    """Refused sign-ins of this username from this address in the window, from the audit log."""
+    since = timezone.now() - timedelta(seconds=LOGIN_FAILURE_WINDOW)
+    refusals = AuditEvent.objects.filter(
+        event_type="user.login",
+        outcome=AuditEvent.Outcome.DENIED,
+        target_name__iexact=username[:150],
+        client_ip=client_ip,
+        time__gte=since,
+    )
+    return refusals[:LOGIN_FAILURE_LIMIT].count()
+
+
 def login_is_throttled(*, username: str, client_ip: str | None) -> bool:
-    """True when this username from this address failed too often recently."""
-    return int(cache.get(_failure_key(username, client_ip), 0)) >= LOGIN_FAILURE_LIMIT
+    """True when this username from this address failed too often recently.
+
+    Counted in the cache; if the cache is unreachable, counted from the audit log instead
+    (slower, but a Redis outage neither locks everyone out nor lifts the limit).
+    """
+    try:
+        failures = int(cache.get(_failure_key(username, client_ip), 0))
+    except _CACHE_ERRORS:
+        log.warning("login throttle: cache unreachable, counting refusals in the audit log")
+        failures = _recent_failures_from_audit(username, client_ip)
+    return failures >= LOGIN_FAILURE_LIMIT
 
 
 def login_record_success(*, user: User, method: str = "password") -> None:
     """Audit a successful sign-in and clear the failure counter."""
     from apps.core.context import current_context
 
-    cache.delete(_failure_key(user.get_username(), current_context().client_ip))
+    try:
+        cache.delete(_failure_key(user.get_username(), current_context().client_ip))
+    except _CACHE_ERRORS:
+        log.warning("login throttle: cache unreachable, failure counter not cleared")
     audit_record(
         event_type="user.login",
         actor=user,
@@ -44,11 +78,15 @@ def login_record_failure(*, username: str, reason: str, method: str = "password"
     from apps.core.context import current_context
 
     key = _failure_key(username, current_context().client_ip)
-    cache.add(key, 0, LOGIN_FAILURE_WINDOW)
     try:
-        cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, LOGIN_FAILURE_WINDOW)
+        cache.add(key, 0, LOGIN_FAILURE_WINDOW)
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, LOGIN_FAILURE_WINDOW)
+    except _CACHE_ERRORS:
+        # The audit row below is what the fallback counts, so the refusal still counts.
+        log.warning("login throttle: cache unreachable, counting this refusal in the audit log")
     audit_record(
         event_type="user.login",
         actor=None,
