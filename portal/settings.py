@@ -207,6 +207,8 @@ if REDIS_URL:
             # Test processes share one Redis: each gets its own key space (see tests/conftest.py).
             "KEY_PREFIX": env_str("ROLEGATE_CACHE_PREFIX", "rolegate")
             + (f"-test-{os.getpid()}" if ROLEGATE_ENV == "test" else ""),
+            # A hung Redis must not hang page views: callers treat cache errors as "no cache".
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 else:
