@@ -23,4 +23,5 @@ class Role(models.Model):
     def __str__(self) -> str:
         return self.name
 
-from apps.access.requests_models import AccessRequest, AccessReview  # noqa: E402, F401 - registers the request models
+
+from apps.access.requests_models import AccessGrant, AccessRequest, AccessReview  # noqa: E402, F401

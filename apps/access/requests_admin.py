@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from apps.access.requests_models import AccessRequest, AccessReview
+from apps.access.requests_models import AccessGrant, AccessRequest, AccessReview
 
 
 class _ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -57,3 +57,12 @@ class AccessReviewAdmin(_ReadOnly):
 
     list_display = ("request", "reviewer", "decision", "created_at")
     list_select_related = ("reviewer", "request")
+
+
+@admin.register(AccessGrant)
+class AccessGrantAdmin(_ReadOnly):
+    """Lists grants, read-only; end one early from its request's page."""
+
+    list_display = ("role_name", "user", "starts_at", "ends_at", "ended_at")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "role_name")

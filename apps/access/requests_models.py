@@ -127,3 +127,41 @@ class AccessReview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decision} by {self.reviewer_id} on {self.request_id}"
+
+
+class AccessGrant(models.Model):
+    """One role granted to a user by an approved request, for its window.
+
+    One row per role (not a JSON list) so the roles query of every access decision can include
+    the user's grants as a plain subquery: one query, on PostgreSQL and on SQLite alike.
+    """
+
+    request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="grants")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_grants"
+    )
+    role_name = models.CharField(max_length=64)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    # Set when the grant ends early or is marked ended by the beat task; decisions also compare
+    # `ends_at` with the clock, so a grant never outlives its end.
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("starts_at",)
+        indexes = [
+            models.Index(
+                fields=("user", "ends_at"),
+                condition=Q(ended_at__isnull=True),
+                name="access_grant_in_force",
+            )
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=("request", "role_name"), name="access_grant_once"),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="access_grant_window"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role_name} for {self.user_id} until {self.ends_at:%Y-%m-%d %H:%M}"

@@ -22,7 +22,7 @@ from apps.access.engine.decision import AppFacts, CompiledRole, Evaluator
 from apps.access.engine.labels import ValueMatcher, compile_value
 from apps.access.engine.spec import RequestPolicy, RoleSpecError, request_policy, review_policy
 from apps.access.models import Role
-from apps.access.requests_models import AccessRequest, AccessReview
+from apps.access.requests_models import AccessGrant, AccessRequest, AccessReview
 from apps.access.selectors import (
     AppLike,
     as_app_facts,
@@ -36,6 +36,7 @@ __all__ = [
     "can_review",
     "effective_request_policy",
     "granted_role_names",
+    "granted_roles_query",
     "request_for_user",
     "requestable_role_names",
     "requestable_roles_for_app",
@@ -285,20 +286,19 @@ def reviewers_for(access_request: AccessRequest) -> list[Any]:
     return [user for user in candidates if user.roles and can_review(user, access_request)]
 
 
-def granted_role_names(user: Any) -> list[str]:
-    """Role names from the user's approved grants in force now (one query).
+def granted_roles_query(user: Any) -> QuerySet[AccessGrant, str]:
+    """The names of the roles granted to the user and in force now, as a subquery.
 
-    The end is checked here, at every decision, so a grant stops working at its end even if
-    the beat task that marks it ended has not run yet.
+    The end is compared with the clock here, at every decision, so a grant stops working at its
+    end even if the beat task that marks it ended has not run yet.
     """
+    return AccessGrant.objects.filter(
+        user_id=user.pk, ended_at__isnull=True, ends_at__gt=timezone.now()
+    ).values_list("role_name", flat=True)
+
+
+def granted_role_names(user: Any) -> list[str]:
+    """Role names from the user's grants in force now (one query)."""
     if getattr(user, "pk", None) is None:
         return []
-    rows = AccessRequest.objects.filter(
-        requester_id=user.pk,
-        state=AccessRequest.State.APPROVED,
-        access_ends_at__gt=timezone.now(),
-    ).values_list("roles", flat=True)
-    names: list[str] = []
-    for roles in rows:
-        names.extend(name for name in roles if isinstance(name, str) and name not in names)
-    return names
+    return list(dict.fromkeys(granted_roles_query(user).order_by("starts_at")))

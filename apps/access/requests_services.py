@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from apps.access.engine.spec import format_duration, parse_duration
 from apps.access.errors import AccessDenied
-from apps.access.requests_models import AccessRequest, AccessReview
+from apps.access.requests_models import AccessGrant, AccessRequest, AccessReview
 from apps.access.requests_selectors import (
     can_review,
     effective_request_policy,
@@ -251,6 +251,7 @@ def _end_locked(access_request: AccessRequest, now: datetime, actor: Any, reason
     access_request.ended_by = actor if getattr(actor, "is_authenticated", False) else None
     access_request.end_reason = reason[:300]
     access_request.save(update_fields=["state", "ended_at", "ended_by", "end_reason"])
+    AccessGrant.objects.filter(request=access_request, ended_at__isnull=True).update(ended_at=now)
     audit_record(
         event_type="access_request.end",
         actor=actor,
@@ -361,6 +362,16 @@ def _record_review(
         access_request.access_ends_at = now + access_request.duration
         access_request.save(
             update_fields=["state", "resolved_at", "access_starts_at", "access_ends_at"]
+        )
+        AccessGrant.objects.bulk_create(
+            AccessGrant(
+                request=access_request,
+                user_id=access_request.requester_id,
+                role_name=name,
+                starts_at=now,
+                ends_at=access_request.access_ends_at,
+            )
+            for name in access_request.roles
         )
         event = "access_request.approve"
     else:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from apps.access.engine.decision import (
     DEFAULT_MAX_SESSION_TTL,
@@ -166,8 +166,17 @@ def _compiled_roles(names: Sequence[str]) -> list[CompiledRole]:
 
 
 def user_role_specs(user: Any) -> list[CompiledRole]:
-    """The user's roles, compiled, loaded in one query (unknown names grant nothing)."""
-    return _compiled_roles(user_role_names(user))
+    """The user's roles (assigned and granted now), compiled, in one query; unknown names: none."""
+    names = [n for n in (user.roles or []) if isinstance(n, str)]
+    if getattr(user, "pk", None) is None:
+        return _compiled_roles(names)
+    from apps.access.requests_selectors import granted_roles_query
+
+    # Grants ride along as a subquery, so a decision still costs one query.
+    rows = Role.objects.filter(
+        Q(name__in=names) | Q(name__in=granted_roles_query(user))
+    ).values_list("name", "spec", "updated_at")
+    return [_compile_stored(name, spec, updated_at) for name, spec, updated_at in rows]
 
 
 def user_evaluator(user: Any) -> Evaluator:

@@ -337,3 +337,26 @@ def test_granted_roles_cost_one_query(people: People, django_assert_num_queries:
     services.access_request_review(actor=people.rita, request_id=created.pk, decision="approve")
     with django_assert_num_queries(1):
         assert selectors.granted_role_names(people.alice) == [TARGET_ROLE]
+
+
+def test_a_decision_with_a_grant_still_costs_one_query(
+    people: People, django_assert_num_queries: Any
+) -> None:
+    from apps.access.engine.decision import AppFacts
+    from apps.access.selectors import allowed_aws_roles
+    from tests.requests.conftest import ROLE_ARN
+
+    app = AppFacts(
+        name="db-prod",
+        labels={"team": "db"},
+        account_id="123456789012",
+        role_arns=frozenset({ROLE_ARN}),
+    )
+    assert allowed_aws_roles(people.alice, app) == set()
+    created = services.access_request_create(actor=people.alice, roles=[TARGET_ROLE])
+    services.access_request_review(actor=people.rita, request_id=created.pk, decision="approve")
+    with django_assert_num_queries(1):
+        assert allowed_aws_roles(people.alice, app) == {ROLE_ARN}
+    services.access_request_end(actor=people.alice, request_id=created.pk)
+    with django_assert_num_queries(1):
+        assert allowed_aws_roles(people.alice, app) == set()
