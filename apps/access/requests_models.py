@@ -86,6 +86,13 @@ class AccessRequest(models.Model):
         """The first 8 hex digits, for display; the CLI accepts the full id."""
         return self.id.hex[:8]
 
+    @property
+    def duration_text(self) -> str:
+        """The access duration as written in policies (`4h`, `1h30m`)."""
+        from apps.access.engine.spec import format_duration
+
+        return format_duration(self.duration)
+
     def grant_active_at(self, now: datetime) -> bool:
         """True while the approved grant is in force at `now` (its end is exclusive)."""
         return (
