@@ -36,4 +36,6 @@ class RoleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
 from apps.access import requests_admin  # noqa: E402, F401 - registers the read-only request admin
