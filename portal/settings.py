@@ -49,6 +49,10 @@ ROLEGATE_PUBLIC_URL = env_url("ROLEGATE_PUBLIC_URL", "http://127.0.0.1:8000")
 ROLEGATE_CLUSTER_NAME = env_str("ROLEGATE_CLUSTER_NAME", "rolegate")
 ROLEGATE_DEFAULT_REGION = env_str("ROLEGATE_DEFAULT_REGION", "us-east-1")
 ROLEGATE_PROFILE_SYNC_INTERVAL = env_int("ROLEGATE_PROFILE_SYNC_INTERVAL", 300, minimum=30)
+# How long an access request waits for reviewers before it expires unreviewed (seconds).
+ROLEGATE_ACCESS_REQUEST_REVIEW_TTL = env_int(
+    "ROLEGATE_ACCESS_REQUEST_REVIEW_TTL", 24 * 3600, minimum=60, maximum=30 * 24 * 3600
+)
 # Client-side pacing per Roles Anywhere quota family (AWS default: 1 request/s); 0 = off.
 ROLEGATE_PROFILE_SYNC_RATE = env_float("ROLEGATE_PROFILE_SYNC_RATE", 1.0, minimum=0)
 ROLEGATE_PROFILE_SYNC_TIMEOUT = env_int("ROLEGATE_PROFILE_SYNC_TIMEOUT", 10, minimum=1)

@@ -21,6 +21,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 from pydantic import Field
 
+from apps.access.selectors import user_role_names
 from apps.accounts import services as account_services
 from apps.api import selectors, services
 from apps.api.models import ApiToken
@@ -288,7 +289,8 @@ def me(request: HttpRequest) -> Any:
     user = _caller(request)
     return {
         "username": user.get_username(),
-        "roles": list(user.roles or []),
+        # Assigned roles plus those granted for now by approved access requests.
+        "roles": user_role_names(user),
         "traits": _traits(user),
         "is_staff": bool(user.is_staff),
         "token_expires_at": _caller_token(request).expires_at,

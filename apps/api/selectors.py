@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from apps.access.selectors import max_session_ttl
 from apps.api.models import ApiToken, DeviceAuthorization
 
 TOKEN_PREFIX = "rgt_"  # noqa: S105 - the public marker of a token, not a secret
@@ -75,17 +76,9 @@ def device_authorization_pending(user_code: str) -> DeviceAuthorization | None:
 def token_lifetime(user: Any) -> timedelta:
     """How long a new token for `user` lives: the user's max session TTL, capped by the cookie age.
 
-    The access app owns the TTL rule (shortest `max_session_ttl` over the user's roles); until it
-    is installed the web session age applies.
+    The access app owns the TTL rule (shortest `max_session_ttl` over the user's roles).
     """
     session_age = timedelta(seconds=int(settings.SESSION_COOKIE_AGE))
-    try:
-        from apps.access import selectors as access_selectors
-    except ImportError:
-        return session_age
-    rule = getattr(access_selectors, "max_session_ttl", None)
-    if rule is None:
-        return session_age
-    value = rule(user)
+    value = max_session_ttl(user)
     ttl = value if isinstance(value, timedelta) else timedelta(seconds=int(value))
     return min(ttl, session_age) if ttl.total_seconds() > 0 else session_age
