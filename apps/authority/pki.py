@@ -23,9 +23,10 @@ from cryptography.x509.oid import NameOID
 
 CA_COMMON_NAME = "Rolegate AWS Roles Anywhere CA"
 KEY_TYPES = ("ecdsa-p256", "rsa-2048", "rsa-3072")
-# Teleport's margin: a leaf is valid from one minute ago so a slightly fast verifier clock
-# (AWS's, or the sandbox's) does not see it as "not yet valid".
-CLOCK_SKEW = timedelta(minutes=1)
+# Certificates are valid from five minutes ago, so a verifier clock (AWS's) up to five minutes
+# behind ours does not see a fresh leaf as "not yet valid": the same window AWS allows a signed
+# request's date (Teleport backdates one minute; teleport#68051 asks for more).
+CLOCK_SKEW = timedelta(minutes=5)
 MINIMUM_KEK_LENGTH = 32
 ENVELOPE_VERSION = "v1"
 

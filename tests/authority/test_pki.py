@@ -76,7 +76,7 @@ def test_leaf_profile_field_by_field() -> None:
     # Subject: exactly one attribute, CN = the username.
     assert [(a.oid, a.value) for a in leaf.subject] == [(NameOID.COMMON_NAME, "alice")]
     assert leaf.issuer == signer.certificate.subject
-    assert leaf.not_valid_before_utc == NOW - timedelta(minutes=1)
+    assert leaf.not_valid_before_utc == NOW - pki.CLOCK_SKEW
     assert leaf.not_valid_after_utc == NOW + timedelta(minutes=1)
     assert isinstance(leaf.signature_hash_algorithm, hashes.SHA256)
     usage = leaf.extensions.get_extension_for_class(x509.KeyUsage)
