@@ -4,7 +4,7 @@
 AWS credentials; the console launch here and the CLI API both call it. Order of work:
 
 1. RBAC through `apps.access` (the one place that decides); a refusal is audited and raised.
-2. A one-minute leaf certificate (CN = username) from the authority.
+2. A five-minute leaf certificate (CN = username) from the authority.
 3. Inside one transaction: the success audit event is written first, then CreateSession runs.
    If the audit write fails, AWS is never called; if CreateSession fails, the transaction rolls
    the success event back and an error event is written instead; if the commit fails, the
@@ -33,7 +33,8 @@ from apps.access.errors import AccessDenied
 from apps.accounts.models import User
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
-from apps.authority.services import certificate_issue
+from apps.authority.pki import CaKeyError
+from apps.authority.services import RotationError, certificate_issue
 from apps.resources.errors import (
     AppNotFound,
     AuditUnavailable,
@@ -65,8 +66,9 @@ EVENT_CONSOLE_SIGNIN = "aws.console.signin"
 # CreateSession and STS accept 900..43200 seconds.
 MIN_DURATION_SECONDS = 900
 MAX_DURATION_SECONDS = 43200
-# The leaf is exchanged for credentials at once; a minute covers clock skew and retries.
-LEAF_TTL = timedelta(minutes=1)
+# The leaf is exchanged for credentials at once, but AWS accepts a signed request whose date is
+# up to five minutes from its own clock, and the leaf must still be valid by AWS's clock then.
+LEAF_TTL = timedelta(minutes=5)
 
 _SESSION_NAME_INVALID = re.compile(r"[^A-Za-z0-9_=,.@-]", re.ASCII)
 _SESSION_NAME_MAX = 64
@@ -92,6 +94,15 @@ _HINTS: dict[str, str] = {
     ),
 }
 _TRANSIENT_HINT = "AWS did not answer in time or asked us to slow down. Try again in a minute."
+# AWS's words when its clock and Rolegate's disagree (the request date, or the leaf's validity).
+_CLOCK_ERROR = re.compile(
+    r"away from server time|signature expired|not valid before|certificate expired|not yet valid",
+    re.IGNORECASE,
+)
+_CLOCK_HINT = (
+    "Rolegate's clock and AWS's disagree by more than AWS allows (5 minutes): an operator should "
+    "check that the Rolegate server's clock is synchronized (NTP)."
+)
 
 
 @dataclass(frozen=True)
@@ -169,6 +180,13 @@ def _aws_failure(exc: awsra.AwsError) -> IssuanceError:
             hint=_TRANSIENT_HINT,
             aws_code=exc.code,
             retryable=True,
+        )
+    if _CLOCK_ERROR.search(exc.message or ""):
+        # Said in the message too, so CLI users (who get no hint) see the likely cause.
+        return IssuanceError(
+            f"AWS refused the request ({exc.code}): {exc.message}. {_CLOCK_HINT}",
+            hint=_CLOCK_HINT,
+            aws_code=exc.code,
         )
     hint = _HINTS.get(exc.code, "An operator should check the integration and the profile.")
     return IssuanceError(
@@ -253,6 +271,22 @@ def _issue(
         raise IssuanceError(
             f"Rolegate cannot issue a certificate for this account: {exc}",
             hint="An operator should give the user a username of at most 64 characters.",
+        ) from None
+    except (CaKeyError, RotationError) as exc:
+        # The authority cannot sign (its CA expired, or a rotation is racing): say so, not a 500.
+        _audit_refusal(
+            actor=actor,
+            app_name=app.name,
+            outcome=AuditEvent.Outcome.ERROR,
+            details={**base, "reason": f"certificate authority unavailable: {exc}"},
+        )
+        # The reason names key files and key ids: operators read it in the log and audit row.
+        log.error("the certificate authority cannot sign for %s: %s", app.name, exc)
+        raise IssuanceError(
+            "Rolegate's certificate authority cannot sign right now, so no credentials were "
+            "issued.",
+            hint="An operator should check the certificate authority: the audit log says why "
+            "(an expired CA needs manage.py rotate_ca).",
         ) from None
 
     session_name = role_session_name_for(username) if app.accept_role_session_name else None
