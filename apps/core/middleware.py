@@ -9,11 +9,34 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
 from apps.core.context import RequestContext, reset_context, set_context
 
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{8,64}\Z")
+_NUL_REFUSAL = "The request contains a NUL character (%00), which no Rolegate field accepts.\n"
+
+
+def has_nul(request: HttpRequest) -> bool:
+    """True when the path, a query parameter or a form field holds a NUL character.
+
+    PostgreSQL cannot store or compare text holding NUL, so such a value reaching a lookup
+    (an app name in the path, a user name in a query) would fail with a database error (a 500).
+    JSON bodies are not parsed here; the API validates them itself.
+    """
+    if "\x00" in request.path:
+        return True
+    forms = [request.GET]
+    if request.method == "POST" and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        forms.append(request.POST)
+    return any(
+        "\x00" in key or any("\x00" in value for value in form.getlist(key))
+        for form in forms
+        for key in form
+    )
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -43,7 +66,12 @@ class RequestContextMiddleware:
         )
         try:
             self._enforce_idle_timeout(request)
-            response = self.get_response(request)
+            if has_nul(request):
+                response: HttpResponse = HttpResponseBadRequest(
+                    _NUL_REFUSAL, content_type="text/plain; charset=utf-8"
+                )
+            else:
+                response = self.get_response(request)
         finally:
             reset_context(token)
         response["X-Request-ID"] = request_id
