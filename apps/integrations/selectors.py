@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from apps.integrations.models import Integration, SyncRun
@@ -87,3 +87,22 @@ def integration_health(integration: Integration, *, now: datetime | None = None)
     if success_at is not None and now - success_at > stale_after:
         return Health("stale", f"last success {success_at:%Y-%m-%d %H:%M} UTC", 0, success_at)
     return Health("ok", f"{runs[0].profiles_synced} profile(s) synced", 0, success_at)
+
+
+def integrations_overview() -> QuerySet[Integration]:
+    """Every integration with its app count and last finished run's outcome, in one query."""
+    last_run = SyncRun.objects.filter(integration=OuterRef("pk"), status__in=FINISHED).order_by(
+        "-started_at", "-id"
+    )
+    return Integration.objects.order_by("name").annotate(
+        app_count=Count("apps", distinct=True),
+        last_status=Subquery(last_run.values("status")[:1]),
+        last_ended_at=Subquery(last_run.values("ended_at")[:1]),
+        last_synced=Subquery(last_run.values("profiles_synced")[:1]),
+        last_error=Subquery(last_run.values("error_message")[:1]),
+    )
+
+
+def integration_by_name(name: str) -> Integration | None:
+    """One integration by name, or None."""
+    return Integration.objects.filter(name=name).first()

@@ -1,0 +1,53 @@
+"""Integration status pages for operators: the list, one integration's health, Sync now."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_POST
+
+from apps.core.policies import staff_required
+from apps.core.registry import ResourceError
+from apps.integrations import selectors, services
+from apps.resources.models import AwsApp
+
+
+@staff_required
+def integration_list(request: HttpRequest) -> HttpResponse:
+    """Every integration with its last sync outcome and app count."""
+    return TemplateResponse(
+        request, "integrations/list.html", {"integrations": selectors.integrations_overview()}
+    )
+
+
+@staff_required
+def integration_detail(request: HttpRequest, name: str) -> HttpResponse:
+    """One integration: configuration, health, recent runs and its apps."""
+    integration = selectors.integration_by_name(name)
+    if integration is None:
+        raise Http404(f"No integration named {name!r}.")
+    context = {
+        "integration": integration,
+        "health": selectors.integration_health(integration),
+        "last_sync": selectors.last_profile_sync(selectors.last_finished_run(integration)),
+        "runs": selectors.recent_runs(integration),
+        "apps": AwsApp.objects.filter(integration=integration).order_by("name")[:200],
+    }
+    return TemplateResponse(request, "integrations/detail.html", context)
+
+
+@staff_required
+@require_POST
+def integration_sync_now(request: HttpRequest, name: str) -> HttpResponse:
+    """Queue a sync now (audited by the service)."""
+    try:
+        services.integration_sync_request(actor=request.user, name=name, trigger="admin")
+    except ResourceError as error:
+        if selectors.integration_by_name(name) is None:
+            raise Http404(str(error)) from None
+        messages.error(request, error.reason)
+    else:
+        messages.success(request, f"A sync of {name} is queued; refresh in a moment.")
+    return redirect("integrations:detail", name=name)
