@@ -62,7 +62,8 @@ def main(argv: Sequence[str] | None = None, *, stop_event: threading.Event | Non
                 print(f"{key}: {sandbox.seeded[key]}")
         print(
             f"Try: AWS_SHARED_CREDENTIALS_FILE={path} AWS_PROFILE={CREDENTIALS_PROFILE} "
-            f"AWS_ENDPOINT_URL={sandbox.url} AWS_REGION=us-east-1 aws sts get-caller-identity",
+            f"AWS_ENDPOINT_URL={sandbox.url} AWS_DEFAULT_REGION=us-east-1 "
+            "aws sts get-caller-identity",
             flush=True,
         )
         if stop_event is None:

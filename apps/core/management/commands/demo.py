@@ -129,7 +129,7 @@ class Command(BaseCommand):
             "",
             self.style.SUCCESS(f"Rolegate is running at {public_url}/"),
             "",
-            "Logins (also in var/demo-logins):",
+            f"Logins (also in {settings.VAR_DIR / 'demo-logins'}):",
             f"  admin  {passwords['admin']}   (staff: audit log, roles, integrations)",
             f"  alice  {passwords['alice']}   (role example-read-only-access)",
             "",
