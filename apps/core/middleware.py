@@ -1,4 +1,4 @@
-"""Request context and session idle timeout."""
+"""Request context, NUL refusal, and the session idle and absolute timeouts."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
-from django.contrib.auth import logout
+from django.contrib.auth import logout, user_logged_in
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
 from apps.core.context import RequestContext, reset_context, set_context
 
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{8,64}\Z")
+SIGNED_IN_AT = "rolegate_signed_in_at"
 _NUL_REFUSAL = "The request contains a NUL character (%00), which no Rolegate field accepts.\n"
 
 
@@ -79,10 +81,20 @@ class RequestContextMiddleware:
 
     @staticmethod
     def _enforce_idle_timeout(request: HttpRequest) -> None:
-        idle = int(getattr(settings, "ROLEGATE_SESSION_IDLE_TIMEOUT", 0))
-        if not idle or not hasattr(request, "session") or not request.user.is_authenticated:
+        if not hasattr(request, "session") or not request.user.is_authenticated:
             return
         now = int(time.time())
+        # Saving the session (the idle bookkeeping below does) slides its expiry date forward,
+        # so SESSION_COOKIE_AGE alone never ends a session in use: the absolute limit is here.
+        signed_in_at = request.session.get(SIGNED_IN_AT)
+        if not isinstance(signed_in_at, int):
+            request.session[SIGNED_IN_AT] = now  # a session from before this check existed
+        elif now - signed_in_at > int(settings.SESSION_COOKIE_AGE):
+            logout(request)
+            return
+        idle = int(getattr(settings, "ROLEGATE_SESSION_IDLE_TIMEOUT", 0))
+        if not idle:
+            return
         last = request.session.get("rolegate_last_seen")
         if isinstance(last, int) and now - last > idle:
             logout(request)
@@ -90,3 +102,10 @@ class RequestContextMiddleware:
         # Write at most once a minute so every request does not rewrite the session row.
         if not isinstance(last, int) or now - last >= 60:
             request.session["rolegate_last_seen"] = now
+
+
+@receiver(user_logged_in, dispatch_uid="rolegate-session-signed-in-at")
+def _stamp_sign_in(sender: object, request: HttpRequest | None, **kwargs: object) -> None:
+    """Start the absolute session lifetime at every sign-in (password, SSO, admin)."""
+    if request is not None and hasattr(request, "session"):
+        request.session[SIGNED_IN_AT] = int(time.time())
