@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from urllib.parse import urlencode, urlsplit
@@ -25,6 +26,36 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_SECRET_QUERY_VALUE = re.compile(r"((?:^|[?&])(?:Session|SigninToken)=)[^&\s\"]*")
+
+
+class RedactFederationSecrets(logging.Filter):
+    """Blank the `Session` (AWS credentials) and `SigninToken` values in log records.
+
+    getSigninToken carries the credentials in its URL, and urllib3 logs every request URL at
+    DEBUG: without this filter, DEBUG logging would write AWS secret keys to the logs.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record's arguments (and message) in place; never drop the record."""
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _SECRET_QUERY_VALUE.sub(r"\1REDACTED", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = _SECRET_QUERY_VALUE.sub(r"\1REDACTED", record.msg)
+        return True
+
+
+def _install_redaction() -> None:
+    target = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(existing, RedactFederationSecrets) for existing in target.filters):
+        target.addFilter(RedactFederationSecrets())
+
+
+_install_redaction()
 
 SESSION_DURATION_MIN = 900
 SESSION_DURATION_MAX = 43200
