@@ -305,7 +305,7 @@ def _record_leaf(
         "actor_name, revocation_reason"
     )
     sql = (
-        f"INSERT INTO {leaf_table} ({columns}) "  # noqa: S608 (table names from model meta)
+        f"INSERT INTO {leaf_table} ({columns}) "  # noqa: S608 # nosec B608 (table names from model meta)
         f"SELECT %s, %s, %s, id, %s, %s, %s, %s, '' FROM {ca_table} "
         "WHERE id = %s AND key_id = %s AND state = %s"
     )

@@ -155,7 +155,7 @@ def enroll_sandbox(*, sandbox_url: str, credentials_file: Path) -> EnrollmentRes
     )
     environ = {
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108 - only the AWS CLI's cache dir
+        "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108 # nosec B108 - only the AWS CLI's cache dir
         "AWS_ENDPOINT_URL": sandbox_url,
         "AWS_REGION": "us-east-1",
         "AWS_SHARED_CREDENTIALS_FILE": str(credentials_file),
