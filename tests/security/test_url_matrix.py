@@ -165,6 +165,16 @@ ROUTES: dict[str, Route] = {
     "audit/export.jsonl": Route(fixed("/audit/export.jsonl"), staff_only(200)),
     # authority: the CA certificates are public
     "auth/export": Route(fixed("/auth/export"), everyone(200)),
+    # integrations (operators)
+    "manage/integrations/": Route(fixed("/manage/integrations/"), staff_only(200)),
+    "manage/integrations/<str:name>/": Route(
+        fixed("/manage/integrations/aws-prod/"), staff_only(200)
+    ),
+    "manage/integrations/<str:name>/sync/": Route(
+        fixed("/manage/integrations/aws-prod/sync/"),
+        get=staff_only(405),
+        post=staff_only("R:/manage/integrations/aws-prod/"),
+    ),
     # enrollment wizard (fresh session: every step after Name sends the operator back)
     "manage/integrations/enroll/": Route(fixed(ENROLL), staff_only(f"R:{ENROLL}name/")),
     "manage/integrations/enroll/reset/": Route(
