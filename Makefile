@@ -37,7 +37,7 @@ lint: $(STAMP)
 	$(BIN)/bandit -q -r portal apps awsra rolegate sandbox -ll -x '*/tests/*,*/migrations/*'
 
 test: $(STAMP) browser
-	@$(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)'.replace('/rolegate','/postgres'), connect_timeout=3).close()" 2>/dev/null \
+	@$(BIN)/python -c "import psycopg,sys,urllib.parse as u; p=u.urlsplit('$(PG_URL)'); psycopg.connect(p._replace(path='/postgres').geturl(), connect_timeout=3).close()" 2>/dev/null \
 	  || { echo "error: PostgreSQL is not reachable at $(PG_URL) (set PG_URL or start PostgreSQL)"; exit 1; }
 	@$(BIN)/python -c "import redis; redis.Redis.from_url('$(REDIS)', socket_connect_timeout=3).ping()" 2>/dev/null \
 	  || { echo "error: Redis is not reachable at $(REDIS) (set REDIS or start Redis)"; exit 1; }
