@@ -23,6 +23,7 @@ _FIELD_OF = {
     "spec.aws_ra.profile_sync_config.role_arn": "sync_role_arn",
 }
 
+
 class IntegrationForm(forms.ModelForm):  # type: ignore[type-arg]
     """Validates with `make_integration_spec`, so the admin accepts exactly what YAML does."""
 
