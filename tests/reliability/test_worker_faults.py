@@ -46,22 +46,16 @@ def via(conn: Connection) -> dict[str, Any]:
     return {"connection": conn}
 
 
-def broker_url() -> str:
-    """The test's own Redis database (REDIS_URL) as the broker."""
-    return os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/13"
-
-
-def purge(url: str) -> None:
-    """Drop messages (queued or delivered-but-unacked) that an earlier test left behind."""
-    import redis
-
-    with Connection(url) as conn:
-        cast(Any, conn.default_channel).queue_purge("celery")
-    client = redis.Redis.from_url(url)
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[str]:
+    """A private redis-server as the broker: no message another test (or another xdist
+    process: `xdist_group` does not group here) can see, deliver or leave behind."""
+    server = RedisServer(tmp_path)
+    server.start()
     try:
-        client.delete("unacked", "unacked_index", "unacked_mutex")
+        yield server.url
     finally:
-        client.close()
+        server.stop()
 
 
 def apps_state() -> dict[str, tuple[str, ...]]:
@@ -186,12 +180,14 @@ def assert_interrupted(run: SyncRun) -> None:
 
 
 def test_kill_main_process_mid_sync(
-    changed_account: tuple[Account, int, dict[str, Any]], started: list[Worker], tmp_path: Path
+    changed_account: tuple[Account, int, dict[str, Any]],
+    started: list[Worker],
+    broker: str,
+    tmp_path: Path,
 ) -> None:
     account, integration_id, before = changed_account
-    purge(broker_url())
     account.sandbox.faults.latency(TAG_LATENCY, operation="ListTagsForResource")
-    worker = Worker(broker_url(), account.sandbox.url, tmp_path / "worker.log").start()
+    worker = Worker(broker, account.sandbox.url, tmp_path / "worker.log").start()
     started.append(worker)
 
     run, orphans = kill_mid_sync(worker, integration_id, Worker.kill_main)
@@ -204,10 +200,10 @@ def test_kill_main_process_mid_sync(
     assert run.status == SyncRun.Status.RUNNING  # nobody could record the kill
     # acks_late: the message was never acknowledged, so Redis keeps it for redelivery after
     # the visibility timeout (an hour); the next beat tick does not wait for that.
-    assert unacked_messages(broker_url()) == 1
+    assert unacked_messages(broker) == 1
 
     account.sandbox.faults.clear()
-    restarted = Worker(broker_url(), account.sandbox.url, tmp_path / "worker-2.log").start()
+    restarted = Worker(broker, account.sandbox.url, tmp_path / "worker-2.log").start()
     started.append(restarted)
     beat_tick(restarted)
     success = wait_for_success_after(run, restarted)
@@ -218,12 +214,14 @@ def test_kill_main_process_mid_sync(
 
 
 def test_kill_pool_child_mid_sync(
-    changed_account: tuple[Account, int, dict[str, Any]], started: list[Worker], tmp_path: Path
+    changed_account: tuple[Account, int, dict[str, Any]],
+    started: list[Worker],
+    broker: str,
+    tmp_path: Path,
 ) -> None:
     account, integration_id, before = changed_account
-    purge(broker_url())
     account.sandbox.faults.latency(TAG_LATENCY, operation="ListTagsForResource")
-    worker = Worker(broker_url(), account.sandbox.url, tmp_path / "worker.log").start()
+    worker = Worker(broker, account.sandbox.url, tmp_path / "worker.log").start()
     started.append(worker)
 
     run, killed = kill_mid_sync(worker, integration_id, Worker.kill_child)
@@ -246,18 +244,20 @@ def test_kill_pool_child_mid_sync(
     assert (scheduled.apps_created, scheduled.apps_updated, scheduled.apps_deleted) == (0, 0, 0)
     assert_fully_applied(apps_state())
     assert_no_overlapping_syncs()
-    assert unacked_messages(broker_url()) == 0
+    assert unacked_messages(broker) == 0
 
 
 def test_sync_longer_than_visibility_timeout_never_runs_twice_at_once(
-    changed_account: tuple[Account, int, dict[str, Any]], started: list[Worker], tmp_path: Path
+    changed_account: tuple[Account, int, dict[str, Any]],
+    started: list[Worker],
+    broker: str,
+    tmp_path: Path,
 ) -> None:
     account, integration_id, before = changed_account
-    purge(broker_url())
     # Eight profiles at 1 s per ListTagsForResource: about 8 s, four visibility timeouts.
     account.sandbox.faults.latency(1.0, operation="ListTagsForResource")
     worker = Worker(
-        broker_url(),
+        broker,
         account.sandbox.url,
         tmp_path / "worker.log",
         app="tests.reliability.short_visibility",
