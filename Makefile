@@ -43,7 +43,7 @@ test: $(STAMP) browser
 	  || { echo "error: Redis is not reachable at $(REDIS) (set REDIS or start Redis)"; exit 1; }
 	$(MAKE) --no-print-directory lint
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) ROLEGATE_ENV=test \
-	  $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -q $(PYTEST_ARGS)
+	  $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	DATABASE_URL=$(PG_URL) ROLEGATE_ENV=test $(BIN)/python bench/run_all.py
