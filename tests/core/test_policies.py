@@ -74,3 +74,10 @@ def test_healthz_is_anonymous(client: Any, db: Any) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_admin_index_links_to_the_operator_tools(client: Any, make_user: Any) -> None:
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    page = client.get("/admin/").content.decode()
+    assert "/manage/integrations/enroll/" in page
+    assert "Site administration" in page  # Django's own index is still there
