@@ -164,21 +164,22 @@ def _check_region_partition(value: str, kind: str, partition: str, region: str) 
         )
 
 
+def _parse_rolesanywhere(
+    value: str, kind: str, pattern: re.Pattern[str], resource: str
+) -> tuple[str, re.Match[str]]:
+    """Match a Roles Anywhere ARN of one resource type; return the text and the match."""
+    text = _require_str(value, kind)
+    match = pattern.fullmatch(text)
+    if match is None:
+        example = f"arn:aws:rolesanywhere:us-east-1:123456789012:{resource}/<uuid>"
+        raise ArnError(_diagnose(text, kind, "rolesanywhere", example))
+    _check_region_partition(text, kind, match["partition"], match["region"])
+    return text, match
+
+
 def parse_trust_anchor_arn(value: str) -> TrustAnchorArn:
     """Parse `arn:<partition>:rolesanywhere:<region>:<account>:trust-anchor/<uuid>`."""
-    kind = "trust anchor"
-    text = _require_str(value, kind)
-    match = TRUST_ANCHOR_ARN_RE.fullmatch(text)
-    if match is None:
-        raise ArnError(
-            _diagnose(
-                text,
-                kind,
-                "rolesanywhere",
-                "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/<uuid>",
-            )
-        )
-    _check_region_partition(text, kind, match["partition"], match["region"])
+    text, match = _parse_rolesanywhere(value, "trust anchor", TRUST_ANCHOR_ARN_RE, "trust-anchor")
     return TrustAnchorArn(
         partition=match["partition"],
         region=match["region"],
@@ -190,19 +191,7 @@ def parse_trust_anchor_arn(value: str) -> TrustAnchorArn:
 
 def parse_profile_arn(value: str) -> ProfileArn:
     """Parse `arn:<partition>:rolesanywhere:<region>:<account>:profile/<uuid>`."""
-    kind = "profile"
-    text = _require_str(value, kind)
-    match = PROFILE_ARN_RE.fullmatch(text)
-    if match is None:
-        raise ArnError(
-            _diagnose(
-                text,
-                kind,
-                "rolesanywhere",
-                "arn:aws:rolesanywhere:us-east-1:123456789012:profile/<uuid>",
-            )
-        )
-    _check_region_partition(text, kind, match["partition"], match["region"])
+    text, match = _parse_rolesanywhere(value, "profile", PROFILE_ARN_RE, "profile")
     return ProfileArn(
         partition=match["partition"],
         region=match["region"],
