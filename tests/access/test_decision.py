@@ -175,6 +175,38 @@ def test_deny_template_values_match_exactly() -> None:
     assert allowed_aws_roles([allow, deny], exact, app) == {READ_ONLY}
 
 
+def test_deny_template_keeps_the_operators_glob_around_the_trait() -> None:
+    """The operator's `*` around a trait stays a glob; only the trait value is literal."""
+    allow = role("all", {"allow": {"app_labels": {"*": "*"}, "aws_role_arns": [READ_ONLY, ADMIN]}})
+    deny = role(
+        "trait-deny-any-account",
+        {
+            "deny": {
+                "app_labels": {"*": "*"},
+                "aws_role_arns": ["arn:aws:iam::*:role/{{internal.denied}}"],
+            }
+        },
+    )
+    regex_deny = role(
+        "trait-deny-regex",
+        {
+            "deny": {
+                "app_labels": {"*": "*"},
+                "aws_role_arns": ["^arn:aws:iam::[0-9]+:role/{{internal.denied}}$"],
+            }
+        },
+    )
+    app = synced_app("a", PROFILE, {READ_ONLY, ADMIN})
+    name = Traits.from_mappings({"denied": ["Admin"]}, {})
+    # Fail open before: the expanded "arn:aws:iam::*:role/Admin" was compared as an exact string.
+    assert allowed_aws_roles([allow, deny], name, app) == {READ_ONLY}
+    assert allowed_aws_roles([allow, regex_deny], name, app) == {READ_ONLY}
+    # The trait value itself still never widens into a pattern.
+    wide = Traits.from_mappings({"denied": ["*", ".*", "Adm?n", "[A]dmin"]}, {})
+    assert allowed_aws_roles([allow, deny], wide, app) == {READ_ONLY, ADMIN}
+    assert allowed_aws_roles([allow, regex_deny], wide, app) == {READ_ONLY, ADMIN}
+
+
 def test_no_roles_explains_itself() -> None:
     explanation = explain([], NO_TRAITS, synced_app("a", PROFILE, {READ_ONLY}), READ_ONLY)
     assert not explanation.allowed

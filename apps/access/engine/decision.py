@@ -19,6 +19,8 @@ operations per app rather than 50 selector evaluations.
 
 from __future__ import annotations
 
+import glob
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -193,6 +195,24 @@ class _UserRole:
         return None
 
 
+_GLOB_CHARS = frozenset("*?[")
+
+
+def _deny_template_matcher(template: Template, value: str) -> ValueMatcher:
+    """Match one expanded deny entry: the trait value escaped, the operator's pattern kept."""
+    if template.source.startswith("^") and template.source.endswith("$"):
+        escaped = re.escape(value)
+    elif _GLOB_CHARS.intersection(template.prefix + template.suffix):
+        escaped = glob.escape(value)
+    else:
+        return ValueMatcher(template.prefix + value + template.suffix, "literal")
+    try:
+        return compile_value(template.prefix + escaped + template.suffix)
+    except ValueError:
+        # An operator pattern that only breaks once expanded must still deny: fail closed.
+        return ValueMatcher("*", "any")
+
+
 def _account_of(arn: str) -> str | None:
     match = ROLE_ARN_RE.fullmatch(arn)
     return match["account_id"] if match else None
@@ -219,11 +239,15 @@ class Evaluator:
                 matchers.append((entry.source, entry.matcher))
                 continue
             assert entry.template is not None
-            values = entry.template.expand(self.traits)
+            template = entry.template
+            assert template.expression is not None
+            values = template.expression.evaluate(self.traits)
             if not values:
                 deny_notes.append(f"{entry.source!r}: trait gave no value, denies nothing")
-            # Expanded deny values are exact strings: a trait must not widen into a pattern.
-            matchers.extend((entry.source, ValueMatcher(v, "literal")) for v in values)
+            # A trait value is matched as exact text, but the operator's text around it keeps
+            # its glob or regex meaning: comparing the whole expansion as a literal made
+            # `arn:aws:iam::*:role/{{internal.x}}` deny nothing at all (fail open).
+            matchers.extend((entry.source, _deny_template_matcher(template, v)) for v in values)
         return _UserRole(
             role=role,
             allow_arns=frozenset(arns),
