@@ -139,6 +139,13 @@ def user_traits(user: Any) -> Traits:
     return Traits.from_mappings(user.traits or {}, user.external_traits or {})
 
 
+_DENY_EVERYTHING = Rule(
+    app_labels={"*": ("*",)},
+    request={"roles": ["*"]},
+    review_requests={"roles": ["*"]},
+)
+
+
 def _compile_stored(name: str, spec: Mapping[str, Any], updated_at: datetime) -> CompiledRole:
     key = (name, updated_at)
     cached = _compiled_cache.get(key)
@@ -147,10 +154,10 @@ def _compile_stored(name: str, spec: Mapping[str, Any], updated_at: datetime) ->
     try:
         compiled = compile_role(parse_role_spec(name, spec))
     except (RoleSpecError, ValueError) as exc:
-        # A stored role that no longer validates must fail closed: it denies every app rather
-        # than silently losing its deny rules.
+        # A stored role that no longer validates must fail closed: it denies every app, every
+        # access request and every review rather than silently losing its deny rules.
         logger.error("role %r is invalid and denies every app until fixed: %s", name, exc)
-        compiled = compile_role(RoleSpec(name=name, deny=Rule(app_labels={"*": ("*",)})))
+        compiled = compile_role(RoleSpec(name=name, deny=_DENY_EVERYTHING))
     with _cache_lock:
         if len(_compiled_cache) >= _CACHE_LIMIT:
             _compiled_cache.clear()

@@ -360,3 +360,34 @@ def test_a_decision_with_a_grant_still_costs_one_query(
     services.access_request_end(actor=people.alice, request_id=created.pk)
     with django_assert_num_queries(1):
         assert allowed_aws_roles(people.alice, app) == set()
+
+
+def test_a_stored_role_that_no_longer_validates_keeps_denying_requests_and_reviews(
+    people: People,
+) -> None:
+    """An invalid stored role fails closed for requests and reviews, not only for apps."""
+    from apps.access.models import Role
+
+    # Written behind the validator's back (an older schema, a manual fix): "bogus" is refused.
+    Role.objects.create(
+        name="no-db-admin",
+        spec={
+            "deny": {
+                "request": {"roles": [TARGET_ROLE]},
+                "review_requests": {"roles": ["db-*"]},
+            },
+            "bogus": True,
+        },
+    )
+    people.alice.roles = ["developer", "no-db-admin"]
+    people.alice.save()
+    people.rita.roles = ["approver", "no-db-admin"]
+    people.rita.save()
+
+    assert selectors.unrequestable_roles(people.alice, [TARGET_ROLE]) == [TARGET_ROLE]
+    with pytest.raises(AccessDenied):
+        services.access_request_create(actor=people.alice, roles=[TARGET_ROLE])
+    people.ray.roles = ["developer"]
+    people.ray.save()
+    made = services.access_request_create(actor=people.ray, roles=[OTHER_TARGET])
+    assert not selectors.can_review(people.rita, made)
