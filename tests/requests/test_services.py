@@ -391,3 +391,33 @@ def test_a_stored_role_that_no_longer_validates_keeps_denying_requests_and_revie
     people.ray.save()
     made = services.access_request_create(actor=people.ray, roles=[OTHER_TARGET])
     assert not selectors.can_review(people.rita, made)
+
+
+def test_a_granted_reviewer_role_gives_no_review_rights(people: People) -> None:
+    """Review rights come from assigned roles only: a role held through a grant cannot approve."""
+    from apps.access.services import role_create, role_update
+
+    role_update(
+        actor=None, name="developer", spec={"allow": {"request": {"roles": ["db-*", "approver"]}}}
+    )
+    role_create(
+        actor=None,
+        name="meta-approver",
+        spec={"allow": {"review_requests": {"roles": ["approver"]}}},
+    )
+    people.ray.roles = ["meta-approver"]
+    people.ray.save()
+    grant = services.access_request_create(actor=people.alice, roles=["approver"])
+    services.access_request_review(actor=people.ray, request_id=grant.id, decision="approve")
+    assert "approver" in user_role_names(people.alice)
+
+    people.outsider.roles = ["developer"]
+    people.outsider.save()
+    wanted = services.access_request_create(actor=people.outsider, roles=[TARGET_ROLE])
+    assert not selectors.can_review(people.alice, wanted)
+    assert wanted not in selectors.reviewable_requests(people.alice)
+    with pytest.raises(AccessDenied):
+        services.access_request_review(actor=people.alice, request_id=wanted.id, decision="approve")
+    wanted.refresh_from_db()
+    assert wanted.state == AccessRequest.State.PENDING
+    assert not AccessReview.objects.filter(request=wanted).exists()
