@@ -1,0 +1,133 @@
+"""Create, replace and delete integrations (audited), and queue syncs."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+
+from apps.audit.services import audit_record
+from apps.core.registry import ResourceError, ResourceExists, ResourceNotFound
+from apps.integrations.models import Integration, SyncRun
+from apps.integrations.spec import (
+    IntegrationSpec,
+)
+
+log = logging.getLogger(__name__)
+
+
+# -- integration CRUD ------------------------------------------------------------------------
+
+
+def _snapshot(integration: Integration | None) -> dict[str, Any] | None:
+    if integration is None:
+        return None
+    return {
+        "sub_kind": integration.sub_kind,
+        "trust_anchor_arn": integration.trust_anchor_arn,
+        "sync_enabled": integration.sync_enabled,
+        "sync_profile_arn": integration.sync_profile_arn,
+        "sync_role_arn": integration.sync_role_arn,
+        "sync_profile_accepts_role_session_name": (
+            integration.sync_profile_accepts_role_session_name
+        ),
+        "profile_name_filters": list(integration.profile_name_filters),
+    }
+
+
+def _enqueue_sync(integration_id: int, trigger: str) -> None:
+    """Queue a sync now; if the broker is down the scheduled sync picks the change up later."""
+    from apps.integrations.tasks import sync_integration
+
+    try:
+        sync_integration.delay(integration_id, trigger)
+    except Exception:  # any broker failure; the beat schedule is the safety net
+        log.warning(
+            "could not queue a sync of integration %s; the next scheduled run will do it",
+            integration_id,
+            exc_info=True,
+        )
+
+
+def integration_apply(
+    *, actor: Any, spec: IntegrationSpec, force: bool = False, request_sync: bool = True
+) -> Integration:
+    """Create an integration (or with ``force`` replace it), audit it, and queue a sync after
+    commit when its sync configuration changed."""
+    with transaction.atomic():
+        integration = Integration.objects.select_for_update().filter(name=spec.name).first()
+        if integration is not None and not force:
+            raise ResourceExists(
+                f"integration {spec.name!r} already exists (use --force to replace it)"
+            )
+        if integration is not None and integration.sub_kind != spec.sub_kind:
+            raise ResourceError(
+                f"sub_kind cannot change (is {integration.sub_kind!r}, got {spec.sub_kind!r})",
+                field="sub_kind",
+            )
+        before = _snapshot(integration)
+        if integration is None:
+            integration = Integration(name=spec.name, sub_kind=spec.sub_kind)
+        integration.trust_anchor_arn = spec.trust_anchor_arn
+        integration.partition = spec.partition
+        integration.region = spec.region
+        integration.account_id = spec.account_id
+        integration.sync_enabled = spec.sync_enabled
+        integration.sync_profile_arn = spec.sync_profile_arn
+        integration.sync_role_arn = spec.sync_role_arn
+        integration.sync_profile_accepts_role_session_name = (
+            spec.sync_profile_accepts_role_session_name
+        )
+        integration.profile_name_filters = list(spec.profile_name_filters)
+        after = _snapshot(integration)
+        if before == after:
+            return integration
+        integration.save()
+        audit_record(
+            event_type="integration.created" if before is None else "integration.updated",
+            actor=actor,
+            target_kind="integration",
+            target_name=integration.name,
+            details={"before": before, "after": after},
+        )
+        if request_sync and integration.sync_enabled:
+            integration_id = integration.pk
+            transaction.on_commit(lambda: _enqueue_sync(integration_id, SyncRun.Trigger.CHANGE))
+    return integration
+
+
+def integration_delete(*, actor: Any, name: str) -> None:
+    """Delete an integration with its apps and run history, and audit it."""
+    with transaction.atomic():
+        integration = Integration.objects.select_for_update().filter(name=name).first()
+        if integration is None:
+            raise ResourceNotFound(f"integration {name!r} not found")
+        snapshot = _snapshot(integration)
+        app_names = list(integration.apps.order_by("name").values_list("name", flat=True))
+        integration.delete()
+        audit_record(
+            event_type="integration.deleted",
+            actor=actor,
+            target_kind="integration",
+            target_name=name,
+            details={"before": snapshot, "apps_removed": len(app_names), "apps": app_names[:100]},
+        )
+
+
+def integration_sync_request(*, actor: Any, name: str, trigger: str = "admin") -> None:
+    """Queue a sync of one integration after commit (the admin's "Sync now"), audited."""
+    with transaction.atomic():
+        integration = Integration.objects.filter(name=name).first()
+        if integration is None:
+            raise ResourceNotFound(f"integration {name!r} not found")
+        if not integration.sync_enabled:
+            raise ResourceError(f"profile sync is disabled for integration {name!r}")
+        audit_record(
+            event_type="integration.sync_requested",
+            actor=actor,
+            target_kind="integration",
+            target_name=name,
+        )
+        integration_id = integration.pk
+        transaction.on_commit(lambda: _enqueue_sync(integration_id, trigger))

@@ -1,0 +1,225 @@
+"""Listing the Roles Anywhere profiles of an integration (every AWS read of a sync)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from apps.access.engine.labels import ValueMatcher
+from apps.integrations import aws
+from apps.integrations.models import Integration
+from apps.integrations.spec import (
+    profile_name_matches,
+)
+from awsra.arn import ArnError, parse_profile_arn, parse_role_arn
+from awsra.errors import AwsError, ResourceNotFoundError, TransientError
+
+log = logging.getLogger(__name__)
+
+
+MAX_ERROR_MESSAGE_BYTES = 100 * 1024
+CONSECUTIVE_TAG_FAILURES_LIMIT = 3
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class ListedProfile:
+    """One profile kept by the listing (enabled, not the sync profile, passing the filters)."""
+
+    arn: str
+    name: str
+    role_arns: list[str]
+    duration_seconds: int
+    accept_role_session_name: bool
+    partition: str
+    region: str
+    account_id: str
+    tags: dict[str, str] | None = None
+    error: str = ""
+
+
+@dataclass
+class Listing:
+    """What AWS said: kept profiles, counts, and whether the listing is complete."""
+
+    profiles: list[ListedProfile] = field(default_factory=list)
+    seen: int = 0
+    skipped: int = 0
+    complete: bool = False
+    error: str = ""
+    transient: bool = False
+    calls: int = 0
+    invalid: list[str] = field(default_factory=list)
+
+
+def cap_error_message(lines: list[str]) -> str:
+    """Join error lines, cut to 100 KB (UTF-8) with a marker saying how many lines were left out."""
+    text = "\n".join(line for line in lines if line)
+    encoded = text.encode("utf-8")
+    if len(encoded) <= MAX_ERROR_MESSAGE_BYTES:
+        return text
+    marker = "\n... (truncated: the full list exceeded 100 KB)"
+    budget = MAX_ERROR_MESSAGE_BYTES - len(marker.encode("utf-8"))
+    return encoded[:budget].decode("utf-8", "ignore") + marker
+
+
+def _target(integration: Integration) -> aws.SyncTarget:
+    return aws.SyncTarget(
+        integration_name=integration.name,
+        trust_anchor_arn=integration.trust_anchor_arn,
+        profile_arn=integration.sync_profile_arn,
+        role_arn=integration.sync_role_arn,
+        accepts_role_session_name=integration.sync_profile_accepts_role_session_name,
+        partition=integration.partition,
+        region=integration.region,
+        account_id=integration.account_id,
+    )
+
+
+def _listed_profile(detail: dict[str, Any]) -> ListedProfile:
+    """Check one ProfileDetail; raise ValueError naming what is wrong."""
+    arn = detail.get("profileArn")
+    name = detail.get("name")
+    if not isinstance(arn, str) or not isinstance(name, str):
+        raise ValueError("the profile has no profileArn or name")
+    parsed = parse_profile_arn(arn)
+    role_arns = detail.get("roleArns") or []
+    if not isinstance(role_arns, list):
+        raise ValueError("roleArns is not a list")
+    valid_roles: list[str] = []
+    for role_arn in role_arns:
+        try:
+            valid_roles.append(parse_role_arn(role_arn).arn)
+        except ArnError:
+            # A role ARN Rolegate cannot parse is never offered; the others still are.
+            log.warning("profile %s lists an unparseable role ARN %r; ignoring it", arn, role_arn)
+    duration = detail.get("durationSeconds") or 3600
+    if not isinstance(duration, int) or duration <= 0:
+        raise ValueError(f"durationSeconds {duration!r} is not a positive integer")
+    return ListedProfile(
+        arn=parsed.arn,
+        name=name,
+        role_arns=sorted(set(valid_roles)),
+        duration_seconds=duration,
+        accept_role_session_name=bool(detail.get("acceptRoleSessionName", False)),
+        partition=parsed.partition,
+        region=parsed.region,
+        account_id=parsed.account_id,
+    )
+
+
+def fetch_listing(
+    plane: aws.ControlPlane,
+    *,
+    sync_profile_arn: str,
+    filters: tuple[ValueMatcher, ...],
+    progress: Progress | None = None,
+) -> Listing:
+    """List every profile page, then fetch the tags of each kept profile. No database access."""
+    listing = Listing()
+    invalid = listing.invalid
+    try:
+        for page_number, page in enumerate(plane.list_profile_pages(), start=1):
+            for detail in page:
+                listing.seen += 1
+                if detail.get("profileArn") == sync_profile_arn:
+                    listing.skipped += 1
+                    continue
+                if not detail.get("enabled", False):
+                    listing.skipped += 1
+                    continue
+                name = detail.get("name")
+                # Filters first, so filtered-out profiles cost no ListTagsForResource call.
+                if not isinstance(name, str) or not profile_name_matches(name, filters):
+                    listing.skipped += 1
+                    continue
+                try:
+                    listing.profiles.append(_listed_profile(detail))
+                except (ValueError, ArnError) as error:
+                    invalid.append(f"profile {name!r}: {error}")
+            if progress:
+                progress("list", page_number, 0)
+    except AwsError as error:
+        listing.error = f"listing the Roles Anywhere profiles failed: {error}"
+        listing.transient = isinstance(error, TransientError)
+        listing.calls = plane.calls
+        return listing
+
+    total = len(listing.profiles)
+    consecutive_failures = 0
+    gone: list[ListedProfile] = []
+    for index, profile in enumerate(listing.profiles, start=1):
+        try:
+            profile.tags = plane.list_tags(profile.arn)
+            consecutive_failures = 0
+        except ResourceNotFoundError:
+            # Deleted between ListProfiles and now: it is gone, not broken.
+            gone.append(profile)
+            consecutive_failures = 0
+        except AwsError as error:
+            profile.error = f"reading its tags failed: {error}"
+            consecutive_failures += 1
+            if consecutive_failures >= CONSECUTIVE_TAG_FAILURES_LIMIT:
+                listing.error = (
+                    f"stopped after {consecutive_failures} consecutive ListTagsForResource "
+                    f"failures; last: {error}"
+                )
+                listing.transient = isinstance(error, TransientError)
+                listing.calls = plane.calls
+                return listing
+        if progress:
+            progress("tags", index, total)
+    listing.profiles = [p for p in listing.profiles if p not in gone]
+    listing.complete = True
+    listing.calls = plane.calls
+    return listing
+
+
+def _upload_crl(plane: aws.ControlPlane, integration: Integration) -> tuple[str, str]:
+    """Import (first time) or update the CA's revocation list in the trust anchor when its
+    version changed. Return (outcome, error message)."""
+    try:
+        from apps.authority.selectors import crl_pem
+    except ImportError:
+        return "unavailable", ""
+    try:
+        pem, version = crl_pem()
+    except Exception as error:  # the authority may not be initialised yet
+        return "error", f"revocation list: the authority could not produce it: {error}"
+    if integration.crl_arn and integration.crl_uploaded_version == version:
+        return "unchanged", ""
+    data = pem.encode("ascii") if isinstance(pem, str) else bytes(pem)
+    crl_arn = integration.crl_arn
+    try:
+        if not crl_arn:
+            # A previous run may have imported it and then failed to record it: reuse by name.
+            try:
+                for crl in plane.list_crls():
+                    if (
+                        crl.get("name") == aws.CRL_NAME
+                        and crl.get("trustAnchorArn") == integration.trust_anchor_arn
+                    ):
+                        crl_arn = str(crl["crlArn"])
+                        break
+            except AwsError as error:
+                log.info("ListCrls failed (%s); importing the revocation list", error.code)
+        if crl_arn:
+            try:
+                detail = plane.update_crl(crl_id=crl_arn.rsplit("/", 1)[-1], data=data)
+                outcome = "updated"
+            except ResourceNotFoundError:
+                crl_arn = ""
+        if not crl_arn:
+            detail = plane.import_crl(
+                name=aws.CRL_NAME, data=data, trust_anchor_arn=integration.trust_anchor_arn
+            )
+            outcome = "imported"
+    except AwsError as error:
+        return "error", f"uploading the revocation list to the trust anchor failed: {error}"
+    Integration.objects.filter(pk=integration.pk).update(
+        crl_arn=str(detail.get("crlArn") or crl_arn), crl_uploaded_version=version
+    )
+    return outcome, ""
