@@ -430,8 +430,23 @@ def console_launch(
     # Input is only judged for an app the user may see: a refusal for a hidden app must read
     # the same as for a missing one, whatever the region or destination asked for.
     if app is not None and access.allowed_aws_roles(actor, app):
-        console_region = console_region_for(app, region)
-        target = console_destination_for(app, console_region, destination)
+        try:
+            console_region = console_region_for(app, region)
+            target = console_destination_for(app, console_region, destination)
+        except LaunchInputError as exc:
+            # Refused before anything is issued, but still a refusal: it goes in the audit log.
+            _audit_refusal(
+                actor=actor,
+                app_name=app.name,
+                outcome=AuditEvent.Outcome.DENIED,
+                details={
+                    "app": app.name,
+                    "role_arn": str(role_arn)[:300],
+                    "purpose": "console",
+                    "reason": f"invalid launch input: {exc.message}"[:500],
+                },
+            )
+            raise
     credentials, app = _issue(
         actor=actor,
         app_name=app_name,

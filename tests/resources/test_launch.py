@@ -257,9 +257,11 @@ def test_destination_cannot_leave_the_console(
     )
     assert response.status_code == 400
     assert "console path" in response.content.decode()
-    # Refused before anything was issued.
+    # Refused before anything was issued, and the refusal is audited.
     assert _subject_count(launch_scenario) == before
-    assert not _issued_events()
+    assert not _issued_events("success")
+    [refusal] = _issued_events("denied")
+    assert refusal.details["reason"].startswith("invalid launch input")
 
 
 @pytest.mark.parametrize("destination", ["/%2F%2Fevil.example", "/ec2/home#Instances:"])
@@ -285,7 +287,8 @@ def test_bad_region_is_a_400_without_issuing(launch_scenario: LaunchScenario) ->
         )
         assert response.status_code == 400, region
         assert "Pick another region" in response.content.decode()
-    assert not _issued_events()
+    assert not _issued_events("success")
+    assert len(_issued_events("denied")) == 3
 
 
 def test_fail_closed_when_the_audit_event_cannot_be_written(
