@@ -28,7 +28,8 @@ from portal.env import (
 
 django_stubs_ext.monkeypatch()
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+PORTAL_DIR = Path(__file__).resolve().parent  # templates and static ship inside this package
+BASE_DIR = PORTAL_DIR.parent
 VAR_DIR = Path(env_str("ROLEGATE_VAR_DIR", str(BASE_DIR / "var"))).resolve()
 
 ROLEGATE_ENV = env_choice("ROLEGATE_ENV", "demo", ("demo", "dev", "test", "production"))
@@ -118,7 +119,7 @@ ASGI_APPLICATION = "portal.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [PORTAL_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -164,7 +165,7 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [PORTAL_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 
 # Sessions: absolute lifetime plus an idle timeout enforced by middleware.

@@ -18,7 +18,7 @@ from tests.core.test_deploy_checks import ROOT, production_environ
 from tests.security.conftest import PERSONAS, World
 from tests.security.test_url_matrix import ROUTES
 
-TEMPLATE_DIRS = [ROOT / "templates", *sorted((ROOT / "apps").glob("**/templates"))]
+TEMPLATE_DIRS = [ROOT / "portal" / "templates", *sorted((ROOT / "apps").glob("**/templates"))]
 # An inline script or style element, an inline style attribute, or an event handler attribute.
 INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
 INLINE_STYLE_ELEMENT = re.compile(r"<style\b", re.IGNORECASE)
