@@ -69,9 +69,10 @@ def env_float(
     default: float,
     *,
     minimum: float | None = None,
+    maximum: float | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> float:
-    """Return a number (integer or decimal) not below ``minimum``."""
+    """Return a number (integer or decimal) between ``minimum`` and ``maximum``."""
     value = _raw(name, environ)
     if value is None:
         return default
@@ -83,6 +84,8 @@ def env_float(
         raise ImproperlyConfigured(f"{name} must be a finite number, got {value!r}")
     if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum:g}, got {number:g}")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum:g}, got {number:g}")
     return number
 
 

@@ -59,6 +59,11 @@ ROLEGATE_PROFILE_SYNC_RATE = env_float("ROLEGATE_PROFILE_SYNC_RATE", 1.0, minimu
 ROLEGATE_PROFILE_SYNC_TIMEOUT = env_int("ROLEGATE_PROFILE_SYNC_TIMEOUT", 10, minimum=1)
 ROLEGATE_PROFILE_SYNC_MAX_ATTEMPTS = env_int("ROLEGATE_PROFILE_SYNC_MAX_ATTEMPTS", 5, minimum=1)
 ROLEGATE_PROFILE_SYNC_TIME_LIMIT = env_int("ROLEGATE_PROFILE_SYNC_TIME_LIMIT", 900, minimum=60)
+# A sync that would remove more than this share of an integration's apps (or all of them) stops
+# with ERROR and removes nothing; `sync_profiles NAME --allow-mass-delete` confirms a large one.
+ROLEGATE_PROFILE_SYNC_MAX_DELETE_SHARE = env_float(
+    "ROLEGATE_PROFILE_SYNC_MAX_DELETE_SHARE", 0.5, minimum=0, maximum=1
+)
 
 # The CA private key is encrypted at rest under this key (comma-separated: first encrypts, all
 # decrypt, for key rotation); production must set it (check rolegate.E010), the demo makes one.

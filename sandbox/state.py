@@ -190,6 +190,9 @@ class RolesAnywhereState:
         self.crls: dict[str, Crl] = {}
         self.subjects: dict[str, Subject] = {}
         self.tags: dict[str, dict[str, str]] = {}
+        # Every session CreateSession created (serial, role, session name), in order: what
+        # CloudTrail would show, so tests can compare AWS's side with Rolegate's records.
+        self.issued_sessions: list[dict[str, str]] = []
 
     def clear(self) -> None:
         """Forget every resource."""
@@ -198,6 +201,7 @@ class RolesAnywhereState:
             self.profiles.clear()
             self.crls.clear()
             self.subjects.clear()
+            self.issued_sessions.clear()
             self.tags.clear()
 
     def trust_anchor_by_arn(self, arn: str) -> TrustAnchor | None:

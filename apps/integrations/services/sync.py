@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -37,7 +38,7 @@ from apps.integrations.spec import (
 )
 from apps.resources.models import AwsApp
 from awsra.arn import ArnError
-from awsra.errors import AwsError, TransientError
+from awsra.errors import AwsError, ResourceNotFoundError, TransientError
 from awsra.partitions import get_partition
 
 log = logging.getLogger(__name__)
@@ -277,6 +278,7 @@ def integration_sync(
     trigger: str = SyncRun.Trigger.COMMAND,
     progress: Progress | None = None,
     sign_in: Callable[[aws.SyncTarget], Any] | None = None,
+    allow_mass_delete: bool = False,
 ) -> SyncOutcome:
     """Sync one integration's Roles Anywhere profiles into AWS apps; every call leaves a run row.
 
@@ -303,7 +305,7 @@ def integration_sync(
         _close_interrupted_runs(integration, started)
         run = SyncRun.objects.create(integration=integration, trigger=trigger, started_at=started)
         try:
-            return _run_sync(integration, run, progress, sign_in)
+            return _run_sync(integration, run, progress, sign_in, allow_mass_delete)
         except Exception as error:
             # A bug or a database failure: record it where operators look, then re-raise.
             log.exception("profile sync of integration %s failed unexpectedly", name)
@@ -317,11 +319,67 @@ def integration_sync(
             raise
 
 
+# How many of the apps a listing would remove, though ListProfiles did not even name their
+# profile, are checked one by one (ListTagsForResource answers 404 for a deleted profile).
+VERIFY_MISSING_LIMIT = 5
+
+
+def _deletion_refusal(
+    integration: Integration,
+    listing: Listing,
+    plane: aws.ControlPlane,
+    *,
+    allow_mass_delete: bool,
+) -> str:
+    """Why this listing may not remove the apps it would remove ("" when it may).
+
+    A listing proves it is complete before it deletes: the profiles it dropped without naming
+    them must really be gone in AWS, and it may not remove more than
+    ROLEGATE_PROFILE_SYNC_MAX_DELETE_SHARE of the apps, nor all of them, unless an operator
+    confirmed it (`sync_profiles --allow-mass-delete`).
+    """
+    listed = {profile.arn for profile in listing.profiles}
+    existing = list(
+        AwsApp.objects.filter(integration=integration).values_list("profile_arn", "name")
+    )
+    removed = [(arn, name) for arn, name in existing if arn not in listed]
+    if not removed:
+        return ""
+    unnamed = [(arn, name) for arn, name in removed if arn not in listing.seen_arns]
+    for arn, name in unnamed[:VERIFY_MISSING_LIMIT]:
+        try:
+            plane.list_tags(arn)
+        except ResourceNotFoundError:
+            continue
+        except AwsError as error:
+            return (
+                f"the listing no longer names the profile of app {name!r} ({arn}) and "
+                f"checking that the profile is gone failed: {error}"
+            )
+        return (
+            f"the listing is incomplete: it does not name the profile of app {name!r} "
+            f"({arn}), which still exists in AWS"
+        )
+    if allow_mass_delete:
+        return ""
+    share = float(settings.ROLEGATE_PROFILE_SYNC_MAX_DELETE_SHARE)
+    if len(removed) == len(existing) or len(removed) > share * len(existing):
+        return (
+            f"the listing would remove {len(removed)} of the {len(existing)} apps of this "
+            f"integration, more than the {share:.0%} allowed by "
+            "ROLEGATE_PROFILE_SYNC_MAX_DELETE_SHARE (removing all of them always needs "
+            "confirmation); if these profiles really are gone, run "
+            f"`manage.py sync_profiles {integration.name} --allow-mass-delete`"
+        )
+    return ""
+
+
 def _run_sync(
     integration: Integration,
     run: SyncRun,
     progress: Progress | None,
     sign_in: Callable[[aws.SyncTarget], Any] | None,
+    allow_mass_delete: bool = False,
 ) -> SyncOutcome:
     target = _target(integration)
     try:
@@ -349,10 +407,23 @@ def _run_sync(
             profiles_seen=listing.seen,
             profiles_skipped=listing.skipped,
             error_message=cap_error_message(
-                [listing.error, "no app was changed or removed; the next run will retry"]
+                [listing.error, "nothing was removed or changed; the next run will retry"]
             ),
         )
         return _outcome(run, transient=listing.transient, calls=plane.calls)
+
+    refusal = _deletion_refusal(integration, listing, plane, allow_mass_delete=allow_mass_delete)
+    if refusal:
+        _finish(
+            run,
+            status=SyncRun.Status.ERROR,
+            profiles_seen=listing.seen,
+            profiles_skipped=listing.skipped,
+            error_message=cap_error_message(
+                [refusal, "nothing was removed or changed; the next run will check again"]
+            ),
+        )
+        return _outcome(run, calls=plane.calls)
 
     crl_outcome, crl_error = _upload_crl(plane, integration)
     now = timezone.now()
