@@ -32,6 +32,9 @@ class AuditEvent(models.Model):
         SUCCESS = "success"
         DENIED = "denied"
         ERROR = "error"
+        # Recorded before an outside call whose result is not known yet (an issuance intent);
+        # the outcome follows as its own event naming the pending one.
+        PENDING = "pending"
 
     time = models.DateTimeField(default=timezone.now, db_index=True)
     event_type = models.CharField(max_length=64, db_index=True)
