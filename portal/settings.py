@@ -151,6 +151,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
     }
+# A database that stops answering fails requests in seconds (see README "Timeouts"): a bounded
+# connect, a server-side statement timeout, and a client-side watchdog for a frozen server.
+ROLEGATE_DB_CONNECT_TIMEOUT = env_int("ROLEGATE_DB_CONNECT_TIMEOUT", 5, minimum=1, maximum=300)
+ROLEGATE_DB_STATEMENT_TIMEOUT = env_int(
+    "ROLEGATE_DB_STATEMENT_TIMEOUT", 20, minimum=0, maximum=24 * 3600
+)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "apps.core.postgres"
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    assert isinstance(_db_options, dict)
+    _db_options.setdefault("connect_timeout", ROLEGATE_DB_CONNECT_TIMEOUT)
+    if ROLEGATE_DB_STATEMENT_TIMEOUT:
+        _db_options["options"] = (
+            f"{_db_options.get('options', '')} "
+            f"-c statement_timeout={ROLEGATE_DB_STATEMENT_TIMEOUT * 1000}"
+        ).strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -248,6 +264,23 @@ else:
         # does not hand the same message to a second worker while the first still runs.
         "visibility_timeout": env_int("ROLEGATE_CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60),
     }
+# Publishing never holds a web request hostage: short socket timeouts and one quick retry
+# (the worker's blocking read waits 1 s at a time, under the socket timeout).
+ROLEGATE_BROKER_TIMEOUT = env_float("ROLEGATE_BROKER_TIMEOUT", 2.0, minimum=0.1, maximum=60)
+if not CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        {
+            "socket_connect_timeout": ROLEGATE_BROKER_TIMEOUT,
+            "socket_timeout": max(ROLEGATE_BROKER_TIMEOUT, 5.0),
+        }
+    )
+CELERY_BROKER_CONNECTION_TIMEOUT = ROLEGATE_BROKER_TIMEOUT
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0.2,
+    "interval_step": 0,
+    "interval_max": 0.2,
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

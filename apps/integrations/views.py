@@ -43,11 +43,19 @@ def integration_detail(request: HttpRequest, name: str) -> HttpResponse:
 def integration_sync_now(request: HttpRequest, name: str) -> HttpResponse:
     """Queue a sync now (audited by the service)."""
     try:
-        services.integration_sync_request(actor=request.user, name=name, trigger="admin")
+        queued = services.integration_sync_request(actor=request.user, name=name, trigger="admin")
     except ResourceError as error:
         if selectors.integration_by_name(name) is None:
             raise Http404(str(error)) from None
         messages.error(request, error.reason)
     else:
-        messages.success(request, f"A sync of {name} is queued; refresh in a moment.")
+        if queued == services.SyncQueued.NOT_QUEUED:
+            messages.error(
+                request,
+                f"The sync of {name} could not be queued: the task queue (the broker) did not "
+                "answer in time. Nothing was queued; the scheduled sync will run it, or try "
+                "again in a moment.",
+            )
+        else:
+            messages.success(request, f"A sync of {name} is queued; refresh in a moment.")
     return redirect("integrations:detail", name=name)

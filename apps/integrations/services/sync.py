@@ -8,13 +8,14 @@ only when a complete listing no longer yields its profile.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
@@ -236,6 +237,45 @@ def _finish(run: SyncRun, **fields: Any) -> SyncRun:
     return run
 
 
+def _database_label() -> str:
+    settings_dict = connection.settings_dict
+    host = settings_dict.get("HOST") or "localhost"
+    port = settings_dict.get("PORT") or ""
+    return f"database {settings_dict.get('NAME')!r} on {host}{':' if port else ''}{port}"
+
+
+def sync_failure_record(run: SyncRun, error: BaseException) -> bool:
+    """End a run that failed unexpectedly as ERROR; return whether that could be written.
+
+    When the error is the database itself, the run's own connection is dead: the ERROR is
+    written on a fresh connection (a few tries, the database may be coming back), with a
+    message naming the database. If even that fails, the next run closes this one.
+    """
+    if isinstance(error, DatabaseError):
+        message = (
+            f"the sync lost its {_database_label()}: {type(error).__name__}: {error}; "
+            "no app was changed by this run"
+        )
+    else:
+        message = f"internal error: {type(error).__name__}: {error}"
+    fields = {"status": SyncRun.Status.ERROR, "error_message": cap_error_message([message])}
+    for attempt in range(RECORD_FAILURE_ATTEMPTS):
+        try:
+            SyncRun.objects.filter(pk=run.pk).update(ended_at=timezone.now(), **fields)
+        except DatabaseError:
+            if connection.in_atomic_block:
+                break  # an outer transaction owns this connection: it cannot be replaced
+            log.warning("recording the failed sync run %s: the database is not answering", run.pk)
+            connection.close()
+            time.sleep(min(0.5 * 2**attempt, 4.0))
+            continue
+        for key, value in fields.items():
+            setattr(run, key, value)
+        return True
+    log.error("could not record the failed sync run %s; the next run will close it", run.pk)
+    return False
+
+
 def _outcome(run: SyncRun, *, transient: bool = False, calls: int = 0) -> SyncOutcome:
     return SyncOutcome(
         integration=run.integration.name,
@@ -255,9 +295,10 @@ def _outcome(run: SyncRun, *, transient: bool = False, calls: int = 0) -> SyncOu
 
 
 INTERRUPTED_MESSAGE = (
-    "interrupted: the worker stopped before this run finished (killed or restarted); "
-    "no app was changed by it"
+    "interrupted: the worker stopped (killed or restarted) or lost its database before this "
+    "run finished; no app was changed by it"
 )
+RECORD_FAILURE_ATTEMPTS = 4
 
 
 def _close_interrupted_runs(integration: Integration, now: datetime) -> int:
@@ -309,13 +350,7 @@ def integration_sync(
         except Exception as error:
             # A bug or a database failure: record it where operators look, then re-raise.
             log.exception("profile sync of integration %s failed unexpectedly", name)
-            _finish(
-                run,
-                status=SyncRun.Status.ERROR,
-                error_message=cap_error_message(
-                    [f"internal error: {type(error).__name__}: {error}"]
-                ),
-            )
+            sync_failure_record(run, error)
             raise
 
 
