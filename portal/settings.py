@@ -118,6 +118,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
     "apps.core.middleware.RequestContextMiddleware",
+    "apps.core.input_guard.JsonInputGuardMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
