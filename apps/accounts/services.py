@@ -49,11 +49,22 @@ def login_is_throttled(*, username: str, client_ip: str | None) -> bool:
     (slower, but a Redis outage neither locks everyone out nor lifts the limit).
     """
     try:
-        failures = int(cache.get(_failure_key(username, client_ip), 0))
+        failures = _seeded_failures(_failure_key(username, client_ip), username, client_ip)
     except _CACHE_ERRORS:
         log.warning("login throttle: cache unreachable, counting refusals in the audit log")
         failures = _recent_failures_from_audit(username, client_ip)
     return failures >= LOGIN_FAILURE_LIMIT
+
+
+def _seeded_failures(key: str, username: str, client_ip: str | None) -> int:
+    """The cached failure count; on a miss (a restarted or flushed cache, or the refusals
+    counted in the audit log during an outage) it starts from the audit log, not from 0."""
+    value = cache.get(key)
+    if value is not None:
+        return int(value)
+    failures = _recent_failures_from_audit(username, client_ip)
+    cache.add(key, failures, LOGIN_FAILURE_WINDOW)
+    return failures
 
 
 def login_record_success(*, user: User, method: str = "password") -> None:
@@ -77,9 +88,10 @@ def login_record_failure(*, username: str, reason: str, method: str = "password"
     """Audit a refused sign-in and count it towards the throttle."""
     from apps.core.context import current_context
 
-    key = _failure_key(username, current_context().client_ip)
+    client_ip = current_context().client_ip
+    key = _failure_key(username, client_ip)
     try:
-        cache.add(key, 0, LOGIN_FAILURE_WINDOW)
+        _seeded_failures(key, username, client_ip)  # this refusal's own row is not written yet
         try:
             cache.incr(key)
         except ValueError:
