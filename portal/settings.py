@@ -59,9 +59,10 @@ ROLEGATE_PROFILE_SYNC_RATE = env_float("ROLEGATE_PROFILE_SYNC_RATE", 1.0, minimu
 ROLEGATE_PROFILE_SYNC_TIMEOUT = env_int("ROLEGATE_PROFILE_SYNC_TIMEOUT", 10, minimum=1)
 ROLEGATE_PROFILE_SYNC_MAX_ATTEMPTS = env_int("ROLEGATE_PROFILE_SYNC_MAX_ATTEMPTS", 5, minimum=1)
 ROLEGATE_PROFILE_SYNC_TIME_LIMIT = env_int("ROLEGATE_PROFILE_SYNC_TIME_LIMIT", 900, minimum=60)
-# The whole CreateSession step of one issuance (retries and backoff included), in seconds: keep
-# it under the web server's worker timeout (gunicorn: 30 s) so a slow AWS answers as an error.
-ROLEGATE_ISSUANCE_TIMEOUT = env_float("ROLEGATE_ISSUANCE_TIMEOUT", 20.0, minimum=1, maximum=300)
+# The whole CreateSession step of one issuance (retries and backoff included), in seconds: with
+# the console's sign-in token step (2 x 5 s at most) it stays under the web server's worker
+# timeout (gunicorn: 30 s), so a slow AWS answers as an error instead of a killed worker.
+ROLEGATE_ISSUANCE_TIMEOUT = env_float("ROLEGATE_ISSUANCE_TIMEOUT", 15.0, minimum=1, maximum=300)
 # A sync that would remove more than this share of an integration's apps (or all of them) stops
 # with ERROR and removes nothing; `sync_profiles NAME --allow-mass-delete` confirms a large one.
 ROLEGATE_PROFILE_SYNC_MAX_DELETE_SHARE = env_float(

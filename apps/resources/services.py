@@ -74,6 +74,7 @@ log = logging.getLogger(__name__)
 
 # One CreateSession attempt's timeout; the whole call is capped by ROLEGATE_ISSUANCE_TIMEOUT.
 CREATE_SESSION_ATTEMPT_TIMEOUT = 10.0
+SIGNIN_TOKEN_ATTEMPT_TIMEOUT = 5.0
 EVENT_CONSOLE_SIGNIN = "aws.console.signin"
 # CreateSession and STS accept 900..43200 seconds.
 MIN_DURATION_SECONDS = 900
@@ -487,7 +488,14 @@ def console_launch(
     assert console_region is not None
     assert target is not None
     try:
-        token = federation.get_signin_token(credentials, partition=app.partition)
+        # Bounded like CreateSession, so the whole launch stays under the web server's
+        # timeout: ROLEGATE_ISSUANCE_TIMEOUT plus at most two short sign-in token attempts.
+        token = federation.get_signin_token(
+            credentials,
+            partition=app.partition,
+            timeout=SIGNIN_TOKEN_ATTEMPT_TIMEOUT,
+            max_attempts=2,
+        )
         url = federation.login_url(
             signin_token=token,
             destination=target,
