@@ -190,10 +190,14 @@ class RolesAnywhereState:
         self.crls: dict[str, Crl] = {}
         self.subjects: dict[str, Subject] = {}
         self.tags: dict[str, dict[str, str]] = {}
+        # Request context keys of the sessions CreateSession issued, by access key id:
+        # aws:SourceIdentity and aws:TokenIssueTime, as AWS attaches them to every request.
+        self.session_contexts: dict[str, dict[str, str]] = {}
 
     def clear(self) -> None:
         """Forget every resource."""
         with self.lock:
+            self.session_contexts.clear()
             self.trust_anchors.clear()
             self.profiles.clear()
             self.crls.clear()
