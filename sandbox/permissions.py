@@ -136,7 +136,9 @@ def condition_holds(operator: str, key: str, expected: Any, context: Mapping[str
         operator = operator[: -len("IfExists")]
     lowered = {k.lower(): v for k, v in context.items()}
     actual = lowered.get(key.lower())
-    expected_values = [str(v).lower() if isinstance(v, bool) else str(v) for v in _as_list(expected)]
+    expected_values = [
+        str(v).lower() if isinstance(v, bool) else str(v) for v in _as_list(expected)
+    ]
     if operator == "Null":
         wants_missing = any(value.lower() == "true" for value in expected_values)
         return (actual is None) == wants_missing

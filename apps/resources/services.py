@@ -19,7 +19,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -29,12 +29,14 @@ from django.views.decorators.debug import sensitive_variables
 
 import awsra
 from apps.access import selectors as access
+from apps.access.access_end import access_end_for, issuance_duration
 from apps.access.errors import AccessDenied
 from apps.accounts.models import User
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.authority.pki import CaKeyError
 from apps.authority.services import RotationError, certificate_issue
+from apps.integrations.revocation.services import revocation_settle
 from apps.resources.errors import (
     AppNotFound,
     AuditUnavailable,
@@ -205,7 +207,8 @@ def _issue(
     duration_seconds: int | None,
     purpose: str,
     extra: Mapping[str, Any],
-) -> tuple[awsra.Credentials, AwsApp]:
+    login_expires_at: datetime | None = None,
+) -> tuple[awsra.Credentials, AwsApp, int]:
     base: dict[str, Any] = {"app": app_name, "role_arn": role_arn, "purpose": purpose, **extra}
     if not getattr(actor, "is_authenticated", False) or not actor.is_active:
         raise AccessDenied("Sign in first.")
@@ -250,11 +253,28 @@ def _issue(
     ):
         raise IssuanceError("duration_seconds must be a whole number of seconds")
     ttl = access.session_ttl(actor, app, role_arn) or access.max_session_ttl(actor)
-    duration = session_duration_seconds(
-        max_session_ttl=ttl,
-        profile_seconds=app.duration_seconds,
-        requested=duration_seconds,
+    # Credentials never outlive the access that allowed them (apps.access.access_end).
+    plan = issuance_duration(
+        base_seconds=session_duration_seconds(
+            max_session_ttl=ttl, profile_seconds=app.duration_seconds, requested=duration_seconds
+        ),
+        access_end=access_end_for(actor, app, role_arn, login_expires_at=login_expires_at),
+        kill_switch=app.integration.session_revocation_enabled,
     )
+    base.update(access_ends_at=plan.access_ends_at, duration_reason=plan.reason)
+    if plan.refusal:
+        _audit_refusal(
+            actor=actor,
+            app_name=app.name,
+            outcome=AuditEvent.Outcome.DENIED,
+            details={**base, "reason": plan.refusal},
+        )
+        raise AccessDenied(plan.refusal)
+    duration = plan.seconds
+    if app.integration.session_revocation_enabled:
+        revocation_settle(
+            integration_id=app.integration_id, role_arn=role_arn, username=actor.get_username()
+        )
     username = actor.get_username()
     try:
         leaf = certificate_issue(
@@ -349,7 +369,7 @@ def _issue(
             f"Rolegate could not build the request to AWS: {exc}",
             hint="An operator should check the integration's trust anchor ARN and the app.",
         ) from None
-    return credentials, app
+    return credentials, app, duration
 
 
 def aws_credentials_issue(
@@ -359,19 +379,23 @@ def aws_credentials_issue(
     role_arn: str,
     duration_seconds: int | None = None,
     purpose: str,
+    login_expires_at: datetime | None = None,
 ) -> awsra.Credentials:
     """Issue AWS credentials for `role_arn` on `app_name` to `actor`, audited, fail closed.
 
-    Raises `AppNotFound` (no such app), `AccessDenied` (app or role not allowed),
-    `IssuanceError` (AWS refused or failed; `.hint` says what to check) or `AuditUnavailable`.
+    The credentials never outlive the actor's access to the role (nor `login_expires_at`,
+    the CLI login's end). Raises `AppNotFound` (no such app), `AccessDenied` (app or role not
+    allowed, or access ending too soon), `IssuanceError` (AWS refused or failed; `.hint` says
+    what to check) or `AuditUnavailable`.
     """
-    credentials, _ = _issue(
+    credentials, _, _ = _issue(
         actor=actor,
         app_name=app_name,
         role_arn=role_arn,
         duration_seconds=duration_seconds,
         purpose=purpose,
         extra={},
+        login_expires_at=login_expires_at,
     )
     return credentials
 
@@ -447,7 +471,7 @@ def console_launch(
                 },
             )
             raise
-    credentials, app = _issue(
+    credentials, app, duration = _issue(
         actor=actor,
         app_name=app_name,
         role_arn=role_arn,
@@ -458,7 +482,10 @@ def console_launch(
     assert console_region is not None
     assert target is not None
     try:
-        token = federation.get_signin_token(credentials, partition=app.partition)
+        # The console session ends with the credentials' access too (SessionDuration).
+        token = federation.get_signin_token(
+            credentials, partition=app.partition, session_duration=duration
+        )
         url = federation.login_url(
             signin_token=token,
             destination=target,

@@ -29,9 +29,7 @@ def _deny(identity: str | None, before: datetime, operator: str = "DateLessThan"
         condition["StringEquals"] = {"aws:SourceIdentity": identity}
     return {
         "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": condition}
-        ],
+        "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": condition}],
     }
 
 
@@ -45,9 +43,12 @@ def _s3_denied(scenario: Scenario, credentials: dict[str, str]) -> bool:
     try:
         client("s3", scenario.sandbox, credentials).list_buckets()
     except ClientError as error:
-        assert error.response["Error"]["Code"] == "AccessDenied", error.response
-        return True
-    return False
+        code = error.response["Error"]["Code"]
+    else:
+        return False
+    if code != "AccessDenied":
+        raise AssertionError(f"expected AccessDenied, got {code}")
+    return True
 
 
 def _put(scenario: Scenario, document: dict[str, Any]) -> None:
