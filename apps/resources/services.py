@@ -72,9 +72,10 @@ MAX_DURATION_SECONDS = 43200
 # up to five minutes from its own clock, and the leaf must still be valid by AWS's clock then.
 LEAF_TTL = timedelta(minutes=5)
 
-_SESSION_NAME_INVALID = re.compile(r"[^A-Za-z0-9_=,.@-]", re.ASCII)
+_SESSION_NAME_INVALID = re.compile(r"[^A-Za-z0-9+_=,.@-]", re.ASCII)
+_SESSION_NAME_VALID = re.compile(r"[A-Za-z0-9+_=,.@-]{2,64}", re.ASCII)
+_SESSION_NAME_HASHED = re.compile(r"-[0-9a-f]{16}\Z", re.ASCII)
 _SESSION_NAME_MAX = 64
-_SESSION_NAME_MIN = 2
 
 # What an operator should look at for each kind of AWS refusal, in plain words.
 _HINTS: dict[str, str] = {
@@ -121,16 +122,18 @@ class ConsoleLaunch:
 
 
 def role_session_name_for(username: str) -> str:
-    """The username as an STS role session name: `[A-Za-z0-9_=,.@-]`, 2 to 64 characters.
+    """The username as an STS role session name, one-to-one: `[A-Za-z0-9+=,.@_-]`, 2-64 chars.
 
-    Other characters become `_`. A name longer than 64 keeps its first 47 characters plus
-    `-` and 16 hex digits of its SHA-256, so distinct long names stay distinct.
+    A username that already is a valid session name is used unchanged, unless it ends like a
+    hashed name (`-` and 16 hex digits); any other username becomes its sanitized form (other
+    characters as `_`, cut to 47) plus `-` and 16 hex digits of its SHA-256. Unchanged names never
+    end in that suffix and hashed names always do, so two usernames never share a session name
+    (short of a 64-bit hash collision), which keeps CloudTrail entries attributable.
     """
-    name = _SESSION_NAME_INVALID.sub("_", username)
-    if len(name) > _SESSION_NAME_MAX:
-        digest = hashlib.sha256(username.encode()).hexdigest()[:16]
-        name = f"{name[: _SESSION_NAME_MAX - 17]}-{digest}"
-    return name.ljust(_SESSION_NAME_MIN, "_")
+    if _SESSION_NAME_VALID.fullmatch(username) and not _SESSION_NAME_HASHED.search(username):
+        return username
+    digest = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{_SESSION_NAME_INVALID.sub('_', username)[: _SESSION_NAME_MAX - 17]}-{digest}"
 
 
 def session_duration_seconds(
