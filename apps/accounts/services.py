@@ -119,8 +119,12 @@ def user_apply(
     force: bool = False,
 ) -> User:
     """Create a user (or with ``force`` replace its roles and traits) and audit the change."""
-    from apps.core.registry import ResourceExists
+    from apps.accounts.usernames import username_problem
+    from apps.core.registry import ResourceError, ResourceExists
 
+    problem = username_problem(username)
+    if problem:
+        raise ResourceError(problem, field="metadata.name")
     validate_role_names(roles)
     with transaction.atomic():
         user = User.objects.select_for_update().filter(username=username).first()

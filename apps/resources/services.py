@@ -32,6 +32,7 @@ from apps.access import selectors as access
 from apps.access.access_end import access_end_for, issuance_duration
 from apps.access.errors import AccessDenied
 from apps.accounts.models import User
+from apps.accounts.usernames import RESERVED_USERNAMES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.authority.pki import CaKeyError
@@ -274,6 +275,15 @@ def _issue(
         )
         raise AccessDenied(plan.refusal)
     duration = plan.seconds
+    if actor.get_username().lower() in RESERVED_USERNAMES:
+        # A user made before the name was reserved must not share Rolegate's own identity.
+        _audit_refusal(
+            actor=actor,
+            app_name=app.name,
+            outcome=AuditEvent.Outcome.DENIED,
+            details={**base, "reason": "username reserved for Rolegate's own certificates"},
+        )
+        raise AccessDenied("This username is reserved for Rolegate itself; ask an operator.")
     if app.integration.session_revocation_enabled:
         revocation_settle(
             integration_id=app.integration_id, role_arn=role_arn, username=actor.get_username()
