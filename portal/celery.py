@@ -46,4 +46,9 @@ def beat_schedule(sync_interval: int) -> dict[str, dict[str, Any]]:
             "schedule": 300.0,
             "options": {"expires": 290},
         },
+        "refresh-crl": {
+            "task": "apps.integrations.tasks.refresh_crl",
+            "schedule": 3600.0,
+            "options": {"expires": 3540},
+        },
     }

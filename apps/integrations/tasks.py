@@ -95,3 +95,25 @@ def reconcile_session_revocations() -> int:
     for integration_id in ids:
         push_session_revocations.apply_async(args=(integration_id, "reconcile"), expires=290)
     return len(ids)
+
+
+# -- the CRL (issue 18 item 7) ------------------------------------------------------------------
+
+
+@shared_task(bind=True, name="apps.integrations.tasks.push_integration_crl", max_retries=3)
+def push_integration_crl(self: Any, integration_id: int) -> str:
+    """Upload the current CRL to one trust anchor now; retry while AWS fails transiently."""
+    from apps.integrations.services.crl import integration_crl_push
+
+    outcome, transient = integration_crl_push(integration_id=integration_id)
+    if transient and self.request.retries < 3:
+        raise self.retry(countdown=min(5 * 2**self.request.retries, 60) * (0.5 + random.random()))
+    return outcome
+
+
+@shared_task(name="apps.integrations.tasks.refresh_crl", ignore_result=True)
+def refresh_crl() -> bool:
+    """Beat: re-sign CRLs past half their lifetime; a re-signed list is pushed at once."""
+    from apps.authority.services import crl_refresh
+
+    return crl_refresh(actor=None)
