@@ -184,9 +184,10 @@ def _notify_requester(request_id: UUID, event: str) -> None:
         if not email:
             return
         roles = ", ".join(access_request.roles)
+        ends = access_request.access_ends_at
         line = _REQUESTER_MAIL[event].format(
             roles=roles,
-            ends=f"{access_request.access_ends_at:%Y-%m-%d %H:%M}",
+            ends=f"{ends:%Y-%m-%d %H:%M}" if ends else "-",
             ended=f"{access_request.ended_at or timezone.now():%Y-%m-%d %H:%M}",
         )
         base = str(getattr(settings, "ROLEGATE_PUBLIC_URL", "") or "").rstrip("/")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.http import HttpRequest
@@ -80,6 +80,21 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
         ),
     )
     readonly_fields = ("external_traits", "auth_source", "effective_access")
+    actions = ("revoke_aws_sessions",)
+
+    @admin.action(description="Revoke AWS sessions (every role they can reach)")
+    def revoke_aws_sessions(self, request: HttpRequest, queryset: Any) -> None:
+        """The kill switch for people: end their live sessions on revocation-enabled accounts."""
+        from apps.integrations.revocation.services import user_sessions_revoke
+
+        total = 0
+        for user in queryset:
+            total += user_sessions_revoke(actor=request.user, user=user)
+        messages.success(
+            request,
+            f"Revocation of {total} role(s) recorded; the policy is being written to IAM "
+            "(see each integration's page for the outcome).",
+        )
 
     @admin.display(description="Effective access")
     def effective_access(self, obj: User) -> str:
