@@ -518,7 +518,7 @@ def probe_configuration(
             if role_problems[role]:
                 warnings.append(f"role {role}: {role_problems[role]}")
         profiles.append(ProbedProfile(name, arn, enabled, roles, tags, warnings))
-    first_role = next((role for profile in profiles for role in profile.roles), None)
+    first_role = next((role for profile in profiles for role in profile.role_arns), None)
     if session_revocation and first_role is not None:
         problem = revocation_permission_problem(iam, first_role)
         if problem:
