@@ -10,7 +10,8 @@ from django.conf import settings
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from apps.integrations.models import Integration, RevocationRun, SyncRun
+from apps.integrations.models import Integration, SyncRun
+from apps.integrations.models_revocation import RevocationRun
 
 FINISHED = (SyncRun.Status.SUCCESS, SyncRun.Status.ERROR)
 

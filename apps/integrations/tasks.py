@@ -89,7 +89,7 @@ def push_session_revocations(self: Any, integration_id: int, reason: str = "") -
 @shared_task(name="apps.integrations.tasks.reconcile_session_revocations", ignore_result=True)
 def reconcile_session_revocations() -> int:
     """Beat: re-push every integration with revocation entries (prunes old ones; idempotent)."""
-    from apps.integrations.models import RevokedSession
+    from apps.integrations.models_revocation import RevokedSession
 
     ids = sorted(set(RevokedSession.objects.values_list("integration_id", flat=True)))
     for integration_id in ids:

@@ -4,6 +4,7 @@ pushed to the trust anchor at once (no waiting for the next sync)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -39,7 +40,7 @@ def test_a_revoked_leaf_reaches_the_trust_anchor_at_once(kill: KillScenario) -> 
     leaf = certificate_issue(
         subject_cn="alice", purpose="test", ttl=timedelta(minutes=5), actor=None
     )
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "certificate": leaf.certificate,
         "private_key": leaf.private_key,
         "chain": leaf.chain,

@@ -17,7 +17,8 @@ from django.utils import timezone
 from apps.access.errors import AccessDenied
 from apps.accounts.services import user_apply, user_save_from_admin
 from apps.audit.models import AuditEvent
-from apps.integrations.models import Integration, RevocationRun, RevokedSession
+from apps.integrations.models import Integration
+from apps.integrations.models_revocation import RevocationRun, RevokedSession
 from apps.integrations.revocation.policy import POLICY_NAME, source_identity_for
 from apps.integrations.revocation.services import (
     app_sessions_revoke,
@@ -33,8 +34,8 @@ pytestmark = pytest.mark.django_db
 
 
 def _seconds_left(credentials: object) -> float:
-    expiration = credentials.expiration  # type: ignore[attr-defined]
-    return (expiration - datetime.now(UTC)).total_seconds()
+    expiration: datetime = credentials.expiration  # type: ignore[attr-defined]
+    return float((expiration - datetime.now(UTC)).total_seconds())
 
 
 def test_grant_bounds_credentials_and_ending_it_revokes_the_same_credentials(

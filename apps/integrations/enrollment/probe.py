@@ -12,7 +12,7 @@ import json
 import logging
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -363,7 +363,7 @@ def revocation_permission_problem(iam: Any, role_arn: str) -> str:
             }
         ],
     }
-    steps = (
+    steps: tuple[tuple[str, Callable[[], Any]], ...] = (
         ("GetRolePolicy", lambda: iam.get_role_policy(RoleName=name, PolicyName=POLICY_NAME)),
         (
             "PutRolePolicy",

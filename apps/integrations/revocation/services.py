@@ -29,7 +29,8 @@ import awsra
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.integrations import aws
-from apps.integrations.models import Integration, RevocationRun, RevokedSession
+from apps.integrations.models import Integration
+from apps.integrations.models_revocation import RevocationRun, RevokedSession
 from apps.integrations.revocation.policy import (
     POLICY_NAME,
     PRUNE_AFTER,

@@ -11,7 +11,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.integrations.models import Integration, RevokedSession
+from apps.integrations.models import Integration
+from apps.integrations.models_revocation import RevokedSession
 from apps.integrations.revocation.services import (
     app_sessions_revoke,
     revocation_push,
