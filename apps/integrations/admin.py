@@ -160,6 +160,7 @@ class IntegrationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "sync_role_arn",
             "sync_profile_accepts_role_session_name",
             "filters_text",
+            "session_revocation_enabled",
         ]
         if obj is None:
             return editable

@@ -129,3 +129,32 @@ def test_the_wizard_test_step_checks_the_permissions(kill: KillScenario) -> None
     arguments["session_revocation"] = False
     assert probe_configuration(**arguments).ok  # type: ignore[arg-type]
     assert json.dumps(refused.as_data())
+
+
+@pytest.mark.django_db
+def test_the_wizard_and_the_admin_offer_the_kill_switch(staff_user: object) -> None:
+    from django.test import Client
+
+    from apps.authority.services import ca_ensure
+
+    ca_ensure(actor=None)
+    staff_user.is_superuser = True  # type: ignore[attr-defined]
+    staff_user.save()  # type: ignore[attr-defined]
+    client = Client()
+    client.force_login(staff_user)  # type: ignore[arg-type]
+    name_step = client.get("/manage/integrations/enroll/name/").content.decode()
+    assert 'name="session_revocation"' in name_step
+    answer = client.post(
+        "/manage/integrations/enroll/name/",
+        {"name": "aws-kill", "session_revocation": "on", "action": "next"},
+    )
+    assert answer.status_code == 302, answer.content[:500]
+    setup = client.get("/manage/integrations/enroll/setup/").content.decode()
+    assert "RolegateSessionRevocation" in setup and "iam:PutRolePolicy" in setup
+    assert 'id="revocation-scope"' in setup
+    script = client.get("/manage/integrations/enroll/setup/rolegate-enroll.sh")
+    assert script.status_code == 200 and b"iam:PutRolePolicy" in script.content
+    template = client.get("/manage/integrations/enroll/setup/rolegate-enroll.yaml")
+    assert template.status_code == 200 and b"RolegateSessionRevocation" in template.content
+    admin_form = client.get("/admin/integrations/integration/add/").content.decode()
+    assert 'name="session_revocation_enabled"' in admin_form
