@@ -2,7 +2,7 @@
 
 The load test (bench/locustfile.py) needs gunicorn, the sandbox and Redis running; see its own
 runner. Pass ``--only NAME`` to run one benchmark (awsra, access, authority, resources, cli, sync,
-intent).
+intent, revocation).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "cli": ["bench_cli.py"],
     "sync": ["bench_sync.py"],
     "intent": ["bench_issuance_intent.py"],
+    "revocation": ["bench_revocation.py"],
 }
 
 

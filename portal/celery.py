@@ -40,4 +40,15 @@ def beat_schedule(sync_interval: int) -> dict[str, dict[str, Any]]:
             "schedule": 60.0,
             "options": {"expires": 55},
         },
+        # Issue 18: prune and re-push session revocations; keep the CRL fresh.
+        "reconcile-session-revocations": {
+            "task": "apps.integrations.tasks.reconcile_session_revocations",
+            "schedule": 300.0,
+            "options": {"expires": 290},
+        },
+        "refresh-crl": {
+            "task": "apps.integrations.tasks.refresh_crl",
+            "schedule": 3600.0,
+            "options": {"expires": 3540},
+        },
     }

@@ -189,8 +189,27 @@ def status(*, stdout: TextIO) -> int:
         ),
         f"  {'Valid until:':{width}}{expires:%Y-%m-%d %H:%M:%S} UTC [{_remaining(expires)}]",
     ]
+    lines[3:3] = _grant_lines(me.get("grants"), width)
     print("\n".join(lines), file=stdout)
     return ExitCode.OK
+
+
+def _grant_lines(grants: Any, width: int) -> list[str]:
+    """`Grants:` lines for `status`: each granted role and when it ends (from the server)."""
+    lines: list[str] = []
+    for grant in grants if isinstance(grants, list) else []:
+        if not isinstance(grant, dict):
+            continue
+        try:
+            ends = state.parse_time(str(grant.get("ends_at")))
+        except (CliError, ValueError):
+            continue
+        label = "Grants:" if not lines else ""
+        lines.append(
+            f"  {label:{width}}{str(grant.get('role', ''))[:64]} until "
+            f"{ends:%Y-%m-%d %H:%M:%S} UTC [{_remaining(ends)}]"
+        )
+    return lines
 
 
 def logout() -> int:
@@ -248,9 +267,14 @@ def apps_ls(*, output_format: str) -> int:
     rows = [("Application", "Account", "Integration", "AWS roles")]
     for app in apps:
         roles = app.get("aws_role_arns") or []
+        name = str(app.get("name", ""))
+        with contextlib.suppress(ValueError):
+            if app.get("grant_ends_at"):
+                ends = state.parse_time(str(app["grant_ends_at"]))
+                name += f" (granted until {ends:%Y-%m-%d %H:%M} UTC)"
         rows.append(
             (
-                str(app.get("name", "")),
+                name,
                 str(app.get("account_id", "")),
                 str(app.get("integration", "")),
                 str(roles[0]) if roles else "",

@@ -1,4 +1,4 @@
-"""`rolegate request create/ls/show`: ask for roles for a while, and follow the review.
+"""`rolegate request create/ls/show/cancel`: ask for roles for a while, and follow the review.
 
 Uses the CLI's one API client and login (rolegate.commands / rolegate.state); the server decides
 everything (which roles may be requested, durations, reasons), the CLI only shows its answers.
@@ -39,6 +39,9 @@ def add_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -> No
     show = request.add_parser("show", help="show one access request")
     show.add_argument("id", help="request id (or the short id that `request ls` prints)")
     show.add_argument("--format", choices=("text", "json"), default="text")
+    cancel = request.add_parser("cancel", help="withdraw one of your pending access requests")
+    cancel.add_argument("id", help="request id (or the short id that `request ls` prints)")
+    cancel.add_argument("--format", choices=("text", "json"), default="text")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.request_command == "ls":
         return list_requests(output_format=args.format)
+    if args.request_command == "cancel":
+        return cancel(request_id=args.id, output_format=args.format)
     return show(request_id=args.id, output_format=args.format)
 
 
@@ -250,4 +255,41 @@ def show(*, request_id: str, output_format: str) -> int:
             )
         wanted = matches[0]
     _emit(_request_dict(client.call("GET", api_path("requests", wanted))), output_format)
+    return ExitCode.OK
+
+
+def _resolve_mine(client: Any, request_id: str) -> str:
+    """The full id of one of the user's own requests, from a full or short id."""
+    wanted = request_id.strip().lower()
+    if len(wanted.replace("-", "")) >= 32:
+        return wanted
+    if len(wanted) < 4:
+        raise CliError("give at least 4 characters of the request id", ExitCode.USAGE)
+    mine = client.call("GET", "/requests")
+    matches = [
+        str(entry["id"])
+        for entry in (mine if isinstance(mine, list) else [])
+        if isinstance(entry, dict)
+        and str(entry.get("id", "")).replace("-", "").startswith(wanted.replace("-", ""))
+    ]
+    if not matches:
+        raise CliError(f"no access request of yours starts with {request_id!r}", ExitCode.NOT_FOUND)
+    if len(matches) > 1:
+        raise CliError(
+            f"{request_id!r} matches several requests; give more of the id", ExitCode.USAGE
+        )
+    return matches[0]
+
+
+def cancel(*, request_id: str, output_format: str) -> int:
+    """Withdraw one of the user's pending requests (the server refuses decided ones)."""
+    from rolegate.client import api_path
+
+    client = _api()
+    wanted = _resolve_mine(client, request_id)
+    item = _request_dict(client.call("POST", api_path("requests", wanted, "cancel"), {}))
+    if output_format == "json":
+        _emit(item, output_format)
+    else:
+        print(f"Withdrew access request {_short(str(item['id']))} ({','.join(item['roles'])}).")
     return ExitCode.OK

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, quote
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.wrappers import Request, Response
 
-from . import controlplane, federation, model, sessions
+from . import controlplane, federation, model, permissions, sessions
 from .auth import authenticate_control_plane_call, credential_scope
 from .controlplane import CallContext
 from .errors import ApiError
@@ -132,15 +132,30 @@ class SandboxApp:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
         self.moto = DomainDispatcherApplication(create_backend_app)
+        # Identity policies with conditions (the kill switch's Deny) evaluated as IAM does.
+        permissions.install()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
-            return self._dispatch(environ, start_response)
+            with permissions.request_context(self._session_context(environ)):
+                # Responses are built eagerly, so the context covers every IAM check.
+                return list(self._dispatch(environ, start_response))
         except Exception:
             # A bug in the sandbox must look like an AWS 500, not a dropped connection.
             logger.exception("sandbox: unhandled error")
             response = rest_json_error(ApiError("InternalServerException", "Internal error", 500))
             return response(environ, start_response)
+
+    def _session_context(self, environ: dict[str, Any]) -> dict[str, str] | None:
+        """The condition keys AWS attaches to requests signed with a Roles Anywhere session."""
+        if not environ.get("HTTP_X_AMZ_SECURITY_TOKEN"):
+            return None
+        scope = credential_scope(environ.get("HTTP_AUTHORIZATION", ""))
+        if scope is None:
+            return None
+        with self.sandbox.state.lock:
+            context = self.sandbox.state.session_contexts.get(scope[0])
+            return dict(context) if context else None
 
     # -- dispatch ------------------------------------------------------------------------
 

@@ -171,6 +171,14 @@ def create_session(sandbox: Sandbox, request: Request) -> tuple[int, dict[str, A
     # moto stamps expiry from the real clock; align it with the sandbox clock so a skewed
     # clock expires the credentials consistently.
     assumed.expiration = expiration.replace(tzinfo=None)
+    with state.lock:
+        # aws:TokenIssueTime has whole seconds (truncated), as on AWS.
+        state.session_contexts[assumed.access_key_id] = {
+            "aws:SourceIdentity": identity,
+            "aws:TokenIssueTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "aws:PrincipalArn": role_arn.arn,
+            "aws:userid": f"{assumed.user_id}",
+        }
     subject_arn = _record_subject(sandbox, certificate, verified.region, anchor_arn.account_id)
     with sandbox.state.lock:
         sandbox.state.issued_sessions.append(

@@ -193,10 +193,14 @@ class RolesAnywhereState:
         # Every session CreateSession created (serial, role, session name), in order: what
         # CloudTrail would show, so tests can compare AWS's side with Rolegate's records.
         self.issued_sessions: list[dict[str, str]] = []
+        # Request context keys of the sessions CreateSession issued, by access key id:
+        # aws:SourceIdentity and aws:TokenIssueTime, as AWS attaches them to every request.
+        self.session_contexts: dict[str, dict[str, str]] = {}
 
     def clear(self) -> None:
         """Forget every resource."""
         with self.lock:
+            self.session_contexts.clear()
             self.trust_anchors.clear()
             self.profiles.clear()
             self.crls.clear()

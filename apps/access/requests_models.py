@@ -1,9 +1,9 @@
 """Just-in-time access requests: a user asks for roles for a while; reviewers approve or deny.
 
 One row carries the whole life of a request, so "does this user hold a granted role now?" is one
-indexed query: `pending → approved | denied | expired`, then `approved → ended`. The request's
-review deadline (how long reviewers have) and its access duration (how long the grant lasts once
-approved) are separate, as peers' users asked.
+indexed query: `pending → approved | denied | expired | cancelled`, then `approved → ended`. The
+request's review deadline (how long reviewers have) and its access duration (how long the grant
+lasts once approved) are separate, as peers' users asked.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ class AccessRequest(models.Model):
         DENIED = "denied", "Denied"
         EXPIRED = "expired", "Expired unreviewed"
         ENDED = "ended", "Access ended"
+        CANCELLED = "cancelled", "Withdrawn by the requester"
 
     # Random ids: request ids appear in URLs and the CLI, and must not be enumerable.
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

@@ -39,6 +39,7 @@ __all__ = [
     "RequestInvalid",
     "RequestNotFound",
     "RequestNotPending",
+    "access_request_cancel",
     "access_request_create",
     "access_request_end",
     "access_request_review",
@@ -168,6 +169,43 @@ def _notify_reviewers(request_id: UUID) -> None:
         logger.exception("could not notify the reviewers of access request %s", request_id)
 
 
+_REQUESTER_MAIL = {
+    "approved": "approved: you have the role(s) {roles} until {ends} UTC",
+    "denied": "denied: the role(s) {roles} were not granted",
+    "ended": "ended: your access to the role(s) {roles} ended at {ended} UTC",
+}
+
+
+def _notify_requester(request_id: UUID, event: str) -> None:
+    """E-mail the requester that their request was approved, denied or ended; best effort."""
+    try:
+        access_request = AccessRequest.objects.select_related("requester").get(pk=request_id)
+        email = access_request.requester.email
+        if not email:
+            return
+        roles = ", ".join(access_request.roles)
+        ends = access_request.access_ends_at
+        line = _REQUESTER_MAIL[event].format(
+            roles=roles,
+            ends=f"{ends:%Y-%m-%d %H:%M}" if ends else "-",
+            ended=f"{access_request.ended_at or timezone.now():%Y-%m-%d %H:%M}",
+        )
+        base = str(getattr(settings, "ROLEGATE_PUBLIC_URL", "") or "").rstrip("/")
+        body = f"Your access request {access_request.short_id} was {line}.\n\n"
+        if event == "ended" and access_request.end_reason:
+            body += f"Reason: {access_request.end_reason}\n\n"
+        body += f"{base}/requests/{access_request.id}/\n"
+        send_mail(
+            subject=f"[Rolegate] Access request {event}: {roles}",
+            message=body,
+            from_email=None,
+            recipient_list=[email],
+        )
+    except Exception:
+        # A mail server outage must not undo a committed decision; the request page shows it.
+        logger.exception("could not notify the requester of access request %s", request_id)
+
+
 def access_request_create(
     *,
     actor: Any,
@@ -245,7 +283,21 @@ def _expire_locked(access_request: AccessRequest, now: datetime) -> None:
     )
 
 
+def _revocable_before_end(access_request: AccessRequest) -> set[tuple[int, str]]:
+    """What the requester reached with this request's grants (they may already be past)."""
+    from apps.access.selectors import user_role_names
+    from apps.integrations.revocation.services import revocable_access
+
+    requester = access_request.requester
+    return revocable_access(
+        requester, role_names=[*user_role_names(requester), *access_request.roles]
+    )
+
+
 def _end_locked(access_request: AccessRequest, now: datetime, actor: Any, reason: str) -> None:
+    from apps.integrations.revocation.services import sessions_revoke_lost_access
+
+    before = _revocable_before_end(access_request)
     access_request.state = AccessRequest.State.ENDED
     access_request.ended_at = now
     access_request.ended_by = actor if getattr(actor, "is_authenticated", False) else None
@@ -264,6 +316,14 @@ def _end_locked(access_request: AccessRequest, now: datetime, actor: Any, reason
             "reason": reason,
         },
     )
+    # The kill switch: sessions issued under the grant stop working now, not at their expiry.
+    sessions_revoke_lost_access(
+        actor=actor,
+        user=access_request.requester,
+        before=before,
+        reason=f"access request {access_request.short_id} ended: {reason}"[:300],
+    )
+    transaction.on_commit(lambda: _notify_requester(access_request.pk, "ended"))
 
 
 def access_request_review(
@@ -376,6 +436,9 @@ def _record_review(
         event = "access_request.approve"
     else:
         return
+    request_pk = access_request.pk
+    outcome = "denied" if event == "access_request.deny" else "approved"
+    transaction.on_commit(lambda: _notify_requester(request_pk, outcome))
     audit_record(
         event_type=event,
         actor=actor,
@@ -422,6 +485,43 @@ def access_request_end(*, actor: Any, request_id: UUID | str, reason: str = "") 
             now,
             None if ended_naturally else actor,
             "grant reached its end" if ended_naturally else (reason.strip() or "ended early"),
+        )
+    return access_request
+
+
+def access_request_cancel(*, actor: Any, request_id: UUID | str) -> AccessRequest:
+    """Withdraw a pending request: only its requester may; no-op if already withdrawn."""
+    try:
+        key = request_id if isinstance(request_id, UUID) else UUID(str(request_id))
+    except ValueError:
+        raise RequestNotFound() from None
+    with transaction.atomic():
+        access_request = (
+            AccessRequest.objects.select_for_update(of=("self",))
+            .select_related("requester")
+            .filter(pk=key)
+            .first()
+        )
+        # Someone else's request reads as missing: ids must not be probed through here.
+        if access_request is None or access_request.requester_id != getattr(actor, "pk", None):
+            raise RequestNotFound()
+        if access_request.state == AccessRequest.State.CANCELLED:
+            return access_request
+        if access_request.state != AccessRequest.State.PENDING:
+            raise RequestNotPending(
+                f"This request is already {access_request.state}; only a pending request can "
+                "be withdrawn."
+            )
+        now = timezone.now()
+        access_request.state = AccessRequest.State.CANCELLED
+        access_request.resolved_at = now
+        access_request.save(update_fields=["state", "resolved_at"])
+        audit_record(
+            event_type="access_request.cancel",
+            actor=actor,
+            target_kind=TARGET,
+            target_name=str(access_request.id),
+            details={"roles": access_request.roles},
         )
     return access_request
 

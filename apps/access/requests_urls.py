@@ -15,4 +15,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("<uuid:pk>/", views.request_detail, name="detail"),
     path("<uuid:pk>/review/", views.request_review, name="review"),
     path("<uuid:pk>/end/", views.request_end, name="end"),
+    path("<uuid:pk>/cancel/", views.request_cancel, name="cancel"),
 ]

@@ -185,6 +185,22 @@ def request_end(request: HttpRequest, pk: UUID) -> HttpResponse:
     return redirect("requests:detail", pk=pk)
 
 
+@login_required
+@require_POST
+def request_cancel(request: HttpRequest, pk: UUID) -> HttpResponse:
+    """Withdraw one's own pending request."""
+    try:
+        services.access_request_cancel(actor=request.user, request_id=pk)
+    except services.RequestNotFound as exc:
+        raise Http404(exc.message) from None
+    except services.RequestNotPending as exc:
+        return _detail_response(request, pk, status=409, error=exc.message)
+    if _is_htmx(request):
+        return _detail_response(request, pk)
+    messages.success(request, "Request withdrawn.")
+    return redirect("requests:detail", pk=pk)
+
+
 @staff_required
 @require_GET
 def request_history(request: HttpRequest) -> HttpResponse:

@@ -120,6 +120,7 @@ def _store_update(*, actor: Any, role: Role, parsed: RoleSpec, version: str) -> 
     new_spec = parsed.to_dict()
     if role.spec == new_spec and role.version == version:
         return role
+    holders = _holders_reach(role.name)
     role.spec = new_spec
     role.version = version
     role.revision += 1
@@ -132,7 +133,41 @@ def _store_update(*, actor: Any, role: Role, parsed: RoleSpec, version: str) -> 
         target_name=role.name,
         details={"before": before, "after": after, "changed": _diff(before["spec"], new_spec)},
     )
+    _revoke_lost_reach(actor, holders, f"role {role.name!r} changed")
     return role
+
+
+def _holders_reach(name: str) -> list[tuple[Any, set[tuple[int, str]]]]:
+    """Each active holder of the role (assigned or granted now) with what they reach now."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from apps.access.requests_models import AccessGrant
+    from apps.integrations.revocation.services import revocable_access, revocation_in_use
+
+    if not revocation_in_use():
+        return []
+    assigned = set(_holders(name))
+    granted = set(
+        AccessGrant.objects.filter(
+            role_name=name, ended_at__isnull=True, ends_at__gt=timezone.now()
+        ).values_list("user_id", flat=True)
+    )
+    if not assigned and not granted:
+        return []
+    users = get_user_model().objects.filter(is_active=True)
+    holders = [u for u in users if u.get_username() in assigned or u.pk in granted]
+    return [(user, revocable_access(user)) for user in holders]
+
+
+def _revoke_lost_reach(
+    actor: Any, holders: list[tuple[Any, set[tuple[int, str]]]], reason: str
+) -> None:
+    """After a role change: revoke live sessions on role ARNs a holder no longer reaches."""
+    from apps.integrations.revocation.services import sessions_revoke_lost_access
+
+    for user, before in holders:
+        sessions_revoke_lost_access(actor=actor, user=user, before=before, reason=reason)
 
 
 def _holders(name: str) -> list[str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -15,12 +15,31 @@ from django.utils.http import urlencode
 
 from apps.accounts import services
 from apps.accounts.models import User
+from apps.accounts.usernames import username_problem
 from apps.core.hooks import validate_role_names
 from apps.core.registry import ResourceError
 
 
+def _clean_username(form: forms.ModelForm) -> str:  # type: ignore[type-arg]
+    username: str = form.cleaned_data.get("username") or ""
+    problem = username_problem(username)
+    if problem:
+        raise forms.ValidationError(problem)
+    return username
+
+
+class RolegateUserCreationForm(AdminUserCreationForm):  # type: ignore[type-arg]
+    """Django's add-user form with Rolegate's username rule (the same as `create -f`)."""
+
+    def clean_username(self) -> str:
+        return _clean_username(self)
+
+
 class RolegateUserChangeForm(UserChangeForm):  # type: ignore[type-arg]
     """Validates role names against existing roles and traits as name → list of strings."""
+
+    def clean_username(self) -> str:
+        return _clean_username(self)
 
     def clean_roles(self) -> list[str]:
         roles = self.cleaned_data.get("roles") or []
@@ -51,6 +70,7 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
     """Django's user admin plus Rolegate roles and traits."""
 
     form = RolegateUserChangeForm
+    add_form = RolegateUserCreationForm
     list_display = ("username", "email", "is_staff", "is_active", "auth_source", "last_login")
     fieldsets = (
         *(BaseUserAdmin.fieldsets or ()),
@@ -60,6 +80,21 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
         ),
     )
     readonly_fields = ("external_traits", "auth_source", "effective_access")
+    actions = ("revoke_aws_sessions",)
+
+    @admin.action(description="Revoke AWS sessions (every role they can reach)")
+    def revoke_aws_sessions(self, request: HttpRequest, queryset: Any) -> None:
+        """The kill switch for people: end their live sessions on revocation-enabled accounts."""
+        from apps.integrations.revocation.services import user_sessions_revoke
+
+        total = 0
+        for user in queryset:
+            total += user_sessions_revoke(actor=request.user, user=user)
+        messages.success(
+            request,
+            f"Revocation of {total} role(s) recorded; the policy is being written to IAM "
+            "(see each integration's page for the outcome).",
+        )
 
     @admin.display(description="Effective access")
     def effective_access(self, obj: User) -> str:

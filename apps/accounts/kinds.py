@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from apps.accounts import services
 from apps.accounts.models import User
+from apps.accounts.usernames import USERNAME_RE, USERNAME_RULE, username_problem
 from apps.core.registry import (
     Document,
     ResourceError,
@@ -17,7 +17,6 @@ from apps.core.registry import (
     require_str_list,
 )
 
-USERNAME_RE = re.compile(r"[A-Za-z0-9@.+_-]{1,150}\Z", re.ASCII)
 _TRAIT_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:")
 
 
@@ -36,6 +35,9 @@ def _parse_traits(value: Any) -> dict[str, list[str]]:
 def apply(document: Document, *, actor: Any, force: bool) -> str:
     """Create or replace a user from its YAML document."""
     name = document["metadata"]["name"]
+    problem = username_problem(name)
+    if problem:
+        raise ResourceError(problem, field="metadata.name")
     spec = require_mapping(document.get("spec"), field="spec")
     unknown = set(spec) - {"roles", "traits", "email", "is_staff"}
     if unknown:
@@ -105,7 +107,7 @@ register(
         list=list_all,
         delete=delete,
         name_re=USERNAME_RE,
-        name_rule="must be 1-150 letters, digits or '@', '.', '+', '-', '_'",
+        name_rule=USERNAME_RULE,
     )
 )
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apps.access.engine.labels import ValueMatcher, compile_value
+from apps.accounts.usernames import username_problem
 from apps.core.registry import ResourceError, require_mapping, require_str_list
 
 __all__ = [
@@ -127,7 +128,8 @@ def sanitize_username(raw: object) -> str | None:
     folded = unicodedata.normalize("NFKD", text.strip())
     folded = "".join(char for char in folded if not unicodedata.combining(char))
     candidate = _USERNAME_BAD_RUN.sub("_", folded).strip("_")[:USERNAME_MAX_LENGTH]
-    return candidate if _USERNAME_RE.match(candidate) else None
+    # Reserved names (Rolegate's own certificate CNs) are never given to a signed-in user.
+    return candidate if not username_problem(candidate) else None
 
 
 def email_domain_refusal(claims: Mapping[str, Any], allowed_domains: Sequence[str]) -> str | None:

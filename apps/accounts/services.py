@@ -131,14 +131,19 @@ def user_apply(
     force: bool = False,
 ) -> User:
     """Create a user (or with ``force`` replace its roles and traits) and audit the change."""
-    from apps.core.registry import ResourceExists
+    from apps.accounts.usernames import username_problem
+    from apps.core.registry import ResourceError, ResourceExists
 
+    problem = username_problem(username)
+    if problem:
+        raise ResourceError(problem, field="metadata.name")
     validate_role_names(roles)
     with transaction.atomic():
         user = User.objects.select_for_update().filter(username=username).first()
         if user is not None and not force:
             raise ResourceExists(f"user {username!r} already exists (use --force to replace it)")
         before = _user_snapshot(user) if user else None
+        reachable = _revocable(user)
         if user is None:
             user = User(username=username)
             user.set_unusable_password()
@@ -158,7 +163,26 @@ def user_apply(
             target_name=username,
             details={"before": before, "after": after},
         )
+        _revoke_lost(actor, user, reachable, "role assignment changed")
     return user
+
+
+def _revocable(user: User | None) -> set[tuple[int, str]]:
+    """What the user reaches now on integrations with session revocation on (the kill switch)."""
+    if user is None or user.pk is None or not user.is_active:
+        return set()
+    from apps.integrations.revocation.services import revocable_access
+
+    return revocable_access(user)
+
+
+def _revoke_lost(actor: Any, user: User, before: set[tuple[int, str]], reason: str) -> None:
+    """Revoke the live AWS sessions on roles the change took away (deactivation: all)."""
+    if not before:
+        return
+    from apps.integrations.revocation.services import sessions_revoke_lost_access
+
+    sessions_revoke_lost_access(actor=actor, user=user, before=before, reason=reason)
 
 
 def user_delete(*, actor: Any, username: str) -> None:
@@ -170,6 +194,11 @@ def user_delete(*, actor: Any, username: str) -> None:
         if user is None:
             raise ResourceNotFound(f"user {username!r} not found")
         snapshot = _user_snapshot(user)
+        reachable = _revocable(user)
+        if reachable:
+            # Revoked before the row goes: the entries keep the username, not the user.
+            user.is_active = False
+            _revoke_lost(actor, user, reachable, "user deleted")
         user.delete()
         audit_record(
             event_type="user.deleted",
@@ -198,10 +227,17 @@ def user_save_from_admin(*, actor: Any, user: User, created: bool) -> None:
     with transaction.atomic():
         stored = None if created else User.objects.select_for_update().filter(pk=user.pk).first()
         before = _user_snapshot(stored) if stored else None
+        reachable = _revocable(stored)
         after = _user_snapshot(user)
         user.save()
         if before == after and not created:
             return
+        _revoke_lost(
+            actor,
+            user,
+            reachable,
+            "user deactivated" if before and not user.is_active else "role assignment changed",
+        )
         audit_record(
             event_type="user.created" if created else "user.updated",
             actor=actor,

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -263,6 +264,14 @@ def logout(request: HttpRequest) -> Any:
 # --- the user and their apps -------------------------------------------------------------------
 
 
+class GrantOut(Schema):
+    """One role granted by an approved access request, until `ends_at`."""
+
+    request_id: str
+    role: str
+    ends_at: datetime
+
+
 class MeOut(Schema):
     """Who the token belongs to (like `tsh status`)."""
 
@@ -271,6 +280,8 @@ class MeOut(Schema):
     traits: dict[str, list[str]]
     is_staff: bool
     token_expires_at: datetime
+    # Roles held through approved access requests, with when each grant ends (issue 18).
+    grants: list[GrantOut] = []
 
 
 def _traits(user: Any) -> dict[str, list[str]]:
@@ -294,7 +305,20 @@ def me(request: HttpRequest) -> Any:
         "traits": _traits(user),
         "is_staff": bool(user.is_staff),
         "token_expires_at": _caller_token(request).expires_at,
+        "grants": _grants(user),
     }
+
+
+def _grants(user: Any) -> list[dict[str, Any]]:
+    from apps.access.requests_models import AccessGrant
+
+    rows = AccessGrant.objects.filter(
+        user_id=user.pk, ended_at__isnull=True, ends_at__gt=timezone.now()
+    ).order_by("ends_at")
+    return [
+        {"request_id": str(row.request_id), "role": row.role_name, "ends_at": row.ends_at}
+        for row in rows
+    ]
 
 
 class AppOut(Schema):
@@ -307,15 +331,21 @@ class AppOut(Schema):
     profile_arn: str
     labels: dict[str, str]
     aws_role_arns: list[str]
+    # Set when the app is reachable only through access-request grants: when that ends.
+    grant_ends_at: datetime | None = None
 
 
 @api.get("/apps", response=list[AppOut], summary="AWS apps the user can access")
 def apps_list(request: HttpRequest) -> Any:
     """List the accessible apps, each with the role ARNs this user may assume."""
+    from apps.access.access_end import grant_only_ends
     from apps.access.selectors import accessible_apps
     from apps.resources.selectors import apps_all
 
     rows = {app.name: app for app in apps_all()}
+    user = _caller(request)
+    accessible = accessible_apps(user, rows.values())
+    grant_ends = grant_only_ends(user, accessible)
     return [
         {
             "name": facts.name,
@@ -325,8 +355,9 @@ def apps_list(request: HttpRequest) -> Any:
             "profile_arn": rows[facts.name].profile_arn,
             "labels": dict(rows[facts.name].labels),
             "aws_role_arns": sorted(arns),
+            "grant_ends_at": grant_ends.get(facts.name),
         }
-        for facts, arns in accessible_apps(_caller(request), rows.values())
+        for facts, arns in accessible
     ]
 
 
@@ -373,6 +404,8 @@ def app_credentials(request: HttpRequest, name: str, payload: CredentialsIn) -> 
             role_arn=payload.role_arn,
             duration_seconds=payload.duration_seconds,
             purpose="cli",
+            # The CLI login bounds the credentials it fetches (issue 18).
+            login_expires_at=_caller_token(request).expires_at,
         )
     except AppNotFound as error:
         return Status(404, {"detail": error.message, "code": "app_not_found"})

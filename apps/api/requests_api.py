@@ -190,3 +190,21 @@ def request_review(request: HttpRequest, request_id: str, payload: ReviewIn) -> 
     item = _visible(request, request_id)
     assert item is not None
     return Status(200, _out(item))
+
+
+@router.post(
+    "/{request_id}/cancel",
+    response={200: RequestOut, 404: RequestErrorOut, 409: RequestErrorOut},
+    summary="Withdraw your own pending request",
+)
+def request_cancel(request: HttpRequest, request_id: str) -> Any:
+    """Withdraw a pending request; only its requester may."""
+    try:
+        services.access_request_cancel(actor=_caller(request), request_id=request_id)
+    except services.RequestNotFound:
+        return _not_found()
+    except services.RequestNotPending as error:
+        return Status(409, {"detail": error.message, "code": "request_closed"})
+    item = _visible(request, request_id)
+    assert item is not None
+    return Status(200, _out(item))

@@ -22,6 +22,7 @@ from apps.authority import pki
 from apps.authority.keyring import configured_keks
 from apps.authority.models import CertificateAuthority, LeafCertificate
 from apps.authority.pki import CaKeyError
+from apps.core.hooks import notify_crl_changed
 
 __all__ = [
     "MAX_LEAF_TTL",
@@ -387,6 +388,8 @@ def certificate_revoke(*, serial: int | str, reason: str, actor: Any) -> LeafCer
                 "crl_number": authority.crl_number,
             },
         )
+        # The trust anchors get the new list now, not at the next sync.
+        transaction.on_commit(notify_crl_changed)
     return issued
 
 
@@ -412,6 +415,7 @@ def crl_refresh(*, actor: Any, force: bool = False) -> bool:
                 target_kind="certificate_authority",
                 details={"forced": force},
             )
+            transaction.on_commit(notify_crl_changed)
     return refreshed
 
 

@@ -13,3 +13,19 @@ def validate_role_names(names: list[str]) -> None:
     """Run every registered role-name validator."""
     for validator in role_name_validators:
         validator(names)
+
+
+# Called after a transaction that changed a CRL commits (a leaf revoked, a CRL re-signed), so the
+# new list reaches the trust anchors at once. apps.integrations appends its push in ready().
+crl_change_listeners: list[Callable[[], None]] = []
+
+
+def notify_crl_changed() -> None:
+    """Run every CRL-change listener; one failing listener never stops the others."""
+    import logging
+
+    for listener in crl_change_listeners:
+        try:
+            listener()
+        except Exception:
+            logging.getLogger(__name__).exception("a CRL change listener failed")

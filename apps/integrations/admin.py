@@ -43,6 +43,7 @@ class IntegrationForm(forms.ModelForm):  # type: ignore[type-arg]
             "sync_profile_arn",
             "sync_role_arn",
             "sync_profile_accepts_role_session_name",
+            "session_revocation_enabled",
         )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -66,6 +67,7 @@ class IntegrationForm(forms.ModelForm):  # type: ignore[type-arg]
                     data.get("sync_profile_accepts_role_session_name")
                 ),
                 profile_name_filters=[f for f in filters if f],
+                session_revocation_enabled=bool(data.get("session_revocation_enabled")),
             )
         except ResourceError as error:
             field = _FIELD_OF.get(error.field or "")
@@ -158,6 +160,7 @@ class IntegrationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "sync_role_arn",
             "sync_profile_accepts_role_session_name",
             "filters_text",
+            "session_revocation_enabled",
         ]
         if obj is None:
             return editable

@@ -43,12 +43,18 @@ def serialize(integration: Integration) -> Document:
             "aws_ra": {
                 "trust_anchor_arn": integration.trust_anchor_arn,
                 "profile_sync_config": sync,
+                "session_revocation": {"enabled": integration.session_revocation_enabled},
             }
         },
     }
     last = selectors.last_profile_sync(selectors.last_finished_run(integration))
     if last is not None:
         document["status"] = {"aws_ra": {"last_profile_sync": last}}
+    revocation = selectors.last_session_revocation(integration)
+    if revocation is not None:
+        document.setdefault("status", {"aws_ra": {}})["aws_ra"]["last_session_revocation"] = (
+            revocation
+        )
     return document
 
 

@@ -24,6 +24,8 @@ class Integration(models.Model):
     sync_role_arn = models.CharField(max_length=2048, blank=True)
     sync_profile_accepts_role_session_name = models.BooleanField(default=False)
     profile_name_filters = models.JSONField(default=list, blank=True)
+    # The live-session kill switch (`spec.aws_ra.session_revocation.enabled`, issue 18).
+    session_revocation_enabled = models.BooleanField(default=False)
 
     # Written by the sync only.
     last_complete_listing_at = models.DateTimeField(null=True, blank=True)
@@ -90,3 +92,7 @@ class SyncRun(models.Model):
         if self.ended_at is None:
             return None
         return (self.ended_at - self.started_at).total_seconds()
+
+
+# Live-session revocation entries and push runs (apps.integrations.revocation).
+from apps.integrations.models_revocation import RevocationRun, RevokedSession  # noqa: E402, F401

@@ -11,6 +11,7 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from apps.integrations.models import Integration, SyncRun
+from apps.integrations.models_revocation import RevocationRun
 
 FINISHED = (SyncRun.Status.SUCCESS, SyncRun.Status.ERROR)
 
@@ -64,6 +65,16 @@ class Health:
 def integration_health(integration: Integration, *, now: datetime | None = None) -> Health:
     """Summarise the recent runs: failing, stale (no success for 3 intervals), ok."""
     now = now or timezone.now()
+    revocation = last_session_revocation(integration)
+    if revocation is not None and revocation["status"] == RevocationRun.Status.ERROR:
+        # A revocation that did not reach IAM leaves sessions working: never quiet about it.
+        first_line = (revocation["error_message"] or "").splitlines()[:1]
+        return Health(
+            "error",
+            f"session revocation failed: {first_line[0] if first_line else ''}"[:300],
+            1,
+            None,
+        )
     if not integration.sync_enabled:
         return Health("disabled", "profile sync is disabled", 0, None)
     runs = list(
@@ -106,3 +117,31 @@ def integrations_overview() -> QuerySet[Integration]:
 def integration_by_name(name: str) -> Integration | None:
     """One integration by name, or None."""
     return Integration.objects.filter(name=name).first()
+
+
+def last_session_revocation(integration: Integration) -> dict[str, Any] | None:
+    """`status.aws_ra.last_session_revocation`: the latest finished push to IAM, if any."""
+    if not integration.session_revocation_enabled:
+        return None
+    run = (
+        integration.revocation_runs.exclude(status=RevocationRun.Status.RUNNING)
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    if run is None:
+        return None
+    return {
+        "status": run.status,
+        "attempt": run.attempt,
+        "roles_written": run.roles_written,
+        "roles_cleared": run.roles_cleared,
+        "fallback_roles": list(run.fallback_roles),
+        "error_message": run.error_message,
+        "start_time": _rfc3339(run.started_at),
+        "end_time": _rfc3339(run.ended_at),
+    }
+
+
+def revoked_sessions(integration: Integration, limit: int = 100) -> list[Any]:
+    """The revocation entries in force for this integration (newest first)."""
+    return list(integration.revoked_sessions.order_by("-revoked_before")[:limit])

@@ -25,7 +25,8 @@ MAX_FILTERS = 100
 MAX_FILTER_LENGTH = 512
 
 _SPEC_FIELDS = {"aws_ra"}
-_AWS_RA_FIELDS = {"trust_anchor_arn", "profile_sync_config"}
+_AWS_RA_FIELDS = {"trust_anchor_arn", "profile_sync_config", "session_revocation"}
+_REVOCATION_FIELDS = {"enabled"}
 _SYNC_FIELDS = {
     "enabled",
     "profile_arn",
@@ -50,6 +51,8 @@ class IntegrationSpec:
     sync_profile_accepts_role_session_name: bool = False
     profile_name_filters: tuple[str, ...] = ()
     sub_kind: str = SUB_KIND_AWS_RA
+    # `spec.aws_ra.session_revocation.enabled`: the live-session kill switch (issue 18).
+    session_revocation_enabled: bool = False
 
 
 def compile_profile_name_filters(filters: Sequence[str]) -> tuple[ValueMatcher, ...]:
@@ -109,6 +112,7 @@ def make_integration_spec(
     sync_role_arn: str = "",
     sync_profile_accepts_role_session_name: bool = False,
     profile_name_filters: Sequence[str] = (),
+    session_revocation_enabled: bool = False,
 ) -> IntegrationSpec:
     """Validate every field and the relations between the ARNs; raise ResourceError."""
     if not isinstance(name, str):
@@ -190,6 +194,7 @@ def make_integration_spec(
         sync_role_arn=sync_role_arn,
         sync_profile_accepts_role_session_name=sync_profile_accepts_role_session_name,
         profile_name_filters=tuple(filters),
+        session_revocation_enabled=bool(session_revocation_enabled),
     )
 
 
@@ -243,4 +248,15 @@ def integration_spec_from_document(document: dict[str, Any]) -> IntegrationSpec:
             default=False,
         ),
         profile_name_filters=filters,
+        session_revocation_enabled=_revocation_enabled(aws_ra.get("session_revocation")),
     )
+
+
+def _revocation_enabled(value: Any) -> bool:
+    """`session_revocation: {enabled: true}`; absent or null means off."""
+    field = "spec.aws_ra.session_revocation"
+    if value is None:
+        return False
+    revocation = require_mapping(value, field=field)
+    _refuse_unknown(revocation, _REVOCATION_FIELDS, field=field)
+    return _bool(revocation.get("enabled"), field=f"{field}.enabled", default=False)

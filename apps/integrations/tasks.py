@@ -66,3 +66,64 @@ def sync_integration(self: Any, integration_id: int, trigger: str = "schedule") 
     if outcome.transient and self.request.retries < MAX_RETRIES:
         raise self.retry(args=(integration_id, str(SyncRun.Trigger.RETRY)), countdown=countdown)
     return outcome.as_dict()
+
+
+# -- live-session revocation (issue 18) ---------------------------------------------------------
+
+REVOCATION_MAX_RETRIES = 5
+
+
+@shared_task(
+    bind=True,
+    name="apps.integrations.tasks.push_session_revocations",
+    max_retries=REVOCATION_MAX_RETRIES,
+    soft_time_limit=120,
+    time_limit=150,
+)
+def push_session_revocations(self: Any, integration_id: int, reason: str = "") -> dict[str, Any]:
+    """Push the revocation policy of one integration; retry with backoff while AWS fails."""
+    from apps.integrations.revocation.services import revocation_push
+
+    outcome = revocation_push(
+        integration_id=integration_id, reason=reason, attempt=self.request.retries + 1
+    )
+    if outcome is None:
+        return {"integration_id": integration_id, "status": "GONE"}
+    if outcome.transient and self.request.retries < REVOCATION_MAX_RETRIES:
+        # Seconds, not minutes: a revocation that waits is a session that keeps working.
+        countdown = min(2 * 2**self.request.retries, 60) * (0.5 + random.random())
+        raise self.retry(args=(integration_id, reason), countdown=countdown)
+    return outcome.as_dict()
+
+
+@shared_task(name="apps.integrations.tasks.reconcile_session_revocations", ignore_result=True)
+def reconcile_session_revocations() -> int:
+    """Beat: re-push every integration with revocation entries (prunes old ones; idempotent)."""
+    from apps.integrations.models_revocation import RevokedSession
+
+    ids = sorted(set(RevokedSession.objects.values_list("integration_id", flat=True)))
+    for integration_id in ids:
+        push_session_revocations.apply_async(args=(integration_id, "reconcile"), expires=290)
+    return len(ids)
+
+
+# -- the CRL (issue 18 item 7) ------------------------------------------------------------------
+
+
+@shared_task(bind=True, name="apps.integrations.tasks.push_integration_crl", max_retries=3)
+def push_integration_crl(self: Any, integration_id: int) -> str:
+    """Upload the current CRL to one trust anchor now; retry while AWS fails transiently."""
+    from apps.integrations.services.crl import integration_crl_push
+
+    outcome, transient = integration_crl_push(integration_id=integration_id)
+    if transient and self.request.retries < 3:
+        raise self.retry(countdown=min(5 * 2**self.request.retries, 60) * (0.5 + random.random()))
+    return outcome
+
+
+@shared_task(name="apps.integrations.tasks.refresh_crl", ignore_result=True)
+def refresh_crl() -> bool:
+    """Beat: re-sign CRLs past half their lifetime; a re-signed list is pushed at once."""
+    from apps.authority.services import crl_refresh
+
+    return crl_refresh(actor=None)

@@ -34,6 +34,8 @@ def integration_detail(request: HttpRequest, name: str) -> HttpResponse:
         "last_sync": selectors.last_profile_sync(selectors.last_finished_run(integration)),
         "runs": selectors.recent_runs(integration),
         "apps": AwsApp.objects.filter(integration=integration).order_by("name")[:200],
+        "revocation": selectors.last_session_revocation(integration),
+        "revoked": selectors.revoked_sessions(integration),
     }
     return TemplateResponse(request, "integrations/detail.html", context)
 

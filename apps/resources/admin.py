@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from apps.resources.models import AwsApp
@@ -27,6 +27,24 @@ class AwsAppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ("integration", "account_id", "region")
     list_select_related = ("integration",)
     search_fields = ("name", "profile_name", "profile_arn", "account_id")
+    actions = ("revoke_aws_sessions",)
+
+    @admin.action(description="Revoke AWS sessions (every user, every role of the app)")
+    def revoke_aws_sessions(self, request: HttpRequest, queryset: Any) -> None:
+        """The kill switch for an app: end every live session on its roles."""
+        from apps.integrations.revocation.services import app_sessions_revoke
+
+        total = sum(app_sessions_revoke(actor=request.user, app_name=app.name) for app in queryset)
+        if total:
+            messages.success(
+                request,
+                f"Revocation of every session on {total} role(s) recorded; the policy is being "
+                "written to IAM.",
+            )
+        else:
+            messages.warning(
+                request, "Nothing revoked: session revocation is off for these apps' integrations."
+            )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

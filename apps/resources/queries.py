@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db.models import Count, Max
 
 from apps.access import selectors as access
+from apps.access.access_end import grant_only_ends
 from apps.access.engine.decision import AppFacts
 from apps.accounts.models import User
 from apps.integrations.models import Integration
@@ -115,6 +116,8 @@ class AppRow:
     role_arns: tuple[str, ...]
     pinned: bool
     last_launched_at: datetime | None
+    # Set when the app is reachable only through access-request grants: when that ends.
+    grant_ends_at: datetime | None = None
 
     @property
     def roles(self) -> tuple[AllowedRole, ...]:
@@ -270,6 +273,7 @@ def app_listing(user: User, *, query: str = "", labels: Sequence[tuple[str, str]
             "app_name", "pinned", "last_launched_at"
         )
     }
+    grant_ends = grant_only_ends(user, accessible)
     rows: list[AppRow] = []
     for facts, arns in accessible:
         state = states.get(facts.name)
@@ -279,6 +283,7 @@ def app_listing(user: User, *, query: str = "", labels: Sequence[tuple[str, str]
                 role_arns=tuple(sorted(arns)),
                 pinned=bool(state and state.pinned),
                 last_launched_at=state.last_launched_at if state else None,
+                grant_ends_at=grant_ends.get(facts.name),
             )
         )
     terms = [term.casefold() for term in query.split()]

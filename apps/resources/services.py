@@ -22,7 +22,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -31,12 +31,15 @@ from django.views.decorators.debug import sensitive_variables
 
 import awsra
 from apps.access import selectors as access
+from apps.access.access_end import access_end_for, issuance_duration
 from apps.access.errors import AccessDenied
 from apps.accounts.models import User
+from apps.accounts.usernames import RESERVED_USERNAMES
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.authority.pki import CaKeyError
 from apps.authority.services import RotationError, certificate_issue
+from apps.integrations.revocation.services import revocation_settle
 from apps.resources.errors import (
     AppNotFound,
     AuditUnavailable,
@@ -83,9 +86,10 @@ MAX_DURATION_SECONDS = 43200
 # up to five minutes from its own clock, and the leaf must still be valid by AWS's clock then.
 LEAF_TTL = timedelta(minutes=5)
 
-_SESSION_NAME_INVALID = re.compile(r"[^A-Za-z0-9_=,.@-]", re.ASCII)
+_SESSION_NAME_INVALID = re.compile(r"[^A-Za-z0-9+_=,.@-]", re.ASCII)
+_SESSION_NAME_VALID = re.compile(r"[A-Za-z0-9+_=,.@-]{2,64}", re.ASCII)
+_SESSION_NAME_HASHED = re.compile(r"-[0-9a-f]{16}\Z", re.ASCII)
 _SESSION_NAME_MAX = 64
-_SESSION_NAME_MIN = 2
 
 # What an operator should look at for each kind of AWS refusal, in plain words.
 _HINTS: dict[str, str] = {
@@ -136,16 +140,18 @@ class ConsoleLaunch:
 
 
 def role_session_name_for(username: str) -> str:
-    """The username as an STS role session name: `[A-Za-z0-9_=,.@-]`, 2 to 64 characters.
+    """The username as an STS role session name, one-to-one: `[A-Za-z0-9+=,.@_-]`, 2-64 chars.
 
-    Other characters become `_`. A name longer than 64 keeps its first 47 characters plus
-    `-` and 16 hex digits of its SHA-256, so distinct long names stay distinct.
+    A username that already is a valid session name is used unchanged, unless it ends like a
+    hashed name (`-` and 16 hex digits); any other username becomes its sanitized form (other
+    characters as `_`, cut to 47) plus `-` and 16 hex digits of its SHA-256. Unchanged names never
+    end in that suffix and hashed names always do, so two usernames never share a session name
+    (short of a 64-bit hash collision), which keeps CloudTrail entries attributable.
     """
-    name = _SESSION_NAME_INVALID.sub("_", username)
-    if len(name) > _SESSION_NAME_MAX:
-        digest = hashlib.sha256(username.encode()).hexdigest()[:16]
-        name = f"{name[: _SESSION_NAME_MAX - 17]}-{digest}"
-    return name.ljust(_SESSION_NAME_MIN, "_")
+    if _SESSION_NAME_VALID.fullmatch(username) and not _SESSION_NAME_HASHED.search(username):
+        return username
+    digest = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{_SESSION_NAME_INVALID.sub('_', username)[: _SESSION_NAME_MAX - 17]}-{digest}"
 
 
 def session_duration_seconds(
@@ -222,7 +228,8 @@ def _issue(
     duration_seconds: int | None,
     purpose: str,
     extra: Mapping[str, Any],
-) -> tuple[awsra.Credentials, AwsApp]:
+    login_expires_at: datetime | None = None,
+) -> tuple[awsra.Credentials, AwsApp, int]:
     base: dict[str, Any] = {"app": app_name, "role_arn": role_arn, "purpose": purpose, **extra}
     if not getattr(actor, "is_authenticated", False) or not actor.is_active:
         raise AccessDenied("Sign in first.")
@@ -267,11 +274,37 @@ def _issue(
     ):
         raise IssuanceError("duration_seconds must be a whole number of seconds")
     ttl = access.session_ttl(actor, app, role_arn) or access.max_session_ttl(actor)
-    duration = session_duration_seconds(
-        max_session_ttl=ttl,
-        profile_seconds=app.duration_seconds,
-        requested=duration_seconds,
+    # Credentials never outlive the access that allowed them (apps.access.access_end).
+    plan = issuance_duration(
+        base_seconds=session_duration_seconds(
+            max_session_ttl=ttl, profile_seconds=app.duration_seconds, requested=duration_seconds
+        ),
+        access_end=access_end_for(actor, app, role_arn, login_expires_at=login_expires_at),
+        kill_switch=app.integration.session_revocation_enabled,
     )
+    base.update(access_ends_at=plan.access_ends_at, duration_reason=plan.reason)
+    if plan.refusal:
+        _audit_refusal(
+            actor=actor,
+            app_name=app.name,
+            outcome=AuditEvent.Outcome.DENIED,
+            details={**base, "reason": plan.refusal},
+        )
+        raise AccessDenied(plan.refusal)
+    duration = plan.seconds
+    if actor.get_username().lower() in RESERVED_USERNAMES:
+        # A user made before the name was reserved must not share Rolegate's own identity.
+        _audit_refusal(
+            actor=actor,
+            app_name=app.name,
+            outcome=AuditEvent.Outcome.DENIED,
+            details={**base, "reason": "username reserved for Rolegate's own certificates"},
+        )
+        raise AccessDenied("This username is reserved for Rolegate itself; ask an operator.")
+    if app.integration.session_revocation_enabled:
+        revocation_settle(
+            integration_id=app.integration_id, role_arn=role_arn, username=actor.get_username()
+        )
     username = actor.get_username()
     try:
         leaf = certificate_issue(
@@ -379,7 +412,7 @@ def _issue(
             "so it did not hand them out (the request itself is recorded). Try again in a "
             "moment; if it keeps failing, an operator should check the database."
         )
-    return credentials, app
+    return credentials, app, duration
 
 
 def aws_credentials_issue(
@@ -389,19 +422,23 @@ def aws_credentials_issue(
     role_arn: str,
     duration_seconds: int | None = None,
     purpose: str,
+    login_expires_at: datetime | None = None,
 ) -> awsra.Credentials:
     """Issue AWS credentials for `role_arn` on `app_name` to `actor`, audited, fail closed.
 
-    Raises `AppNotFound` (no such app), `AccessDenied` (app or role not allowed),
-    `IssuanceError` (AWS refused or failed; `.hint` says what to check) or `AuditUnavailable`.
+    The credentials never outlive the actor's access to the role (nor `login_expires_at`,
+    the CLI login's end). Raises `AppNotFound` (no such app), `AccessDenied` (app or role not
+    allowed, or access ending too soon), `IssuanceError` (AWS refused or failed; `.hint` says
+    what to check) or `AuditUnavailable`.
     """
-    credentials, _ = _issue(
+    credentials, _, _ = _issue(
         actor=actor,
         app_name=app_name,
         role_arn=role_arn,
         duration_seconds=duration_seconds,
         purpose=purpose,
         extra={},
+        login_expires_at=login_expires_at,
     )
     return credentials
 
@@ -477,7 +514,7 @@ def console_launch(
                 },
             )
             raise
-    credentials, app = _issue(
+    credentials, app, duration = _issue(
         actor=actor,
         app_name=app_name,
         role_arn=role_arn,
@@ -490,11 +527,13 @@ def console_launch(
     try:
         # Bounded like CreateSession, so the whole launch stays under the web server's
         # timeout: ROLEGATE_ISSUANCE_TIMEOUT plus at most two short sign-in token attempts.
+        # The console session ends with the credentials' access too (SessionDuration).
         token = federation.get_signin_token(
             credentials,
             partition=app.partition,
             timeout=SIGNIN_TOKEN_ATTEMPT_TIMEOUT,
             max_attempts=2,
+            session_duration=duration,
         )
         url = federation.login_url(
             signin_token=token,

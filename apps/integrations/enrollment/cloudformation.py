@@ -29,7 +29,7 @@ def _tags(names: EnrollmentNames, cluster: str) -> list[dict[str, str]]:
 
 
 def enrollment_template(
-    *, names: EnrollmentNames, cluster: str, ca_bundle_pem: str
+    *, names: EnrollmentNames, cluster: str, ca_bundle_pem: str, session_revocation: bool = False
 ) -> dict[str, Any]:
     """The template as a dict (long-form intrinsics, so any YAML or JSON parser reads it)."""
     trust_policy = sync_role_trust_policy("TRUST_ANCHOR_ARN")
@@ -61,7 +61,9 @@ def enrollment_template(
                     "Policies": [
                         {
                             "PolicyName": INLINE_POLICY_NAME,
-                            "PolicyDocument": sync_role_permissions_policy(),
+                            "PolicyDocument": sync_role_permissions_policy(
+                                session_revocation=session_revocation
+                            ),
                         }
                     ],
                     "Tags": _tags(names, cluster),
@@ -86,7 +88,14 @@ def enrollment_template(
     }
 
 
-def enrollment_template_yaml(*, names: EnrollmentNames, cluster: str, ca_bundle_pem: str) -> str:
+def enrollment_template_yaml(
+    *, names: EnrollmentNames, cluster: str, ca_bundle_pem: str, session_revocation: bool = False
+) -> str:
     """The template as YAML text for download."""
-    template = enrollment_template(names=names, cluster=cluster, ca_bundle_pem=ca_bundle_pem)
+    template = enrollment_template(
+        names=names,
+        cluster=cluster,
+        ca_bundle_pem=ca_bundle_pem,
+        session_revocation=session_revocation,
+    )
     return yaml.safe_dump(template, sort_keys=False, width=120)

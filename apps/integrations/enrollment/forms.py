@@ -45,6 +45,16 @@ class NameForm(forms.Form):
     sync_profile = forms.CharField(
         max_length=255, required=False, initial=DEFAULT_SYNC_PROFILE_NAME
     )
+    session_revocation = forms.BooleanField(
+        required=False,
+        label="Revoke live AWS sessions when access ends",
+        help_text=(
+            "The kill switch: Rolegate keeps an inline Deny policy (RolegateRevokedSessions) on "
+            "the profiles' roles, so ending a grant or deactivating a user ends their sessions "
+            "within seconds. The set-up then grants the sync role iam:GetRolePolicy, "
+            "iam:PutRolePolicy and iam:DeleteRolePolicy on roles."
+        ),
+    )
 
     def clean_name(self) -> str:
         """Format and uniqueness."""

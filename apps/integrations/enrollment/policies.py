@@ -31,6 +31,19 @@ SYNC_ACTIONS = (
     "iam:GetRole",
 )
 
+# The live-session kill switch (integration `session_revocation: {enabled: true}`): the sync role
+# keeps one inline policy, RolegateRevokedSessions, on the roles the profiles list. IAM has no
+# condition key for an inline policy's name, so the tightest scope IAM allows is "roles" (not
+# users, groups or managed policies); operators who keep profile roles under a path can narrow
+# the Resource to arn:aws:iam::ACCOUNT:role/PATH/*.
+REVOCATION_ACTIONS = ("iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy")
+REVOCATION_RESOURCE = "arn:*:iam::*:role/*"
+REVOCATION_SCOPE_NOTE = (
+    "Session revocation: iam:GetRolePolicy, iam:PutRolePolicy and iam:DeleteRolePolicy on IAM "
+    "roles only (IAM cannot limit them to one inline policy name); Rolegate only ever writes the "
+    "policy RolegateRevokedSessions, on roles listed by the account's Roles Anywhere profiles."
+)
+
 
 @dataclass(frozen=True)
 class EnrollmentNames:
@@ -68,19 +81,27 @@ def sync_role_trust_policy(trust_anchor_arn: str) -> dict[str, Any]:
     }
 
 
-def sync_role_permissions_policy() -> dict[str, Any]:
-    """The sync role's inline policy: list profiles and tags, upload the CRL, read roles."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
+def sync_role_permissions_policy(*, session_revocation: bool = False) -> dict[str, Any]:
+    """The sync role's inline policy: list profiles and tags, upload the CRL, read roles; with
+    session revocation, also manage the revocation policy on roles (see REVOCATION_SCOPE_NOTE)."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "RolesAnywhereProfileSync",
+            "Effect": "Allow",
+            "Action": list(SYNC_ACTIONS),
+            "Resource": ["*"],
+        }
+    ]
+    if session_revocation:
+        statements.append(
             {
-                "Sid": "RolesAnywhereProfileSync",
+                "Sid": "RolegateSessionRevocation",
                 "Effect": "Allow",
-                "Action": list(SYNC_ACTIONS),
-                "Resource": ["*"],
+                "Action": list(REVOCATION_ACTIONS),
+                "Resource": [REVOCATION_RESOURCE],
             }
-        ],
-    }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def target_role_trust_policy(trust_anchor_arn: str | None = None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import json
 import logging
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -255,9 +255,37 @@ def _source_conditions_hold(statement: Mapping[str, Any], anchor_arn: str, accou
     return True
 
 
-def trust_policy_problem(policy: Any, *, trust_anchor_arn: str) -> str:
+def trust_policy_problem(
+    policy: Any, *, trust_anchor_arn: str, session_revocation: bool = False
+) -> str:
     """Return why ``policy`` would stop Roles Anywhere assuming the role through this trust
-    anchor, or "" when it allows it."""
+    anchor, or "" when it allows it. With ``session_revocation``, a policy that does not allow
+    sts:SetSourceIdentity is reported too: the kill switch matches sessions by source identity."""
+    problem = _trust_policy_problem(policy, trust_anchor_arn=trust_anchor_arn)
+    if problem or not session_revocation:
+        return problem
+    if isinstance(policy, str):
+        policy = json.loads(urllib.parse.unquote(policy))
+    statements = policy.get("Statement")
+    statements = [statements] if isinstance(statements, dict) else statements
+    allows = [
+        s
+        for s in statements
+        if isinstance(s, dict) and s.get("Effect") == "Allow" and _trusts_service(s)
+    ]
+    if not any(
+        _wildcard_match(str(action), "sts:SetSourceIdentity", ignore_case=True)
+        for statement in allows
+        for action in _as_list(statement.get("Action"))
+    ):
+        return (
+            "its trust policy does not allow sts:SetSourceIdentity: session revocation matches "
+            "sessions by the source identity Roles Anywhere sets, so add it to the trust policy"
+        )
+    return ""
+
+
+def _trust_policy_problem(policy: Any, *, trust_anchor_arn: str) -> str:
     anchor = parse_trust_anchor_arn(trust_anchor_arn)
     if isinstance(policy, str):
         try:
@@ -310,7 +338,64 @@ def _iam_client(credentials: awsra.Credentials, target: aws.SyncTarget) -> Any:
     return session.client("iam", config=config)
 
 
-def _role_problem(iam: Any, role_arn: str, trust_anchor_arn: str) -> str:
+def revocation_permission_problem(iam: Any, role_arn: str) -> str:
+    """Can the sync role manage RolegateRevokedSessions on this role? "" when it can.
+
+    Reads the policy; when it is absent, writes a statement that can never match (tokens issued
+    before 1970) and deletes it again, so Put and Delete are checked for real, harmlessly. An
+    existing policy is left alone (Rolegate wrote it, so the permissions were there).
+    """
+    from apps.integrations.revocation.policy import POLICY_NAME
+
+    try:
+        name = parse_role_arn(role_arn).name
+    except ArnError:
+        return ""
+    never = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "RolegatePermissionCheck",
+                "Effect": "Deny",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {"DateLessThan": {"aws:TokenIssueTime": "1970-01-01T00:00:00Z"}},
+            }
+        ],
+    }
+    steps: tuple[tuple[str, Callable[[], Any]], ...] = (
+        ("GetRolePolicy", lambda: iam.get_role_policy(RoleName=name, PolicyName=POLICY_NAME)),
+        (
+            "PutRolePolicy",
+            lambda: iam.put_role_policy(
+                RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(never)
+            ),
+        ),
+        ("DeleteRolePolicy", lambda: iam.delete_role_policy(RoleName=name, PolicyName=POLICY_NAME)),
+    )
+    for index, (operation, call) in enumerate(steps):
+        try:
+            call()
+        except Exception as raw:  # botocore raises many unrelated classes
+            error = aws.aws_error_from_boto(operation, raw)
+            if index == 0 and error.code == "NoSuchEntity":
+                continue
+            if isinstance(error, AccessDeniedError):
+                return (
+                    f"the sync role may not call iam:{operation} on {role_arn}; session "
+                    "revocation needs iam:GetRolePolicy, iam:PutRolePolicy and "
+                    "iam:DeleteRolePolicy on the profiles' roles (re-run the set-up script)"
+                )
+            return f"iam:{operation} on {role_arn} could not be checked: {error}"
+        else:
+            if index == 0:
+                return ""  # the policy exists: Rolegate already manages it
+    return ""
+
+
+def _role_problem(
+    iam: Any, role_arn: str, trust_anchor_arn: str, *, session_revocation: bool = False
+) -> str:
     try:
         name = parse_role_arn(role_arn).name
     except ArnError:
@@ -330,12 +415,19 @@ def _role_problem(iam: Any, role_arn: str, trust_anchor_arn: str) -> str:
     if role.get("Arn") and role["Arn"] != role_arn:
         return f"the profile lists {role_arn} but IAM knows the role as {role['Arn']}"
     return trust_policy_problem(
-        role.get("AssumeRolePolicyDocument"), trust_anchor_arn=trust_anchor_arn
+        role.get("AssumeRolePolicyDocument"),
+        trust_anchor_arn=trust_anchor_arn,
+        session_revocation=session_revocation,
     )
 
 
 def probe_configuration(
-    *, integration_name: str, trust_anchor_arn: str, profile_arn: str, role_arn: str
+    *,
+    integration_name: str,
+    trust_anchor_arn: str,
+    profile_arn: str,
+    role_arn: str,
+    session_revocation: bool = False,
 ) -> ProbeResult:
     """Sign in as Rolegate with the three ARNs, list the profiles and check their roles.
 
@@ -420,10 +512,27 @@ def probe_configuration(
             if role not in role_problems:
                 if len(role_problems) >= MAX_ROLE_LOOKUPS:
                     continue
-                role_problems[role] = _role_problem(iam, role, anchor.arn)
+                role_problems[role] = _role_problem(
+                    iam, role, anchor.arn, session_revocation=session_revocation
+                )
             if role_problems[role]:
                 warnings.append(f"role {role}: {role_problems[role]}")
         profiles.append(ProbedProfile(name, arn, enabled, roles, tags, warnings))
+    first_role = next((role for profile in profiles for role in profile.role_arns), None)
+    if session_revocation and first_role is not None:
+        problem = revocation_permission_problem(iam, first_role)
+        if problem:
+            return ProbeResult(
+                ok=False,
+                error=PlainError(
+                    "Session revocation is on, but the sync role cannot manage the revocation "
+                    "policy.",
+                    "Run the set-up script again (it grants iam:GetRolePolicy, "
+                    "iam:PutRolePolicy and iam:DeleteRolePolicy on roles), or turn session "
+                    "revocation off in step 1.",
+                    problem,
+                ),
+            )
     if len(others) > MAX_TAG_LOOKUPS:
         notes.append(f"Tags are shown for the first {MAX_TAG_LOOKUPS} profiles only.")
     if len(role_problems) >= MAX_ROLE_LOOKUPS:

@@ -27,8 +27,11 @@ MARKER = "================================================="
 _TEMPLATE = (Path(__file__).parent / "enroll.sh.tmpl").read_text()
 
 
-def enrollment_script(*, names: EnrollmentNames, cluster: str, ca_bundle_pem: str) -> str:
-    """Render the bash script for ``names`` with the CA bundle embedded."""
+def enrollment_script(
+    *, names: EnrollmentNames, cluster: str, ca_bundle_pem: str, session_revocation: bool = False
+) -> str:
+    """Render the bash script for ``names`` with the CA bundle embedded (and, with
+    ``session_revocation``, the IAM permissions the kill switch needs)."""
     bundle = ca_bundle_pem.strip()
     source = {"sourceType": "CERTIFICATE_BUNDLE", "sourceData": {"x509CertificateData": bundle}}
     values = {
@@ -44,7 +47,10 @@ def enrollment_script(*, names: EnrollmentNames, cluster: str, ca_bundle_pem: st
         "INLINE_POLICY": INLINE_POLICY_NAME,
         "SOURCE_JSON": json.dumps(source, separators=(",", ":")),
         "CA_BUNDLE": bundle,
-        "PERMISSIONS_POLICY": json.dumps(sync_role_permissions_policy(), separators=(",", ":")),
+        "PERMISSIONS_POLICY": json.dumps(
+            sync_role_permissions_policy(session_revocation=session_revocation),
+            separators=(",", ":"),
+        ),
     }
     text = _TEMPLATE
     for key, value in values.items():

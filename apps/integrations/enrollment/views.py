@@ -31,6 +31,7 @@ from apps.integrations.enrollment.policies import (
     OWNER_TAG_CLUSTER,
     OWNER_TAG_INTEGRATION,
     OWNER_TAG_ORIGIN,
+    REVOCATION_SCOPE_NOTE,
     sync_role_permissions_policy,
     sync_role_trust_policy,
     target_role_trust_policy,
@@ -134,12 +135,13 @@ def enroll_reset(request: HttpRequest) -> HttpResponse:
 # -- step 1: name -----------------------------------------------------------------------------
 
 
-def _name_initial(state: WizardState) -> dict[str, str]:
+def _name_initial(state: WizardState) -> dict[str, Any]:
     return {
         "name": state.name,
         "trust_anchor": state.trust_anchor,
         "sync_role": state.sync_role,
         "sync_profile": state.sync_profile,
+        "session_revocation": state.session_revocation,
     }
 
 
@@ -158,11 +160,15 @@ def enroll_name(request: HttpRequest) -> HttpResponse:
         return _render(request, "name", state, {"form": form}, status=400)
     data = form.cleaned_data
     names = (data["name"], data["trust_anchor"], data["sync_role"], data["sync_profile"])
-    if names != (state.name, state.trust_anchor, state.sync_role, state.sync_profile):
+    revocation = bool(data.get("session_revocation"))
+    if names != (state.name, state.trust_anchor, state.sync_role, state.sync_profile) or (
+        revocation != state.session_revocation
+    ):
         # Other names mean another script: the AWS set-up and the connection must be redone.
         state.setup_done = False
         state.connect_done = False
     state.name, state.trust_anchor, state.sync_role, state.sync_profile = names
+    state.session_revocation = revocation
     state.name_done = True
     wizard.save(request.session, state)
     return redirect("integrations:enroll:setup")
@@ -182,7 +188,10 @@ def enroll_name_check(request: HttpRequest) -> HttpResponse:
 
 def _script(state: WizardState) -> str:
     return enrollment_script(
-        names=state.names(), cluster=settings.ROLEGATE_CLUSTER_NAME, ca_bundle_pem=ca_bundle_pem()
+        names=state.names(),
+        cluster=settings.ROLEGATE_CLUSTER_NAME,
+        ca_bundle_pem=ca_bundle_pem(),
+        session_revocation=state.session_revocation,
     )
 
 
@@ -209,7 +218,10 @@ def enroll_setup(request: HttpRequest) -> HttpResponse:
         "names": names,
         "cluster": settings.ROLEGATE_CLUSTER_NAME,
         "trust_policy": _json(sync_role_trust_policy(TRUST_ANCHOR_PLACEHOLDER)),
-        "permissions_policy": _json(sync_role_permissions_policy()),
+        "permissions_policy": _json(
+            sync_role_permissions_policy(session_revocation=state.session_revocation)
+        ),
+        "revocation_scope_note": REVOCATION_SCOPE_NOTE if state.session_revocation else "",
         "target_trust_policy": _json(target_role_trust_policy(TRUST_ANCHOR_PLACEHOLDER)),
         "inline_policy_name": INLINE_POLICY_NAME,
         "tags": [
@@ -254,7 +266,10 @@ def enroll_template_download(request: HttpRequest) -> HttpResponse:
     if refused is not None:
         return refused
     text = enrollment_template_yaml(
-        names=state.names(), cluster=settings.ROLEGATE_CLUSTER_NAME, ca_bundle_pem=ca_bundle_pem()
+        names=state.names(),
+        cluster=settings.ROLEGATE_CLUSTER_NAME,
+        ca_bundle_pem=ca_bundle_pem(),
+        session_revocation=state.session_revocation,
     )
     response = HttpResponse(text, content_type="application/yaml; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="rolegate-enroll-{state.name}.yaml"'
@@ -279,6 +294,7 @@ def _probe(state: WizardState) -> ProbeResult:
         trust_anchor_arn=state.trust_anchor_arn,
         profile_arn=state.profile_arn,
         role_arn=state.role_arn,
+        session_revocation=state.session_revocation,
     )
     state.record_probe(result)
     return result
@@ -391,6 +407,7 @@ def enroll_profiles(request: HttpRequest) -> HttpResponse:
             sync_role_arn=state.role_arn,
             sync_profile_accepts_role_session_name=accepts_session_name,
             profile_name_filters=form.cleaned_data["filter_list"],
+            session_revocation_enabled=state.session_revocation,
         )
         integration = integration_apply(actor=request.user, spec=spec)
     except ResourceExists:

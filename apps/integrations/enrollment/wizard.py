@@ -59,6 +59,8 @@ class WizardState:
     probe: dict[str, Any] | None = None
     filter_mode: str = FILTER_ALL
     filters_text: str = ""
+    # The live-session kill switch: changes the sync role's permissions (issue 18).
+    session_revocation: bool = False
 
     def names(self) -> EnrollmentNames:
         """The AWS resource names for the script and the template."""

@@ -34,6 +34,7 @@ def _snapshot(integration: Integration | None) -> dict[str, Any] | None:
             integration.sync_profile_accepts_role_session_name
         ),
         "profile_name_filters": list(integration.profile_name_filters),
+        "session_revocation_enabled": integration.session_revocation_enabled,
     }
 
 
@@ -112,6 +113,7 @@ def integration_apply(
             spec.sync_profile_accepts_role_session_name
         )
         integration.profile_name_filters = list(spec.profile_name_filters)
+        integration.session_revocation_enabled = spec.session_revocation_enabled
         after = _snapshot(integration)
         if before == after:
             return integration
