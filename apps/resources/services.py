@@ -35,6 +35,7 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.authority.pki import CaKeyError
 from apps.authority.services import RotationError, certificate_issue
+from apps.core.metrics import observe_issuance
 from apps.resources.errors import (
     AppNotFound,
     AuditUnavailable,
@@ -196,6 +197,7 @@ def _aws_failure(exc: awsra.AwsError) -> IssuanceError:
     )
 
 
+@observe_issuance  # rolegate_credential_issuances{outcome,purpose}, latency, AWS error codes
 @sensitive_variables("leaf", "credentials")
 def _issue(
     *,
