@@ -30,9 +30,13 @@ def current_log_fields() -> dict[str, str]:
         fields["request_id"] = request_id
     request = _request.get()
     if request is not None:
-        user = getattr(request, "_cached_user", None)  # set by django.contrib.auth once loaded
-        if user is not None and getattr(user, "is_authenticated", False):
-            fields["user"] = str(user.get_username())
+        # The session user once django.contrib.auth has loaded it, else the API's bearer-token
+        # user (django-ninja puts it on request.auth).
+        for attribute in ("_cached_user", "auth"):
+            user = request.__dict__.get(attribute)
+            if getattr(user, "is_authenticated", False) and hasattr(user, "get_username"):
+                fields["user"] = str(user.get_username())
+                break
     return fields
 
 
