@@ -16,8 +16,8 @@ from typing import Any
 LOG_FORMAT_ENV = "ROLEGATE_LOG_FORMAT"
 FORMATS = ("plain", "json")
 # The attributes every LogRecord has; anything else was passed with `extra=` and is kept.
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 _CONTEXT_FIELDS = ("request_id", "user", "task_id", "task_name", "integration")
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", *_CONTEXT_FIELDS}
 
 
 class ContextFilter(logging.Filter):
