@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -75,10 +76,13 @@ def wait_for_http(url: str, process: subprocess.Popen[Any], *, timeout: float = 
     raise AssertionError(f"nothing answered at {url} within {timeout:g}s")
 
 
-def stop(process: subprocess.Popen[Any]) -> None:
-    """SIGTERM, then SIGKILL after 15 s."""
+def stop(process: subprocess.Popen[Any], *, quick: bool = False) -> None:
+    """SIGTERM (SIGINT with `quick`: gunicorn's fast shutdown), then SIGKILL after 15 s."""
     if process.poll() is None:
-        process.terminate()
+        if quick:
+            process.send_signal(signal.SIGINT)
+        else:
+            process.terminate()
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:

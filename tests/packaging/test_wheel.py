@@ -180,7 +180,7 @@ def deployment(
     try:
         yield deployment
     finally:
-        stop(process)
+        stop(process, quick=True)
         with psycopg.connect(admin_url, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
@@ -286,7 +286,7 @@ def test_readyz_names_the_database_when_it_is_unreachable(
         assert body["checks"]["cache"]["ok"] is True and body["checks"]["broker"]["ok"] is True
         assert http(base + "/healthz").status == 200  # liveness does not depend on it
     finally:
-        stop(process)
+        stop(process, quick=True)
 
 
 def _issued(metrics_text: str) -> float:
