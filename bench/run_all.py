@@ -1,7 +1,8 @@
 """Run every benchmark in turn (``make bench``); each records its section in bench/RESULTS.md.
 
 The load test (bench/locustfile.py) needs gunicorn, the sandbox and Redis running; see its own
-runner. Pass ``--only NAME`` to run one benchmark (awsra, access, authority, resources, cli, sync).
+runner. Pass ``--only NAME`` to run one benchmark (awsra, access, authority, resources, cli, sync,
+package).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "resources": ["bench_resources.py"],
     "cli": ["bench_cli.py"],
     "sync": ["bench_sync.py"],
+    "package": ["bench_package.py"],
 }
 
 

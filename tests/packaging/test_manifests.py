@@ -20,7 +20,7 @@ SUBCOMMANDS = {"web", "worker", "beat", "migrate"}
 
 
 def _documents() -> list[dict[str, Any]]:
-    documents = []
+    documents: list[dict[str, Any]] = []
     for path in MANIFESTS:
         documents.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
     return documents
