@@ -59,7 +59,8 @@ SYNC_SECONDS = Histogram(
     buckets=(0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0),
 )
 AUDIT_WRITE_FAILURES = Counter(
-    "rolegate_audit_write_failures", "Actions refused because their audit row could not be written."
+    "rolegate_audit_write_failures",
+    "Audit rows that could not be written (the action they recorded failed with them).",
 )
 LOGIN_FAILURES = Counter(
     "rolegate_login_failures", "Refused sign-ins by reason (committed audit rows).", ["reason"]
@@ -93,8 +94,7 @@ def observe_issuance(function: _F) -> _F:
             outcome = "not_found"
             raise
         except AuditUnavailable:
-            outcome = "audit_unavailable"
-            AUDIT_WRITE_FAILURES.inc()
+            outcome = "audit_unavailable"  # the failed audit write itself counts in audit_record
             raise
         except IssuanceError as error:
             if error.aws_code:

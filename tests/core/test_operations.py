@@ -250,3 +250,29 @@ def test_an_empty_secret_file_is_refused(tmp_path: Path) -> None:
     empty.write_text("\n")
     with pytest.raises(ImproperlyConfigured, match="which is empty"):
         env_secret("DATABASE_URL", "", environ={"DATABASE_URL_FILE": str(empty)})
+
+
+@pytest.mark.django_db
+def test_a_failed_audit_write_is_counted() -> None:
+    from django.db import DatabaseError, connection, transaction
+    from prometheus_client import REGISTRY
+
+    from apps.audit.services import audit_record
+
+    def failures() -> float:
+        return REGISTRY.get_sample_value("rolegate_audit_write_failures_total") or 0.0
+
+    before = failures()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            CREATE FUNCTION operations_refuse_audit() RETURNS trigger AS $$
+            BEGIN RAISE EXCEPTION 'audit storage unavailable (test trigger)'; END
+            $$ LANGUAGE plpgsql;
+            CREATE TRIGGER operations_refuse_audit BEFORE INSERT ON audit_auditevent
+            FOR EACH ROW EXECUTE FUNCTION operations_refuse_audit();
+            """
+        )
+    with pytest.raises(DatabaseError), transaction.atomic():
+        audit_record(event_type="test.refused", actor=None)
+    assert failures() == before + 1
