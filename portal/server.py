@@ -171,6 +171,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(USAGE)
         return 0 if args else 2
     command, rest = args[0], args[1:]
+    if command not in ("web", "worker"):
+        # Only web and worker are scraped; a one-off command (migrate, beat, shell) keeps its
+        # samples in memory instead of writing into a directory that may not exist here.
+        os.environ.pop(MULTIPROC_ENV, None)
     if command == "web":
         return run_web(rest)
     if command in ("worker", "beat"):
