@@ -11,7 +11,7 @@ venv=${2:?usage: install.sh WHEEL_DIR VENV_DIR}
 python=${PYTHON:-python3}
 "$python" -m venv "$venv"
 # shellcheck disable=SC2086 # PIP_INSTALL_ARGS is a list of options on purpose
-"$venv/bin/python" -m pip install --quiet --no-compile ${PIP_INSTALL_ARGS:-} "$wheels"/rolegate-*.whl
+"$venv/bin/python" -m pip install --quiet ${PIP_INSTALL_ARGS:-} "$wheels"/rolegate-*.whl
 
 # Build-time settings for the two steps below only: production mode with placeholder secrets
 # (nothing connects to them). The running container gets its real configuration at run time.

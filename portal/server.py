@@ -24,6 +24,10 @@ SETTINGS_MODULE = "portal.settings"
 # Prometheus' multiprocess mode: each process writes its samples under this directory and
 # /metrics adds them up, so a counter moved by one gunicorn worker (or Celery child) is not lost.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# A server listens on every interface by default (a container's); TLS goes in front of it.
+DEFAULT_BIND = "0.0.0.0:8000"
+# gunicorn's worker heartbeat files: in memory, as gunicorn documents for containers.
+SHARED_MEMORY = "/dev/shm"  # noqa: S108 # nosec B108
 
 USAGE = """usage: rolegate-server web [--bind HOST:PORT] [--workers N]
        rolegate-server worker [CELERY WORKER OPTIONS]
@@ -69,7 +73,7 @@ def web_options(argv: Sequence[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="rolegate-server web")
     parser.add_argument(
         "--bind",
-        default=os.environ.get("ROLEGATE_WEB_BIND", "0.0.0.0:8000"),  # nosec B104 - a server listens on every interface by default; put it behind TLS
+        default=os.environ.get("ROLEGATE_WEB_BIND", DEFAULT_BIND),
         help="HOST:PORT to listen on (ROLEGATE_WEB_BIND, default 0.0.0.0:8000)",
     )
     parser.add_argument(
@@ -98,7 +102,7 @@ def web_options(argv: Sequence[str]) -> dict[str, Any]:
         "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s',
         "child_exit": _child_exit,
         "control_socket_disable": True,
-        "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,  # noqa: S108 # nosec B108 - gunicorn's heartbeat files, the documented place
+        "worker_tmp_dir": SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None,
     }
 
 

@@ -188,7 +188,8 @@ def render(*, include_stored_state: bool) -> tuple[bytes, str]:
     return body, CONTENT_TYPE_LATEST
 
 
-def serve_worker_metrics(port: int, token: str, host: str = "0.0.0.0") -> None:  # noqa: S104 # nosec B104 - scraped from other pods
+# Every interface by default: Prometheus scrapes the pod from elsewhere (the token guards it).
+def serve_worker_metrics(port: int, token: str, host: str = "0.0.0.0") -> None:  # noqa: S104 # nosec B104
     """Serve `/metrics` from a Celery worker's main process (its children's samples added up)."""
     import threading
     from wsgiref.simple_server import WSGIRequestHandler, make_server

@@ -233,7 +233,9 @@ def test_the_install_has_no_source_tree_and_no_demo_dependencies(wheel_venv: Pat
     assert demo_modules == "[]"
     # collectstatic (deploy/install.sh) wrote the hashed manifest into the venv's prefix.
     manifest = wheel_venv / "share" / "rolegate" / "static" / "staticfiles.json"
-    assert "css/app.css" in json.loads(manifest.read_text())["paths"]
+    collected = json.loads(manifest.read_text())["paths"]
+    assert "css/app.css" in collected and "js/app.js" in collected
+    assert any(path.startswith("vendor/htmx/htmx-") for path in collected)
 
 
 def test_login_page_and_every_stylesheet_and_script_it_links(deployment: Deployment) -> None:
