@@ -117,9 +117,11 @@ class TlsFront(_Listener):
         self.upstream = upstream
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(cert_file, key_file)
+        self.accepted = 0
         super().__init__()
 
     def handle(self, client: socket.socket) -> None:
+        self.accepted += 1
         try:
             tls = self.context.wrap_socket(client, server_side=True)
         except (ssl.SSLError, OSError):
