@@ -14,6 +14,7 @@ import urllib3
 
 from awsra.arn import parse_trust_anchor_arn
 from awsra.credentials import Credentials
+from awsra.egress import use_fips
 from awsra.errors import (
     AnswerTimeoutError,
     AwsError,
@@ -58,7 +59,8 @@ def resolve_endpoint(
     environ: Mapping[str, str] | None = None,
 ) -> str:
     """Return the Roles Anywhere base URL: argument, else AWS_ENDPOINT_URL_ROLESANYWHERE,
-    else AWS_ENDPOINT_URL, else the partition's regional endpoint."""
+    else AWS_ENDPOINT_URL, else the partition's regional endpoint (its FIPS variant when
+    AWS_USE_FIPS_ENDPOINT=true; an explicit endpoint is used as it is)."""
     env = os.environ if environ is None else environ
     if endpoint_url:
         return _check_endpoint(endpoint_url, "endpoint_url")
@@ -66,7 +68,7 @@ def resolve_endpoint(
         value = env.get(name, "").strip()
         if value:
             return _check_endpoint(value, name)
-    return get_partition(partition).rolesanywhere_endpoint(region)
+    return get_partition(partition).rolesanywhere_endpoint(region, fips=use_fips(env))
 
 
 def _parse_expiration(value: object) -> datetime:

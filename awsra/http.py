@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import urllib3
 
+from awsra import egress
 from awsra.errors import (
     AnswerTimeoutError,
     AwsError,
@@ -85,7 +86,8 @@ def http_request(
     http: urllib3.PoolManager | None = None,
 ) -> HttpResponse:
     """Send one request; network failures become TransientError subclasses (or AwsError)."""
-    manager = http if http is not None else pool_manager()
+    # The pool follows the SDKs' egress settings (proxy, CA bundle): see awsra/egress.py.
+    manager = http if http is not None else egress.pool_for(url)
     try:
         response = manager.request(
             method,
@@ -109,6 +111,11 @@ def http_request(
         raise AwsError("TLSError", str(exc)) from exc
     except urllib3.exceptions.LocationValueError as exc:
         raise AwsError("InvalidEndpoint", str(exc)) from exc
+    except urllib3.exceptions.ProxyError as exc:
+        # The proxy refused or could not reach AWS: say so, since the endpoint itself may be fine.
+        raise ServerError(
+            "ProxyError", f"the HTTPS proxy failed: {exc.__class__.__name__}"
+        ) from exc
     except urllib3.exceptions.ProtocolError as exc:
         # Reset or closed after the request went out (urllib3 reports a refused connection
         # as NewConnectionError, above): the service may have acted.

@@ -5,13 +5,28 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("rolegate", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.worker_init.connect  # type: ignore[misc]
+def _worker_observability(**kwargs: Any) -> None:
+    """Task context on every log line; the worker's own /metrics when a token is set."""
+    from django.conf import settings
+
+    from apps.core.logcontext import connect_celery_signals
+    from apps.core.metrics import serve_worker_metrics
+
+    connect_celery_signals()
+    token = str(settings.ROLEGATE_METRICS_TOKEN)
+    port = int(settings.ROLEGATE_WORKER_METRICS_PORT)
+    if token and port:
+        serve_worker_metrics(port, token)
 
 
 @app.on_after_finalize.connect  # type: ignore[misc]

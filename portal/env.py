@@ -172,3 +172,25 @@ def read_or_create_secret(path: Path, length: int = 50) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(value)
     return value
+
+
+def env_secret(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> str:
+    """Return a secret from ``NAME`` or from the file named by ``NAME_FILE`` (Docker and
+    Kubernetes secrets); setting both is refused, and one trailing newline is dropped."""
+    file_name = f"{name}_FILE"
+    path = _raw(file_name, environ)
+    if not path:
+        return env_str(name, default, environ=environ)
+    if _raw(name, environ):
+        raise ImproperlyConfigured(f"set {name} or {file_name}, not both")
+    try:
+        value = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"{file_name} names {path!r}, which cannot be read: {exc.strerror}"
+        ) from None
+    value = value[:-1] if value.endswith("\n") else value
+    value = value[:-1] if value.endswith("\r") else value
+    if not value:
+        raise ImproperlyConfigured(f"{file_name} names {path!r}, which is empty")
+    return value

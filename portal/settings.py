@@ -8,6 +8,7 @@ secrets mandatory.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import django_stubs_ext
@@ -15,22 +16,27 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import (
+    database_from_url,
     env_bool,
     env_choice,
-    env_database,
     env_float,
     env_int,
     env_list,
+    env_secret,
     env_str,
     env_url,
     read_or_create_secret,
 )
+from portal.logs import FORMATS, logging_config
 
 django_stubs_ext.monkeypatch()
 
 PORTAL_DIR = Path(__file__).resolve().parent  # templates and static ship inside this package
 BASE_DIR = PORTAL_DIR.parent
-VAR_DIR = Path(env_str("ROLEGATE_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+# The demo's state directory: ./var of a checkout; for an installed package (BASE_DIR is then
+# site-packages) ./var of the working directory. Production keeps nothing there.
+_default_var = BASE_DIR / "var" if (BASE_DIR / "manage.py").exists() else Path.cwd() / "var"
+VAR_DIR = Path(env_str("ROLEGATE_VAR_DIR", str(_default_var))).resolve()
 
 ROLEGATE_ENV = env_choice("ROLEGATE_ENV", "demo", ("demo", "dev", "test", "production"))
 PRODUCTION = ROLEGATE_ENV == "production"
@@ -39,10 +45,12 @@ DEBUG = env_bool("DEBUG", ROLEGATE_ENV in ("demo", "dev"))
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be off when ROLEGATE_ENV=production")
 
-_secret = env_str("SECRET_KEY", "")
+_secret = env_secret("SECRET_KEY", "")
 if not _secret:
     if PRODUCTION:
-        raise ImproperlyConfigured("SECRET_KEY is required when ROLEGATE_ENV=production")
+        raise ImproperlyConfigured(
+            "SECRET_KEY is required when ROLEGATE_ENV=production (or SECRET_KEY_FILE)"
+        )
     _secret = read_or_create_secret(VAR_DIR / "secret_key")
 SECRET_KEY = _secret
 
@@ -109,6 +117,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Probes first: they answer any Host (pod IPs) without touching sessions or the TLS redirect.
+    "apps.core.probes.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -120,6 +130,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "apps.core.middleware.RequestContextMiddleware",
     "apps.core.input_guard.JsonInputGuardMiddleware",
+    "apps.core.logcontext.LogContextMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -143,7 +154,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'rolegate.sqlite3'}"),
+    "default": database_from_url(
+        "DATABASE_URL", env_secret("DATABASE_URL", f"sqlite:///{VAR_DIR / 'rolegate.sqlite3'}")
+    ),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo runs a web server and a Celery worker on one SQLite file: WAL and a busy timeout
@@ -192,7 +205,28 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [PORTAL_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+# Where `collectstatic` writes and whitenoise serves from. An installed Rolegate keeps it in its
+# own prefix (the virtualenv or image), filled once at install or image build time.
+_default_static_root = VAR_DIR / "staticfiles"
+if PRODUCTION and not (BASE_DIR / "manage.py").exists():
+    _default_static_root = Path(sys.prefix) / "share" / "rolegate" / "static"
+STATIC_ROOT = Path(env_str("ROLEGATE_STATIC_ROOT", str(_default_static_root)))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names (cached for a year by browsers) and gzip/brotli copies, served by whitenoise.
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+if PRODUCTION:
+    # Static files right after security, as whitenoise documents (no session, no CSRF); the
+    # demo's runserver serves them itself.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
 
 # Sessions: absolute lifetime plus an idle timeout enforced by middleware.
 SESSION_COOKIE_AGE = env_int("ROLEGATE_SESSION_MAX_AGE", 12 * 3600, minimum=300)
@@ -229,7 +263,7 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # Cache: Redis when configured (shared across processes), local memory otherwise.
-REDIS_URL = env_str("REDIS_URL", "")
+REDIS_URL = env_secret("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -247,11 +281,12 @@ else:
 
 # Celery: JSON only; a filesystem broker under var/ by default so the demo needs no server.
 _default_broker = "filesystem://"
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", _default_broker)
+CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL", _default_broker)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "celery"
-    for _sub in ("out", "processed", "control"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    if not PRODUCTION:  # production refuses this broker (rolegate.E002) and writes no local state
+        for _sub in ("out", "processed", "control"):
+            (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
@@ -294,6 +329,17 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("ROLEGATE_CELERY_EAGER", False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Django's LOGGING (JSON or plain, with the task context) applies in workers too.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # celery-redbeat keeps the schedule in Redis and holds a lock there: any number of beat
+    # processes can run, one schedules and the others wait to take over, so no tick is doubled.
+    CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+    CELERY_REDBEAT_REDIS_URL = env_secret("ROLEGATE_REDBEAT_REDIS_URL", CELERY_BROKER_URL)
+    CELERY_REDBEAT_KEY_PREFIX = env_str("ROLEGATE_REDBEAT_KEY_PREFIX", "rolegate:redbeat:")
+    # A beat that dies holds the lock this long before another takes over (seconds).
+    CELERY_REDBEAT_LOCK_TIMEOUT = env_int("ROLEGATE_BEAT_LOCK_TIMEOUT", 60, minimum=5)
+    CELERY_BEAT_MAX_LOOP_INTERVAL = max(CELERY_REDBEAT_LOCK_TIMEOUT // 5, 1)
 
 EMAIL_BACKEND = env_str(
     "ROLEGATE_EMAIL_BACKEND",
@@ -303,14 +349,16 @@ EMAIL_BACKEND = env_str(
 )
 DEFAULT_FROM_EMAIL = env_str("ROLEGATE_EMAIL_FROM", "rolegate@localhost")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("ROLEGATE_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+LOGGING = logging_config(
+    env_str("ROLEGATE_LOG_LEVEL", "INFO"),
+    env_choice("ROLEGATE_LOG_FORMAT", "plain", FORMATS),
+)
+# /metrics answers only with `Authorization: Bearer <token>`; unset, it is off (404).
+ROLEGATE_METRICS_TOKEN = env_secret("ROLEGATE_METRICS_TOKEN", "")
+# Celery workers serve their own /metrics on this port when the token is set (0 = off).
+ROLEGATE_WORKER_METRICS_PORT = env_int(
+    "ROLEGATE_WORKER_METRICS_PORT", 9808, minimum=0, maximum=65535
+)
 ROLEGATE_PASSWORD_LOGIN = env_bool("ROLEGATE_PASSWORD_LOGIN", True)
 
 # Single sign-on (OpenID Connect): on when an issuer is set. The provider's discovery document is
@@ -320,7 +368,7 @@ ROLEGATE_OIDC_ENABLED = bool(ROLEGATE_OIDC_ISSUER)
 if ROLEGATE_OIDC_ENABLED:
     ROLEGATE_OIDC_ISSUER = env_url("ROLEGATE_OIDC_ISSUER", "")
 ROLEGATE_OIDC_CLIENT_ID = env_str("ROLEGATE_OIDC_CLIENT_ID", "")
-ROLEGATE_OIDC_CLIENT_SECRET = env_str("ROLEGATE_OIDC_CLIENT_SECRET", "")
+ROLEGATE_OIDC_CLIENT_SECRET = env_secret("ROLEGATE_OIDC_CLIENT_SECRET", "")
 if ROLEGATE_OIDC_ENABLED and not ROLEGATE_OIDC_CLIENT_ID:
     raise ImproperlyConfigured("ROLEGATE_OIDC_CLIENT_ID is required with ROLEGATE_OIDC_ISSUER")
 if PRODUCTION and ROLEGATE_OIDC_ENABLED and not ROLEGATE_OIDC_ISSUER.startswith("https://"):

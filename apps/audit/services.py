@@ -7,9 +7,11 @@ import re
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DatabaseError
 
 from apps.audit.models import AuditEvent
 from apps.core.context import current_context
+from apps.core.metrics import AUDIT_WRITE_FAILURES
 
 SYSTEM_ACTOR = "system"
 
@@ -60,15 +62,20 @@ def audit_record(
     context = current_context()
     # Round-trip through JSON so datetimes and the like are stored as text, never as objects.
     safe_details = storable(json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder)))
-    return AuditEvent.objects.create(
-        event_type=event_type,
-        outcome=outcome,
-        actor_id=actor_id,
-        actor_name=storable(name)[:200],
-        target_kind=storable(target_kind)[:64],
-        target_name=storable(target_name)[:300],
-        client_ip=context.client_ip,
-        user_agent=storable(context.user_agent),
-        request_id=context.request_id,
-        details=safe_details,
-    )
+    try:
+        return AuditEvent.objects.create(
+            event_type=event_type,
+            outcome=outcome,
+            actor_id=actor_id,
+            actor_name=storable(name)[:200],
+            target_kind=storable(target_kind)[:64],
+            target_name=storable(target_name)[:300],
+            client_ip=context.client_ip,
+            user_agent=storable(context.user_agent),
+            request_id=context.request_id,
+            details=safe_details,
+        )
+    except DatabaseError:
+        # The action fails with it (fail closed); operators see the rate on /metrics.
+        AUDIT_WRITE_FAILURES.inc()
+        raise

@@ -39,6 +39,7 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.authority.pki import CaKeyError
 from apps.authority.services import RotationError, certificate_issue
+from apps.core.metrics import observe_issuance
 from apps.integrations.revocation.services import revocation_settle
 from apps.resources.errors import (
     AppNotFound,
@@ -219,6 +220,7 @@ def _aws_failure(exc: awsra.AwsError) -> IssuanceError:
     )
 
 
+@observe_issuance  # rolegate_credential_issuances{outcome,purpose}, latency, AWS error codes
 @sensitive_variables("leaf", "credentials")
 def _issue(
     *,

@@ -133,6 +133,8 @@ ROUTES: dict[str, Route] = {
     # core
     "manage/": Route(fixed("/manage/"), staff_only(200)),
     "healthz": Route(fixed("/healthz"), everyone(200)),
+    "readyz": Route(fixed("/readyz"), everyone(200)),
+    "metrics": Route(fixed("/metrics"), everyone(404)),  # off: no ROLEGATE_METRICS_TOKEN in tests
     # resources
     "": Route(fixed("/"), signed_in(200)),
     "apps/<str:name>/launch": Route(
