@@ -7,6 +7,7 @@ secrets mandatory.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -100,6 +101,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "apps.core.middleware.ProxyHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -172,7 +174,30 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 SESSION_COOKIE_AGE = env_int("ROLEGATE_SESSION_MAX_AGE", 12 * 3600, minimum=300)
 SESSION_COOKIE_HTTPONLY = True
 ROLEGATE_SESSION_IDLE_TIMEOUT = env_int("ROLEGATE_SESSION_IDLE_TIMEOUT", 3600, minimum=0)
+# Reverse proxies (apps/core/proxies.py): either the number of trusted proxy hops in front of
+# Rolegate, or the networks trusted proxies connect from (not both). The client address is read
+# from X-Forwarded-For as the trusted proxies wrote it (from the right), never from the left.
+ROLEGATE_TRUSTED_PROXY_HOPS = env_int("ROLEGATE_TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=10)
+ROLEGATE_TRUSTED_PROXIES = env_list("ROLEGATE_TRUSTED_PROXIES", [])
+for _network in ROLEGATE_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"ROLEGATE_TRUSTED_PROXIES: {_network!r} is not an IP network (e.g. 10.0.0.0/8)"
+        ) from None
+if ROLEGATE_TRUSTED_PROXY_HOPS and ROLEGATE_TRUSTED_PROXIES:
+    raise ImproperlyConfigured(
+        "Set ROLEGATE_TRUSTED_PROXY_HOPS or ROLEGATE_TRUSTED_PROXIES, not both"
+    )
+# Deprecated (check rolegate.W030): the old boolean now means "one trusted hop".
 ROLEGATE_TRUST_X_FORWARDED_FOR = env_bool("ROLEGATE_TRUST_X_FORWARDED_FOR", False)
+if ROLEGATE_TRUST_X_FORWARDED_FOR and not ROLEGATE_TRUSTED_PROXIES:
+    ROLEGATE_TRUSTED_PROXY_HOPS = ROLEGATE_TRUSTED_PROXY_HOPS or 1
+if ROLEGATE_TRUSTED_PROXY_HOPS or ROLEGATE_TRUSTED_PROXIES:
+    # Only a trusted proxy may say the client connected over TLS (ProxyHeadersMiddleware
+    # drops the header from untrusted peers when networks are configured).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
@@ -187,7 +212,6 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("ROLEGATE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

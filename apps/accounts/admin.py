@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.http import HttpRequest
@@ -13,7 +14,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from apps.accounts import services
+from apps.accounts import services, signin
 from apps.accounts.models import User
 from apps.core.hooks import validate_role_names
 from apps.core.registry import ResourceError
@@ -70,3 +71,23 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         services.user_save_from_admin(actor=request.user, user=obj, created=not change)
+
+
+class AdminSignInForm(AdminAuthenticationForm):
+    """The admin's sign-in form; a right password for a non-staff account is a refusal too."""
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        try:
+            super().confirm_login_allowed(user)
+        except forms.ValidationError:
+            signin.sign_in_refused(
+                request=self.request,
+                username=user.get_username(),
+                reason="not a staff account",
+                method="admin",
+            )
+            raise
+
+
+# The admin's login goes through PasswordBackend (throttle) and the sign-in receivers (audit).
+admin.site.login_form = AdminSignInForm

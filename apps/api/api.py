@@ -23,6 +23,7 @@ from pydantic import Field
 
 from apps.access.selectors import user_role_names
 from apps.accounts import services as account_services
+from apps.accounts import signin
 from apps.api import selectors, services
 from apps.api.models import ApiToken
 from apps.core.context import current_context
@@ -192,25 +193,18 @@ def password_login(request: HttpRequest, payload: PasswordLoginIn) -> Any:
                 "code": "password_login_disabled",
             },
         )
-    client_ip = current_context().client_ip
-    if account_services.login_is_throttled(username=payload.username, client_ip=client_ip):
-        account_services.login_record_failure(
-            username=payload.username, reason="throttled", method="cli-password"
-        )
-        return Status(
-            429,
-            {
-                "detail": "Too many failed sign-ins. Wait 15 minutes and try again.",
-                "code": "throttled",
-            },
-        )
+    # The backend throttles and the sign-in receivers audit (apps/accounts/signin.py).
+    signin.set_method(request, "cli-password")
     user = authenticate(request, username=payload.username, password=payload.password)
-    if user is None:
-        account_services.login_record_failure(
-            username=payload.username, reason="bad credentials", method="cli-password"
+    if user is None and signin.was_throttled(request):
+        response = _error(
+            request, 429, "throttled", "Too many failed sign-ins. Wait 15 minutes and try again."
         )
+        response["Retry-After"] = str(account_services.LOGIN_FAILURE_WINDOW)
+        return response
+    if user is None:
         return Status(401, {"detail": "Wrong username or password.", "code": "bad_credentials"})
-    account_services.login_record_success(user=user, method="cli-password")  # type: ignore[arg-type]
+    signin.sign_in_completed(user=user, method="cli-password")
     issued = services.token_create(
         actor=user, user=user, method=ApiToken.Method.PASSWORD, client_name=payload.client_name
     )

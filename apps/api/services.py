@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.accounts import signin
 from apps.api.models import ApiToken, DeviceAuthorization
 from apps.api.selectors import (
     PREFIX_LENGTH,
@@ -212,12 +213,14 @@ def device_authorization_exchange(*, device_code: str) -> IssuedToken:
             user = authorization.user
             authorization.status = DeviceAuthorization.Status.CONSUMED
             authorization.save(update_fields=["status"])
-            return token_create(
+            issued = token_create(
                 actor=user,
                 user=user,
                 method=ApiToken.Method.DEVICE,
                 client_name=authorization.client_name,
             )
+            signin.sign_in_completed(user=user, method="cli-device")
+            return issued
     raise error or DeviceFlowError("access_denied", "The login was not approved.")
 
 
