@@ -68,6 +68,27 @@ ROLEGATE_CA_ENCRYPTION_KEY_FILE = env_str("ROLEGATE_CA_ENCRYPTION_KEY_FILE", "")
 if not PRODUCTION and not ROLEGATE_CA_ENCRYPTION_KEY and not ROLEGATE_CA_ENCRYPTION_KEY_FILE:
     ROLEGATE_CA_ENCRYPTION_KEY_FILE = str(VAR_DIR / "ca_encryption_key")
     read_or_create_secret(Path(ROLEGATE_CA_ENCRYPTION_KEY_FILE))
+# The audit chain's HMAC keys (apps/audit/keys.py): "KEY_ID:SECRET" entries, comma-separated,
+# the first seals; never stored in the database. Production must set one (check rolegate.E030);
+# the demo, dev and tests generate one under var/.
+ROLEGATE_AUDIT_KEY = env_str("ROLEGATE_AUDIT_KEY", "")
+ROLEGATE_AUDIT_KEY_FILE = env_str("ROLEGATE_AUDIT_KEY_FILE", "")
+if not PRODUCTION and not ROLEGATE_AUDIT_KEY and not ROLEGATE_AUDIT_KEY_FILE:
+    ROLEGATE_AUDIT_KEY_FILE = str(VAR_DIR / "audit_key")
+    read_or_create_secret(Path(ROLEGATE_AUDIT_KEY_FILE))
+# Seal each audit event right after its transaction commits (off only to measure the cost).
+ROLEGATE_AUDIT_SEAL_ON_COMMIT = env_bool("ROLEGATE_AUDIT_SEAL_ON_COMMIT", True)
+# Signed checkpoints of the chain, written by beat to the log and to these sinks.
+ROLEGATE_AUDIT_CHECKPOINT_INTERVAL = env_int(
+    "ROLEGATE_AUDIT_CHECKPOINT_INTERVAL", 300, minimum=10, maximum=86400
+)
+ROLEGATE_AUDIT_CHECKPOINT_FILE = env_str(
+    "ROLEGATE_AUDIT_CHECKPOINT_FILE",
+    str(VAR_DIR / "audit-checkpoints.jsonl") if ROLEGATE_ENV in ("demo", "dev") else "",
+)
+ROLEGATE_AUDIT_CHECKPOINT_URL = env_str("ROLEGATE_AUDIT_CHECKPOINT_URL", "")
+if ROLEGATE_AUDIT_CHECKPOINT_URL:
+    ROLEGATE_AUDIT_CHECKPOINT_URL = env_url("ROLEGATE_AUDIT_CHECKPOINT_URL", "")
 ROLEGATE_CA_KEY_TYPE = env_choice(
     "ROLEGATE_CA_KEY_TYPE", "ecdsa-p256", ("ecdsa-p256", "rsa-2048", "rsa-3072")
 )

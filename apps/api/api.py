@@ -26,7 +26,6 @@ from apps.accounts import services as account_services
 from apps.accounts import signin
 from apps.api import selectors, services
 from apps.api.models import ApiToken
-from apps.core.context import current_context
 
 logger = logging.getLogger(__name__)
 

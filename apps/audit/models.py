@@ -79,6 +79,8 @@ class AuditChainLink(models.Model):
     event_id = models.BigIntegerField(unique=True)
     event_hash = models.CharField(max_length=64)
     chain_hash = models.CharField(max_length=64)
+    # Which audit key sealed the link (HMAC-SHA256); empty for links sealed before keys existed.
+    key_id = models.CharField(max_length=32, blank=True, default="")
     sealed_at = models.DateTimeField(default=timezone.now)
 
     objects = AppendOnlyQuerySet["AuditChainLink"].as_manager()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
 
+from apps.audit.chain import seal_after_commit
 from apps.audit.models import AuditEvent
 from apps.core.context import current_context
 
@@ -40,7 +44,7 @@ def audit_record(
     context = current_context()
     # Round-trip through JSON so datetimes and the like are stored as text, never as objects.
     safe_details = json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder))
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         event_type=event_type,
         outcome=outcome,
         actor_id=actor_id,
@@ -52,3 +56,8 @@ def audit_record(
         request_id=context.request_id,
         details=safe_details,
     )
+    if getattr(settings, "ROLEGATE_AUDIT_SEAL_ON_COMMIT", True):
+        # Sealed as soon as the event is committed, outside the writer's transaction so that
+        # the chain lock is never held across a slow change (CreateSession, say).
+        transaction.on_commit(functools.partial(seal_after_commit, event.id))
+    return event

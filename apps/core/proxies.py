@@ -94,9 +94,7 @@ def _trust(hops: int, networks: tuple[str, ...]) -> ProxyTrust:
     return ProxyTrust(hops=hops, networks=parse_networks(networks))
 
 
-def forwarded_client(
-    remote_addr: str | None, forwarded_for: str, trust: ProxyTrust
-) -> str | None:
+def forwarded_client(remote_addr: str | None, forwarded_for: str, trust: ProxyTrust) -> str | None:
     """The client address given the peer, the X-Forwarded-For value and the trust."""
     peer = parse_address(remote_addr)
     if not trust.enabled or not forwarded_for.strip() or not trust.peer_is_trusted(peer):
