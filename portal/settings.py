@@ -314,6 +314,10 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 ROLEGATE_PASSWORD_LOGIN = env_bool("ROLEGATE_PASSWORD_LOGIN", True)
+# Rate limits per minute (0 = off), shared by every process through the cache: credential
+# issuances per user (console and CLI), CLI device-login starts per client address.
+ROLEGATE_ISSUANCE_RATE_LIMIT = env_int("ROLEGATE_ISSUANCE_RATE_LIMIT", 60, minimum=0)
+ROLEGATE_DEVICE_LOGIN_RATE_LIMIT = env_int("ROLEGATE_DEVICE_LOGIN_RATE_LIMIT", 10, minimum=0)
 
 # Single sign-on (OpenID Connect): on when an issuer is set. The provider's discovery document is
 # fetched lazily at first use (apps/accounts/oidc.py), so start-up never depends on the IdP.

@@ -26,6 +26,7 @@ from apps.accounts import services as account_services
 from apps.accounts import signin
 from apps.api import selectors, services
 from apps.api.models import ApiToken
+from apps.core.ratelimit import RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,12 @@ def _describe_validation(errors: list[dict[str, Any]]) -> str:
         message = str(error.get("msg", "invalid value"))
         parts.append(f"{location}: {message}" if location else message)
     return "; ".join(parts) or "invalid request"
+
+
+def _rate_limited(request: HttpRequest, error: RateLimited) -> HttpResponse:
+    response = _error(request, 429, "rate_limited", error.message)
+    response["Retry-After"] = str(error.retry_after)
+    return response
 
 
 @api.exception_handler(NinjaValidationError)
@@ -213,11 +220,15 @@ def password_login(request: HttpRequest, payload: PasswordLoginIn) -> Any:
 @api.post(
     "/auth/device",
     auth=None,
-    response={200: DeviceStartOut},
+    response={200: DeviceStartOut, 429: ErrorOut},
     summary="Start a device login (approve it in the browser)",
 )
 def device_start(request: HttpRequest, payload: DeviceStartIn) -> Any:
     """Open a device request; the user approves the returned code at /cli/approve."""
+    try:
+        services.device_authorization_rate_check()
+    except RateLimited as error:
+        return _rate_limited(request, error)
     started = services.device_authorization_start(client_name=payload.client_name)
     authorization = started.authorization
     base = request.build_absolute_uri("/cli/approve")
@@ -347,6 +358,7 @@ class CredentialsOut(Schema):
         403: ErrorOut,
         404: ErrorOut,
         422: ErrorOut,
+        429: ErrorOut,
         502: ErrorOut,
         503: ErrorOut,
     },
@@ -367,6 +379,8 @@ def app_credentials(request: HttpRequest, name: str, payload: CredentialsIn) -> 
             duration_seconds=payload.duration_seconds,
             purpose="cli",
         )
+    except RateLimited as error:
+        return _rate_limited(request, error)
     except AppNotFound as error:
         return Status(404, {"detail": error.message, "code": "app_not_found"})
     except AccessDenied as error:

@@ -35,6 +35,7 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.authority.pki import CaKeyError
 from apps.authority.services import RotationError, certificate_issue
+from apps.core.ratelimit import RateLimited, rate_limit_hit
 from apps.resources.errors import (
     AppNotFound,
     AuditUnavailable,
@@ -45,6 +46,8 @@ from apps.resources.models import AwsApp
 from apps.resources.models_user import AppUserState
 from awsra import federation, partitions
 from awsra.arn import is_valid_role_arn
+
+ISSUANCE_RATE_WINDOW = 60
 
 __all__ = [
     "EVENT_CONSOLE_SIGNIN",
@@ -164,6 +167,42 @@ def _audit_refusal(*, actor: User, app_name: str, outcome: str, details: Mapping
         log.exception("could not audit a %s credential issuance for %s", outcome, app_name)
 
 
+def _recent_issuances(actor: User) -> int:
+    since = timezone.now() - timedelta(seconds=ISSUANCE_RATE_WINDOW)
+    return AuditEvent.objects.filter(
+        event_type=EVENT_CREDENTIALS_ISSUED, actor_id=actor.pk, time__gte=since
+    ).count()
+
+
+def _check_issuance_rate(actor: User, app_name: str, base: Mapping[str, Any]) -> None:
+    """One user may not exhaust the account's CreateSession quota for everyone (audited)."""
+    decision = rate_limit_hit(
+        "issuance",
+        str(actor.pk),
+        limit=int(getattr(settings, "ROLEGATE_ISSUANCE_RATE_LIMIT", 60)),
+        window=ISSUANCE_RATE_WINDOW,
+        fallback=lambda: _recent_issuances(actor),
+    )
+    if not decision.refused:
+        return
+    _audit_refusal(
+        actor=actor,
+        app_name=str(app_name)[:300],
+        outcome=AuditEvent.Outcome.DENIED,
+        details={
+            **base,
+            "reason": "rate limited",
+            "limit_per_minute": decision.limit,
+            "retry_after": decision.retry_after,
+        },
+    )
+    raise RateLimited(
+        f"Too many credential requests: at most {decision.limit} a minute. "
+        f"Try again in {decision.retry_after} s.",
+        retry_after=decision.retry_after,
+    )
+
+
 # --- the one issuance path --------------------------------------------------------------------
 
 
@@ -209,6 +248,7 @@ def _issue(
     base: dict[str, Any] = {"app": app_name, "role_arn": role_arn, "purpose": purpose, **extra}
     if not getattr(actor, "is_authenticated", False) or not actor.is_active:
         raise AccessDenied("Sign in first.")
+    _check_issuance_rate(actor, app_name, base)
     if not isinstance(role_arn, str):
         role_arn = ""
         base["role_arn"] = ""
