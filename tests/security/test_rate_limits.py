@@ -16,7 +16,7 @@ from django.utils import timezone
 from apps.api.models import ApiToken, DeviceAuthorization
 from apps.audit import events
 from apps.audit.models import AuditEvent
-from tests.api.conftest import ApiClient, LaunchScenario, launch_scenario  # noqa: F401 - fixture
+from tests.api.conftest import ApiClient, LaunchScenario
 
 
 def _retry_after(response: Any) -> int:
@@ -28,7 +28,7 @@ def _retry_after(response: Any) -> int:
 @pytest.mark.django_db
 def test_issuance_is_limited_per_user_and_refusals_are_audited(
     launch_scenario: LaunchScenario,
-    settings: Any,  # noqa: F811
+    settings: Any,
 ) -> None:
     """Today one user could issue 40 credentials in 1.5 s; now the limit holds, then resets."""
     from apps.api.services import token_create
