@@ -24,6 +24,8 @@ from portal.env import (
     env_list,
     env_str,
     env_url,
+    private_directory,
+    private_file,
     read_or_create_secret,
 )
 
@@ -35,6 +37,8 @@ VAR_DIR = Path(env_str("ROLEGATE_VAR_DIR", str(BASE_DIR / "var"))).resolve()
 
 ROLEGATE_ENV = env_choice("ROLEGATE_ENV", "demo", ("demo", "dev", "test", "production"))
 PRODUCTION = ROLEGATE_ENV == "production"
+if not PRODUCTION:
+    private_directory(VAR_DIR)  # secrets, the SQLite database and the broker live here
 
 DEBUG = env_bool("DEBUG", ROLEGATE_ENV in ("demo", "dev"))
 if PRODUCTION and DEBUG:
@@ -123,6 +127,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "apps.core.middleware.ProxyHeadersMiddleware",
+    "apps.api.middleware.ResponseHygieneMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -134,6 +139,12 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "apps.core.middleware.RequestContextMiddleware",
 ]
+
+# Request bodies above this size are refused with 413 (JSON under /api/).
+ROLEGATE_MAX_REQUEST_BYTES = env_int(
+    "ROLEGATE_MAX_REQUEST_BYTES", 1024 * 1024, minimum=64 * 1024, maximum=100 * 1024 * 1024
+)
+DATA_UPLOAD_MAX_MEMORY_SIZE = ROLEGATE_MAX_REQUEST_BYTES
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -159,6 +170,8 @@ DATABASES = {
     "default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'rolegate.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Session keys live in the database: never world-readable (WAL files follow its mode).
+    private_file(Path(str(DATABASES["default"]["NAME"])))
     # The demo runs a web server and a Celery worker on one SQLite file: WAL and a busy timeout
     # keep the worker's writes from failing while a page reads.
     DATABASES["default"]["OPTIONS"] = {
@@ -227,6 +240,10 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if PRODUCTION:
+    # __Host- cookies are only accepted over https, for path /, without a Domain: no subdomain
+    # or plain-http page can set or shadow them.
+    SESSION_COOKIE_NAME = "__Host-rolegate_session"
+    CSRF_COOKIE_NAME = "__Host-rolegate_csrftoken"
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env_bool("ROLEGATE_SSL_REDIRECT", True)

@@ -13,8 +13,9 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -125,6 +126,22 @@ def _on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> 
 def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 429: "throttled"}
     return _error(request, exc.status_code, codes.get(exc.status_code, "error"), str(exc))
+
+
+@api.exception_handler(Http404)
+def _on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _error(request, 404, "not_found", str(exc) or "Not found.")
+
+
+@api.exception_handler(Exception)
+def _on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # Whatever DEBUG says: a JSON error for the client, the traceback only in the log.
+    if isinstance(exc, RequestDataTooBig):
+        return _error(request, 413, "request_too_large", "The request body is too large.")
+    logger.exception("unhandled error serving %s", request.path)
+    return _error(
+        request, 500, "server_error", "Rolegate failed to answer this request; try again."
+    )
 
 
 @api.exception_handler(DatabaseError)
