@@ -30,6 +30,7 @@ from apps.access.requests_selectors import (
 )
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
+from apps.core.capabilities import ACCESS_ADMIN, has_capability
 
 __all__ = [
     "DEFAULT_REVIEW_TTL",
@@ -397,7 +398,7 @@ def access_request_end(*, actor: Any, request_id: UUID | str, reason: str = "") 
         key = request_id if isinstance(request_id, UUID) else UUID(str(request_id))
     except ValueError:
         raise RequestNotFound() from None
-    is_staff = bool(getattr(actor, "is_staff", False))
+    is_staff = has_capability(actor, ACCESS_ADMIN)
     with transaction.atomic():
         access_request = (
             AccessRequest.objects.select_for_update(of=("self",))

@@ -16,6 +16,7 @@ from django.utils.http import urlencode
 
 from apps.accounts import services, signin
 from apps.accounts.models import User
+from apps.core.capabilities import ACCESS_ADMIN, has_capability
 from apps.core.hooks import validate_role_names
 from apps.core.registry import ResourceError
 
@@ -68,6 +69,21 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
             return "-"
         url = reverse("access:explain") + "?" + urlencode({"user": obj.get_username()})
         return format_html('<a href="{}">Why can / can\'t {} …?</a>', url, obj.get_username())
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """Least privilege: staff never raise their own or anyone's privileges by editing.
+
+        Only superusers change superuser status, groups and permissions; only access admins
+        change roles and traits; and nobody but a superuser changes their own account's access.
+        """
+        fields = list(super().get_readonly_fields(request, obj))
+        actor = request.user
+        if actor.is_superuser:
+            return fields
+        fields += ["is_superuser", "groups", "user_permissions"]
+        if not has_capability(actor, ACCESS_ADMIN) or (obj is not None and obj.pk == actor.pk):
+            fields += ["roles", "traits", "is_staff", "is_active"]
+        return fields
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         services.user_save_from_admin(actor=request.user, user=obj, created=not change)

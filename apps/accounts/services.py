@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -98,6 +99,9 @@ def login_record_failure(*, username: str, reason: str, method: str = "password"
     )
 
 
+_ACCESS_FIELDS = ("roles", "traits", "is_staff", "is_active")
+
+
 def _user_snapshot(user: User) -> dict[str, Any]:
     return {
         "roles": list(user.roles),
@@ -187,6 +191,13 @@ def user_save_from_admin(*, actor: Any, user: User, created: bool) -> None:
         stored = None if created else User.objects.select_for_update().filter(pk=user.pk).first()
         before = _user_snapshot(stored) if stored else None
         after = _user_snapshot(user)
+        if (
+            before is not None
+            and getattr(actor, "pk", None) == user.pk
+            and not getattr(actor, "is_superuser", False)
+            and {k: before[k] for k in _ACCESS_FIELDS} != {k: after[k] for k in _ACCESS_FIELDS}
+        ):
+            raise PermissionDenied("Only a superuser may change their own roles or staff status.")
         user.save()
         if before == after and not created:
             return

@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from apps.audit.forms import AuditFilterForm
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_events, event_types
-from apps.core.policies import staff_required
+from apps.core.policies import audit_read_required
 
 PAGE_SIZE = 50
 EXPORT_FIELDS = (
@@ -31,7 +31,7 @@ EXPORT_FIELDS = (
 )
 
 
-@staff_required
+@audit_read_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     """List audit events with filters and pagination."""
     form = AuditFilterForm(request.GET)
@@ -57,7 +57,7 @@ def _export_lines(events: Iterator[AuditEvent]) -> Iterator[str]:
         yield json.dumps(record, cls=DjangoJSONEncoder, sort_keys=True) + "\n"
 
 
-@staff_required
+@audit_read_required
 def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """Stream the filtered audit events as JSON Lines."""
     form = AuditFilterForm(request.GET)
