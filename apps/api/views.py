@@ -35,7 +35,8 @@ def _throttled(request: HttpRequest) -> HttpResponse | None:
         username=username, client_ip=current_context().client_ip
     ):
         return None
-    form = DeviceDecisionForm()
+    form = DeviceDecisionForm(request.POST if request.method == "POST" else request.GET)
+    form.is_valid()
     form.add_error(None, "Too many wrong codes. Wait 15 minutes and try again.")
     response = TemplateResponse(request, "api/approve.html", {"form": form}, status=429)
     response["Retry-After"] = str(account_services.LOGIN_FAILURE_WINDOW)
