@@ -239,7 +239,7 @@ def audited_issuances(since_id: int) -> dict[str, int]:
     from apps.audit.models import AuditEvent
 
     close_old_connections()
-    rows = AuditEvent.objects.filter(id__gt=since_id, event_type="aws.credentials.issued")
+    rows = AuditEvent.objects.filter(id__gt=since_id, event_type="aws_credentials.issued")
     return {
         "success": rows.filter(outcome=AuditEvent.Outcome.SUCCESS).count(),
         "other": rows.exclude(outcome=AuditEvent.Outcome.SUCCESS).count(),

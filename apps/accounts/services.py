@@ -13,6 +13,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from apps.accounts.models import User
+from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core.hooks import validate_role_names
@@ -34,7 +35,7 @@ def _recent_failures_from_audit(username: str, client_ip: str | None) -> int:
     """Refused sign-ins of this username from this address in the window, from the audit log."""
     since = timezone.now() - timedelta(seconds=LOGIN_FAILURE_WINDOW)
     refusals = AuditEvent.objects.filter(
-        event_type="user.login",
+        event_type__in=events.stored_names(events.USER_SIGNED_IN),
         outcome=AuditEvent.Outcome.DENIED,
         target_name__iexact=username[:150],
         client_ip=client_ip,
@@ -66,7 +67,7 @@ def login_record_success(*, user: User, method: str = "password") -> None:
     except _CACHE_ERRORS:
         log.warning("login throttle: cache unreachable, failure counter not cleared")
     audit_record(
-        event_type="user.login",
+        event_type=events.USER_SIGNED_IN,
         actor=user,
         target_kind="user",
         target_name=user.get_username(),
@@ -89,7 +90,7 @@ def login_record_failure(*, username: str, reason: str, method: str = "password"
         # The audit row below is what the fallback counts, so the refusal still counts.
         log.warning("login throttle: cache unreachable, counting this refusal in the audit log")
     audit_record(
-        event_type="user.login",
+        event_type=events.USER_SIGNED_IN,
         actor=None,
         actor_name=username[:150] or "(blank)",
         outcome=AuditEvent.Outcome.DENIED,
@@ -144,7 +145,7 @@ def user_apply(
             return user
         user.save()
         audit_record(
-            event_type="user.created" if before is None else "user.updated",
+            event_type=events.USER_CREATED if before is None else events.USER_UPDATED,
             actor=actor,
             target_kind="user",
             target_name=username,
@@ -164,7 +165,7 @@ def user_delete(*, actor: Any, username: str) -> None:
         snapshot = _user_snapshot(user)
         user.delete()
         audit_record(
-            event_type="user.deleted",
+            event_type=events.USER_DELETED,
             actor=actor,
             target_kind="user",
             target_name=username,
@@ -178,7 +179,7 @@ def user_set_password(*, actor: Any, user: User, password: str) -> None:
         user.set_password(password)
         user.save(update_fields=["password"])
         audit_record(
-            event_type="user.password_set",
+            event_type=events.USER_PASSWORD_SET,
             actor=actor,
             target_kind="user",
             target_name=user.get_username(),
@@ -202,7 +203,7 @@ def user_save_from_admin(*, actor: Any, user: User, created: bool) -> None:
         if before == after and not created:
             return
         audit_record(
-            event_type="user.created" if created else "user.updated",
+            event_type=events.USER_CREATED if created else events.USER_UPDATED,
             actor=actor,
             target_kind="user",
             target_name=user.get_username(),

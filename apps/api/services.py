@@ -88,7 +88,7 @@ def token_create(*, actor: Any, user: Any, method: str, client_name: str = "") -
                     expires_at=expires_at,
                 )
                 audit_record(
-                    event_type="api_token.created",
+                    event_type=events.API_TOKEN_CREATED,
                     actor=actor,
                     target_kind="api_token",
                     target_name=f"{user.get_username()}/{prefix}",
@@ -115,7 +115,7 @@ def token_revoke(*, actor: Any, token: ApiToken) -> bool:
         locked.revoked_by = actor.get_username() if actor is not None else "system"
         locked.save(update_fields=["revoked_at", "revoked_by"])
         audit_record(
-            event_type="api_token.revoked",
+            event_type=events.API_TOKEN_REVOKED,
             actor=actor,
             target_kind="api_token",
             target_name=f"{locked.user.get_username()}/{locked.prefix}",
@@ -222,7 +222,7 @@ def device_authorization_decide(
         authorization.decided_at = timezone.now()
         authorization.save(update_fields=["status", "user", "decided_at"])
         audit_record(
-            event_type="cli_device.approved" if approve else "cli_device.denied",
+            event_type=events.CLI_DEVICE_APPROVED if approve else events.CLI_DEVICE_DENIED,
             actor=actor,
             outcome=AuditEvent.Outcome.SUCCESS if approve else AuditEvent.Outcome.DENIED,
             target_kind="cli_device",

@@ -50,13 +50,13 @@ AWS_CREDENTIALS_ISSUED = "aws_credentials.issued"  # app/<name>
 AWS_CONSOLE_SIGNED_IN = "aws_console.signed_in"  # app/<name>
 
 # certificate authority
-CA_CREATED = "ca.created"  # ca/<fingerprint>
-CA_ROTATION_INITIATED = "ca.rotation_initiated"  # ca/<fingerprint>
-CA_ROTATION_ACTIVATED = "ca.rotation_activated"  # ca/<fingerprint>
-CA_ROTATION_FINISHED = "ca.rotation_finished"  # ca/<fingerprint>
-CA_ROTATION_ROLLED_BACK = "ca.rotation_rolled_back"  # ca/<fingerprint>
-CA_KEYS_REWRAPPED = "ca.keys_rewrapped"  # ca/<fingerprint>
-CA_CRL_REFRESHED = "ca.crl_refreshed"  # ca/<fingerprint>
+CA_CREATED = "ca.created"  # certificate_authority/<fingerprint(s)>
+CA_ROTATION_INITIATED = "ca.rotation_initiated"  # certificate_authority/<fingerprint(s)>
+CA_ROTATION_ACTIVATED = "ca.rotation_activated"  # certificate_authority/<fingerprint(s)>
+CA_ROTATION_FINISHED = "ca.rotation_finished"  # certificate_authority/<fingerprint(s)>
+CA_ROTATION_ROLLED_BACK = "ca.rotation_rolled_back"  # certificate_authority/<fingerprint(s)>
+CA_KEYS_REWRAPPED = "ca.keys_rewrapped"  # certificate_authority/<fingerprint(s)>
+CA_CRL_REFRESHED = "ca.crl_refreshed"  # certificate_authority/<fingerprint(s)>
 CERTIFICATE_REVOKED = "certificate.revoked"  # certificate/<serial>
 
 # integrations

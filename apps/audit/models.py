@@ -66,6 +66,13 @@ class AuditEvent(models.Model):
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
         raise AppendOnlyError("audit events are append-only")
 
+    @property
+    def current_type(self) -> str:
+        """The event type in today's vocabulary (rows from before it keep their stored one)."""
+        from apps.audit.events import current_name
+
+        return current_name(self.event_type)
+
 
 class AuditChainLink(models.Model):
     """One link of the tamper-evident hash chain over audit events.

@@ -54,6 +54,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 def _export_lines(events: Iterator[AuditEvent]) -> Iterator[str]:
     for event in events:
         record = {name: getattr(event, name) for name in EXPORT_FIELDS}
+        if event.current_type != event.event_type:
+            # Old rows: today's name for readers, the stored one because the chain hashes it.
+            record["event_type"], record["stored_event_type"] = event.current_type, event.event_type
         yield json.dumps(record, cls=DjangoJSONEncoder, sort_keys=True) + "\n"
 
 
@@ -70,5 +73,6 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         )
     events = audit_events(form.to_filter()).iterator(chunk_size=1000)
     response = StreamingHttpResponse(_export_lines(events), content_type="application/jsonl")
+    response["Cache-Control"] = "no-store"
     response["Content-Disposition"] = 'attachment; filename="rolegate-audit.jsonl"'
     return response

@@ -31,6 +31,7 @@ import awsra
 from apps.access import selectors as access
 from apps.access.errors import AccessDenied
 from apps.accounts.models import User
+from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.authority.pki import CaKeyError
@@ -64,8 +65,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-EVENT_CREDENTIALS_ISSUED = "aws.credentials.issued"
-EVENT_CONSOLE_SIGNIN = "aws.console.signin"
+EVENT_CREDENTIALS_ISSUED = events.AWS_CREDENTIALS_ISSUED
+EVENT_CONSOLE_SIGNIN = events.AWS_CONSOLE_SIGNED_IN
 # CreateSession and STS accept 900..43200 seconds.
 MIN_DURATION_SECONDS = 900
 MAX_DURATION_SECONDS = 43200
@@ -170,7 +171,9 @@ def _audit_refusal(*, actor: User, app_name: str, outcome: str, details: Mapping
 def _recent_issuances(actor: User) -> int:
     since = timezone.now() - timedelta(seconds=ISSUANCE_RATE_WINDOW)
     return AuditEvent.objects.filter(
-        event_type=EVENT_CREDENTIALS_ISSUED, actor_id=actor.pk, time__gte=since
+        event_type__in=events.stored_names(EVENT_CREDENTIALS_ISSUED),
+        actor_id=actor.pk,
+        time__gte=since,
     ).count()
 
 

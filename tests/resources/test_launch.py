@@ -18,7 +18,7 @@ from tests.resources.conftest import ACCESS_ROLE, LaunchScenario
 
 pytestmark = pytest.mark.django_db
 
-ISSUED = "aws.credentials.issued"
+ISSUED = "aws_credentials.issued"
 
 
 def _launch_url(app: Any) -> str:
@@ -231,7 +231,7 @@ def test_signin_endpoint_failure_is_a_clear_503(launch_scenario: LaunchScenario)
     )
     assert response.status_code == 503
     assert "console sign-in endpoint" in response.content.decode()
-    assert AuditEvent.objects.filter(event_type="aws.console.signin", outcome="error").exists()
+    assert AuditEvent.objects.filter(event_type="aws_console.signed_in", outcome="error").exists()
 
 
 @pytest.mark.parametrize(
@@ -300,7 +300,7 @@ def test_fail_closed_when_the_audit_event_cannot_be_written(
             """
             CREATE FUNCTION refuse_issued_success() RETURNS trigger AS $$
             BEGIN
-              IF NEW.event_type = 'aws.credentials.issued' AND NEW.outcome = 'success' THEN
+              IF NEW.event_type = 'aws_credentials.issued' AND NEW.outcome = 'success' THEN
                 RAISE EXCEPTION 'audit storage unavailable';
               END IF;
               RETURN NEW;

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core.registry import ResourceError, ResourceNotFound
@@ -387,7 +388,7 @@ def _run_sync(
             )
             if changes.created or changes.updated or changes.deleted:
                 audit_record(
-                    event_type="integration.profiles_synced",
+                    event_type=events.INTEGRATION_PROFILES_SYNCED,
                     actor=None,
                     outcome=(
                         AuditEvent.Outcome.SUCCESS
