@@ -87,3 +87,10 @@ def user_client(client: Any, plain_user: Any) -> Any:
     """A test client signed in as a user without roles."""
     client.force_login(plain_user)
     return client
+
+
+def without_audit_seals(callbacks: list[Any]) -> list[Any]:
+    """The on-commit callbacks a change queued, minus the audit chain's seal of its events."""
+    from apps.audit.chain import seal_after_commit
+
+    return [c for c in callbacks if getattr(c, "func", None) is not seal_after_commit]

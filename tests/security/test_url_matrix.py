@@ -2,7 +2,9 @@
 
 The table below lists every route of the URLconf with its expectation for anonymous, `user`
 (no roles), `member` (holds the app's access role), `other` (a role for other apps only),
-`reviewer` (may review requests for the access role) and `staff`. A route that is not in the
+`reviewer` (may review requests for the access role), `staff` (every staff capability),
+`bare_staff` (is_staff without a capability) and one persona per capability: `auditor`,
+`access_admin`, `integration_admin` (apps/core/capabilities.py). A route that is not in the
 table fails `test_every_route_is_classified`, so a new route cannot ship unclassified.
 
 Expectations: an int is the status; "L" is a redirect to the sign-in page with `next`;
