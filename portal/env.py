@@ -194,3 +194,24 @@ def env_secret(name: str, default: str, *, environ: Mapping[str, str] | None = N
     if not value:
         raise ImproperlyConfigured(f"{file_name} names {path!r}, which is empty")
     return value
+
+
+def private_directory(path: Path) -> None:
+    """Create ``path`` as 0700 and make the files directly in it 0600 (the demo's var/).
+
+    The demo keeps its secrets, its SQLite database (session keys) and its broker there; files
+    created later inherit nothing from umask that matters once the directory is private.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    for child in path.iterdir():
+        if child.is_file() and not child.is_symlink():
+            os.chmod(child, 0o600)
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (so SQLite never makes it 0644)."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))

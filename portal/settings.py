@@ -7,6 +7,7 @@ secrets mandatory.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -25,6 +26,8 @@ from portal.env import (
     env_secret,
     env_str,
     env_url,
+    private_directory,
+    private_file,
     read_or_create_secret,
 )
 from portal.logs import FORMATS, logging_config
@@ -40,6 +43,8 @@ VAR_DIR = Path(env_str("ROLEGATE_VAR_DIR", str(_default_var))).resolve()
 
 ROLEGATE_ENV = env_choice("ROLEGATE_ENV", "demo", ("demo", "dev", "test", "production"))
 PRODUCTION = ROLEGATE_ENV == "production"
+if not PRODUCTION:
+    private_directory(VAR_DIR)  # secrets, the SQLite database and the broker live here
 
 DEBUG = env_bool("DEBUG", ROLEGATE_ENV in ("demo", "dev"))
 if PRODUCTION and DEBUG:
@@ -84,6 +89,27 @@ ROLEGATE_CA_ENCRYPTION_KEY_FILE = env_str("ROLEGATE_CA_ENCRYPTION_KEY_FILE", "")
 if not PRODUCTION and not ROLEGATE_CA_ENCRYPTION_KEY and not ROLEGATE_CA_ENCRYPTION_KEY_FILE:
     ROLEGATE_CA_ENCRYPTION_KEY_FILE = str(VAR_DIR / "ca_encryption_key")
     read_or_create_secret(Path(ROLEGATE_CA_ENCRYPTION_KEY_FILE))
+# The audit chain's HMAC keys (apps/audit/keys.py): "KEY_ID:SECRET" entries, comma-separated,
+# the first seals; never stored in the database. Production must set one (check rolegate.E030);
+# the demo, dev and tests generate one under var/.
+ROLEGATE_AUDIT_KEY = env_str("ROLEGATE_AUDIT_KEY", "")
+ROLEGATE_AUDIT_KEY_FILE = env_str("ROLEGATE_AUDIT_KEY_FILE", "")
+if not PRODUCTION and not ROLEGATE_AUDIT_KEY and not ROLEGATE_AUDIT_KEY_FILE:
+    ROLEGATE_AUDIT_KEY_FILE = str(VAR_DIR / "audit_key")
+    read_or_create_secret(Path(ROLEGATE_AUDIT_KEY_FILE))
+# Seal each audit event right after its transaction commits (off only to measure the cost).
+ROLEGATE_AUDIT_SEAL_ON_COMMIT = env_bool("ROLEGATE_AUDIT_SEAL_ON_COMMIT", True)
+# Signed checkpoints of the chain, written by beat to the log and to these sinks.
+ROLEGATE_AUDIT_CHECKPOINT_INTERVAL = env_int(
+    "ROLEGATE_AUDIT_CHECKPOINT_INTERVAL", 300, minimum=10, maximum=86400
+)
+ROLEGATE_AUDIT_CHECKPOINT_FILE = env_str(
+    "ROLEGATE_AUDIT_CHECKPOINT_FILE",
+    str(VAR_DIR / "audit-checkpoints.jsonl") if ROLEGATE_ENV in ("demo", "dev") else "",
+)
+ROLEGATE_AUDIT_CHECKPOINT_URL = env_str("ROLEGATE_AUDIT_CHECKPOINT_URL", "")
+if ROLEGATE_AUDIT_CHECKPOINT_URL:
+    ROLEGATE_AUDIT_CHECKPOINT_URL = env_url("ROLEGATE_AUDIT_CHECKPOINT_URL", "")
 ROLEGATE_CA_KEY_TYPE = env_choice(
     "ROLEGATE_CA_KEY_TYPE", "ecdsa-p256", ("ecdsa-p256", "rsa-2048", "rsa-3072")
 )
@@ -119,6 +145,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Probes first: they answer any Host (pod IPs) without touching sessions or the TLS redirect.
     "apps.core.probes.ProbeMiddleware",
+    "apps.core.middleware.ProxyHeadersMiddleware",
+    "apps.api.middleware.ResponseHygieneMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -132,6 +160,12 @@ MIDDLEWARE = [
     "apps.core.input_guard.JsonInputGuardMiddleware",
     "apps.core.logcontext.LogContextMiddleware",
 ]
+
+# Request bodies above this size are refused with 413 (JSON under /api/).
+ROLEGATE_MAX_REQUEST_BYTES = env_int(
+    "ROLEGATE_MAX_REQUEST_BYTES", 1024 * 1024, minimum=64 * 1024, maximum=100 * 1024 * 1024
+)
+DATA_UPLOAD_MAX_MEMORY_SIZE = ROLEGATE_MAX_REQUEST_BYTES
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -159,6 +193,8 @@ DATABASES = {
     ),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Session keys live in the database: never world-readable (WAL files follow its mode).
+    private_file(Path(str(DATABASES["default"]["NAME"])))
     # The demo runs a web server and a Celery worker on one SQLite file: WAL and a busy timeout
     # keep the worker's writes from failing while a page reads.
     DATABASES["default"]["OPTIONS"] = {
@@ -232,7 +268,30 @@ if PRODUCTION:
 SESSION_COOKIE_AGE = env_int("ROLEGATE_SESSION_MAX_AGE", 12 * 3600, minimum=300)
 SESSION_COOKIE_HTTPONLY = True
 ROLEGATE_SESSION_IDLE_TIMEOUT = env_int("ROLEGATE_SESSION_IDLE_TIMEOUT", 3600, minimum=0)
+# Reverse proxies (apps/core/proxies.py): either the number of trusted proxy hops in front of
+# Rolegate, or the networks trusted proxies connect from (not both). The client address is read
+# from X-Forwarded-For as the trusted proxies wrote it (from the right), never from the left.
+ROLEGATE_TRUSTED_PROXY_HOPS = env_int("ROLEGATE_TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=10)
+ROLEGATE_TRUSTED_PROXIES = env_list("ROLEGATE_TRUSTED_PROXIES", [])
+for _network in ROLEGATE_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"ROLEGATE_TRUSTED_PROXIES: {_network!r} is not an IP network (e.g. 10.0.0.0/8)"
+        ) from None
+if ROLEGATE_TRUSTED_PROXY_HOPS and ROLEGATE_TRUSTED_PROXIES:
+    raise ImproperlyConfigured(
+        "Set ROLEGATE_TRUSTED_PROXY_HOPS or ROLEGATE_TRUSTED_PROXIES, not both"
+    )
+# Deprecated (check rolegate.W030): the old boolean now means "one trusted hop".
 ROLEGATE_TRUST_X_FORWARDED_FOR = env_bool("ROLEGATE_TRUST_X_FORWARDED_FOR", False)
+if ROLEGATE_TRUST_X_FORWARDED_FOR and not ROLEGATE_TRUSTED_PROXIES:
+    ROLEGATE_TRUSTED_PROXY_HOPS = ROLEGATE_TRUSTED_PROXY_HOPS or 1
+if ROLEGATE_TRUSTED_PROXY_HOPS or ROLEGATE_TRUSTED_PROXIES:
+    # Only a trusted proxy may say the client connected over TLS (ProxyHeadersMiddleware
+    # drops the header from untrusted peers when networks are configured).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
@@ -241,13 +300,16 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if PRODUCTION:
+    # __Host- cookies are only accepted over https, for path /, without a Domain: no subdomain
+    # or plain-http page can set or shadow them.
+    SESSION_COOKIE_NAME = "__Host-rolegate_session"
+    CSRF_COOKIE_NAME = "__Host-rolegate_csrftoken"
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env_bool("ROLEGATE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = env_int("ROLEGATE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -360,6 +422,10 @@ ROLEGATE_WORKER_METRICS_PORT = env_int(
     "ROLEGATE_WORKER_METRICS_PORT", 9808, minimum=0, maximum=65535
 )
 ROLEGATE_PASSWORD_LOGIN = env_bool("ROLEGATE_PASSWORD_LOGIN", True)
+# Rate limits per minute (0 = off), shared by every process through the cache: credential
+# issuances per user (console and CLI), CLI device-login starts per client address.
+ROLEGATE_ISSUANCE_RATE_LIMIT = env_int("ROLEGATE_ISSUANCE_RATE_LIMIT", 60, minimum=0)
+ROLEGATE_DEVICE_LOGIN_RATE_LIMIT = env_int("ROLEGATE_DEVICE_LOGIN_RATE_LIMIT", 10, minimum=0)
 
 # Single sign-on (OpenID Connect): on when an issuer is set. The provider's discovery document is
 # fetched lazily at first use (apps/accounts/oidc.py), so start-up never depends on the IdP.

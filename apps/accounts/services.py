@@ -7,11 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
 from apps.accounts.models import User
+from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core.hooks import validate_role_names
@@ -33,7 +35,7 @@ def _recent_failures_from_audit(username: str, client_ip: str | None) -> int:
     """Refused sign-ins of this username from this address in the window, from the audit log."""
     since = timezone.now() - timedelta(seconds=LOGIN_FAILURE_WINDOW)
     refusals = AuditEvent.objects.filter(
-        event_type="user.login",
+        event_type__in=events.stored_names(events.USER_SIGNED_IN),
         outcome=AuditEvent.Outcome.DENIED,
         target_name__iexact=username[:150],
         client_ip=client_ip,
@@ -76,7 +78,7 @@ def login_record_success(*, user: User, method: str = "password") -> None:
     except _CACHE_ERRORS:
         log.warning("login throttle: cache unreachable, failure counter not cleared")
     audit_record(
-        event_type="user.login",
+        event_type=events.USER_SIGNED_IN,
         actor=user,
         target_kind="user",
         target_name=user.get_username(),
@@ -100,7 +102,7 @@ def login_record_failure(*, username: str, reason: str, method: str = "password"
         # The audit row below is what the fallback counts, so the refusal still counts.
         log.warning("login throttle: cache unreachable, counting this refusal in the audit log")
     audit_record(
-        event_type="user.login",
+        event_type=events.USER_SIGNED_IN,
         actor=None,
         actor_name=username[:150] or "(blank)",
         outcome=AuditEvent.Outcome.DENIED,
@@ -108,6 +110,9 @@ def login_record_failure(*, username: str, reason: str, method: str = "password"
         target_name=username[:150],
         details={"method": method, "reason": reason},
     )
+
+
+_ACCESS_FIELDS = ("roles", "traits", "is_staff", "is_active")
 
 
 def _user_snapshot(user: User) -> dict[str, Any]:
@@ -157,7 +162,7 @@ def user_apply(
             return user
         user.save()
         audit_record(
-            event_type="user.created" if before is None else "user.updated",
+            event_type=events.USER_CREATED if before is None else events.USER_UPDATED,
             actor=actor,
             target_kind="user",
             target_name=username,
@@ -201,7 +206,7 @@ def user_delete(*, actor: Any, username: str) -> None:
             _revoke_lost(actor, user, reachable, "user deleted")
         user.delete()
         audit_record(
-            event_type="user.deleted",
+            event_type=events.USER_DELETED,
             actor=actor,
             target_kind="user",
             target_name=username,
@@ -215,7 +220,7 @@ def user_set_password(*, actor: Any, user: User, password: str) -> None:
         user.set_password(password)
         user.save(update_fields=["password"])
         audit_record(
-            event_type="user.password_set",
+            event_type=events.USER_PASSWORD_SET,
             actor=actor,
             target_kind="user",
             target_name=user.get_username(),
@@ -229,6 +234,13 @@ def user_save_from_admin(*, actor: Any, user: User, created: bool) -> None:
         before = _user_snapshot(stored) if stored else None
         reachable = _revocable(stored)
         after = _user_snapshot(user)
+        if (
+            before is not None
+            and getattr(actor, "pk", None) == user.pk
+            and not getattr(actor, "is_superuser", False)
+            and {k: before[k] for k in _ACCESS_FIELDS} != {k: after[k] for k in _ACCESS_FIELDS}
+        ):
+            raise PermissionDenied("Only a superuser may change their own roles or staff status.")
         user.save()
         if before == after and not created:
             return
@@ -239,7 +251,7 @@ def user_save_from_admin(*, actor: Any, user: User, created: bool) -> None:
             "user deactivated" if before and not user.is_active else "role assignment changed",
         )
         audit_record(
-            event_type="user.created" if created else "user.updated",
+            event_type=events.USER_CREATED if created else events.USER_UPDATED,
             actor=actor,
             target_kind="user",
             target_name=user.get_username(),

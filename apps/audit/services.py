@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 
+from apps.audit.chain import seal_after_commit
 from apps.audit.models import AuditEvent
 from apps.core.context import current_context
 from apps.core.metrics import AUDIT_WRITE_FAILURES
@@ -63,7 +66,7 @@ def audit_record(
     # Round-trip through JSON so datetimes and the like are stored as text, never as objects.
     safe_details = storable(json.loads(json.dumps(details or {}, cls=DjangoJSONEncoder)))
     try:
-        return AuditEvent.objects.create(
+        event = AuditEvent.objects.create(
             event_type=event_type,
             outcome=outcome,
             actor_id=actor_id,
@@ -79,3 +82,8 @@ def audit_record(
         # The action fails with it (fail closed); operators see the rate on /metrics.
         AUDIT_WRITE_FAILURES.inc()
         raise
+    if getattr(settings, "ROLEGATE_AUDIT_SEAL_ON_COMMIT", True):
+        # Sealed as soon as the event is committed, outside the writer's transaction so that
+        # the chain lock is never held across a slow change (CreateSession, say).
+        transaction.on_commit(functools.partial(seal_after_commit, event.id))
+    return event

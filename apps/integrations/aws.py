@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import transaction
 
 import awsra
+from apps.audit import events
 from awsra.client import resolve_endpoint
 from awsra.errors import (
     AwsError,
@@ -192,7 +193,7 @@ def sign_in_as_rolegate(target: SyncTarget) -> awsra.Credentials:
         )
         # The authority leaves auditing each leaf to the caller; no event, no certificate.
         audit_record(
-            event_type="integration.sync_certificate_issued",
+            event_type=events.INTEGRATION_SYNC_CERTIFICATE_ISSUED,
             actor=None,
             actor_name=SYNC_ACTOR,
             target_kind="integration",

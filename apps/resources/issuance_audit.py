@@ -15,6 +15,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.resources.errors import AuditUnavailable
@@ -23,9 +24,9 @@ from apps.resources.models_user import AppUserState
 
 log = logging.getLogger(__name__)
 
-EVENT_CREDENTIALS_ISSUED = "aws.credentials.issued"
+EVENT_CREDENTIALS_ISSUED = events.AWS_CREDENTIALS_ISSUED
 # The intent, committed before CreateSession (outcome "pending"); "issued" follows it.
-EVENT_CREDENTIALS_REQUESTED = "aws.credentials.requested"
+EVENT_CREDENTIALS_REQUESTED = events.AWS_CREDENTIALS_REQUESTED
 
 
 def issuance_intent_record(*, actor: User, app: AwsApp, details: Mapping[str, Any]) -> int:

@@ -5,11 +5,11 @@ AWS credentials; the console launch here and the CLI API both call it. Order of 
 
 1. RBAC through `apps.access` (the one place that decides); a refusal is audited and raised.
 2. A five-minute leaf certificate (CN = username) from the authority.
-3. The intent (`aws.credentials.requested`, outcome "pending": leaf serial, user, app, role,
+3. The intent (`aws_credentials.requested`, outcome "pending": leaf serial, user, app, role,
    purpose) is committed in its own transaction; if it cannot be written, AWS is never called.
 4. CreateSession, outside any transaction, never retried after a read timeout (AWS may have
    made the session), within ROLEGATE_ISSUANCE_TIMEOUT (under the web server's timeout).
-5. The outcome (`aws.credentials.issued`, success or error, naming the intent) in its own
+5. The outcome (`aws_credentials.issued`, success or error, naming the intent) in its own
    transaction; if it cannot be written the credentials are dropped, and the committed intent
    still shows an issuance that may have succeeded. So every AWS session has its audit row,
    and credentials only ever leave this module with their success event committed.
@@ -27,6 +27,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 import awsra
@@ -35,11 +36,13 @@ from apps.access.access_end import access_end_for, issuance_duration
 from apps.access.errors import AccessDenied
 from apps.accounts.models import User
 from apps.accounts.usernames import RESERVED_USERNAMES
+from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.authority.pki import CaKeyError
 from apps.authority.services import RotationError, certificate_issue
 from apps.core.metrics import observe_issuance
+from apps.core.ratelimit import RateLimited, rate_limit_hit
 from apps.integrations.revocation.services import revocation_settle
 from apps.resources.errors import (
     AppNotFound,
@@ -57,6 +60,8 @@ from apps.resources.models import AwsApp
 from apps.resources.models_user import AppUserState
 from awsra import federation, partitions
 from awsra.arn import is_valid_role_arn
+
+ISSUANCE_RATE_WINDOW = 60
 
 __all__ = [
     "EVENT_CONSOLE_SIGNIN",
@@ -79,7 +84,7 @@ log = logging.getLogger(__name__)
 # One CreateSession attempt's timeout; the whole call is capped by ROLEGATE_ISSUANCE_TIMEOUT.
 CREATE_SESSION_ATTEMPT_TIMEOUT = 10.0
 SIGNIN_TOKEN_ATTEMPT_TIMEOUT = 5.0
-EVENT_CONSOLE_SIGNIN = "aws.console.signin"
+EVENT_CONSOLE_SIGNIN = events.AWS_CONSOLE_SIGNED_IN
 # CreateSession and STS accept 900..43200 seconds.
 MIN_DURATION_SECONDS = 900
 MAX_DURATION_SECONDS = 43200
@@ -188,6 +193,44 @@ def _audit_refusal(*, actor: User, app_name: str, outcome: str, details: Mapping
         log.exception("could not audit a %s credential issuance for %s", outcome, app_name)
 
 
+def _recent_issuances(actor: User) -> int:
+    since = timezone.now() - timedelta(seconds=ISSUANCE_RATE_WINDOW)
+    return AuditEvent.objects.filter(
+        event_type__in=events.stored_names(EVENT_CREDENTIALS_ISSUED),
+        actor_id=actor.pk,
+        time__gte=since,
+    ).count()
+
+
+def _check_issuance_rate(actor: User, app_name: str, base: Mapping[str, Any]) -> None:
+    """One user may not exhaust the account's CreateSession quota for everyone (audited)."""
+    decision = rate_limit_hit(
+        "issuance",
+        str(actor.pk),
+        limit=int(getattr(settings, "ROLEGATE_ISSUANCE_RATE_LIMIT", 60)),
+        window=ISSUANCE_RATE_WINDOW,
+        fallback=lambda: _recent_issuances(actor),
+    )
+    if not decision.refused:
+        return
+    _audit_refusal(
+        actor=actor,
+        app_name=str(app_name)[:300],
+        outcome=AuditEvent.Outcome.DENIED,
+        details={
+            **base,
+            "reason": "rate limited",
+            "limit_per_minute": decision.limit,
+            "retry_after": decision.retry_after,
+        },
+    )
+    raise RateLimited(
+        f"Too many credential requests: at most {decision.limit} a minute. "
+        f"Try again in {decision.retry_after} s.",
+        retry_after=decision.retry_after,
+    )
+
+
 # --- the one issuance path --------------------------------------------------------------------
 
 
@@ -235,6 +278,7 @@ def _issue(
     base: dict[str, Any] = {"app": app_name, "role_arn": role_arn, "purpose": purpose, **extra}
     if not getattr(actor, "is_authenticated", False) or not actor.is_active:
         raise AccessDenied("Sign in first.")
+    _check_issuance_rate(actor, app_name, base)
     if not isinstance(role_arn, str):
         role_arn = ""
         base["role_arn"] = ""

@@ -64,13 +64,13 @@ def test_a_nul_in_role_arn_is_refused_and_audited(launch_scenario: Any) -> None:
     assert response.status_code == 422
     event = AuditEvent.objects.get(event_type="request.input_refused")
     assert event.details["field"] == "role_arn"
-    assert not AuditEvent.objects.filter(event_type="aws.credentials.requested").exists()
+    assert not AuditEvent.objects.filter(event_type="aws_credentials.requested").exists()
 
 
 def test_audit_rows_escape_what_postgres_cannot_store() -> None:
     """A refusal's details may hold anything the client sent; the row is still written."""
     event = audit_record(
-        event_type="aws.credentials.issued",
+        event_type="aws_credentials.issued",
         actor=None,
         outcome=AuditEvent.Outcome.DENIED,
         target_name=f"app{NUL}",

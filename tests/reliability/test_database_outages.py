@@ -144,11 +144,11 @@ def rows(url: str, query: str) -> list[tuple[Any, ...]]:
 
 INTENT_SERIALS = (
     "SELECT details->>'certificate_serial' FROM audit_auditevent "
-    "WHERE event_type = 'aws.credentials.requested' AND outcome = 'pending' ORDER BY id"
+    "WHERE event_type = 'aws_credentials.requested' AND outcome = 'pending' ORDER BY id"
 )
 SUCCESSES = (
     "SELECT count(*) FROM audit_auditevent "
-    "WHERE event_type = 'aws.credentials.issued' AND outcome = 'success'"
+    "WHERE event_type = 'aws_credentials.issued' AND outcome = 'success'"
 )
 
 

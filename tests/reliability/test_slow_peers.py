@@ -51,10 +51,10 @@ def test_a_create_session_answer_later_than_the_budget_makes_one_session(
     assert "may have created a session" in caught.value.message
     made = scenario.sandbox.state.issued_sessions[before:]
     assert len(made) == 1, made
-    intent = AuditEvent.objects.get(event_type="aws.credentials.requested")
+    intent = AuditEvent.objects.get(event_type="aws_credentials.requested")
     assert intent.outcome == AuditEvent.Outcome.PENDING
     assert intent.details["certificate_serial"] == made[0]["serial"]
-    error = AuditEvent.objects.get(event_type="aws.credentials.issued")
+    error = AuditEvent.objects.get(event_type="aws_credentials.issued")
     assert error.outcome == AuditEvent.Outcome.ERROR
     assert error.details["intent_id"] == intent.pk
     assert error.details["session_may_exist"] is True

@@ -18,7 +18,7 @@ from tests.resources.conftest import ACCESS_ROLE, LaunchScenario
 
 pytestmark = pytest.mark.django_db
 
-ISSUED = "aws.credentials.issued"
+ISSUED = "aws_credentials.issued"
 
 
 def _launch_url(app: Any) -> str:
@@ -231,7 +231,7 @@ def test_signin_endpoint_failure_is_a_clear_503(launch_scenario: LaunchScenario)
     )
     assert response.status_code == 503
     assert "console sign-in endpoint" in response.content.decode()
-    assert AuditEvent.objects.filter(event_type="aws.console.signin", outcome="error").exists()
+    assert AuditEvent.objects.filter(event_type="aws_console.signed_in", outcome="error").exists()
 
 
 @pytest.mark.parametrize(
@@ -313,7 +313,7 @@ def test_fail_closed_when_the_audit_event_cannot_be_written(
     launch_scenario: LaunchScenario,
 ) -> None:
     """A database trigger refuses the intent row: no credentials, AWS never asked."""
-    _refuse_audit_events("aws.credentials.requested", "pending")
+    _refuse_audit_events("aws_credentials.requested", "pending")
     before = _subject_count(launch_scenario)
 
     with pytest.raises(AuditUnavailable):
@@ -339,7 +339,7 @@ def test_a_session_whose_success_cannot_be_recorded_keeps_its_intent_row(
 ) -> None:
     """The success row is refused after AWS made the session: the credentials are dropped,
     the answer says so, and the committed intent (with the leaf serial) records the session."""
-    _refuse_audit_events("aws.credentials.issued", "success")
+    _refuse_audit_events("aws_credentials.issued", "success")
     sessions_before = len(launch_scenario.sandbox.state.issued_sessions)
 
     response = _client_for(launch_scenario.alice).post(
@@ -351,7 +351,7 @@ def test_a_session_whose_success_cannot_be_recorded_keeps_its_intent_row(
     assert "Location" not in response
     made = launch_scenario.sandbox.state.issued_sessions[sessions_before:]
     assert len(made) == 1
-    intents = AuditEvent.objects.filter(event_type="aws.credentials.requested", outcome="pending")
+    intents = AuditEvent.objects.filter(event_type="aws_credentials.requested", outcome="pending")
     assert [event.details["certificate_serial"] for event in intents] == [made[0]["serial"]]
     assert not _issued_events("success")
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
+from apps.audit import events
 from apps.audit.services import audit_record
 from apps.core.registry import ResourceError, ResourceExists, ResourceNotFound
 from apps.integrations.models import Integration, SyncRun
@@ -119,7 +120,7 @@ def integration_apply(
             return integration
         integration.save()
         audit_record(
-            event_type="integration.created" if before is None else "integration.updated",
+            event_type=events.INTEGRATION_CREATED if before is None else events.INTEGRATION_UPDATED,
             actor=actor,
             target_kind="integration",
             target_name=integration.name,
@@ -141,7 +142,7 @@ def integration_delete(*, actor: Any, name: str) -> None:
         app_names = list(integration.apps.order_by("name").values_list("name", flat=True))
         integration.delete()
         audit_record(
-            event_type="integration.deleted",
+            event_type=events.INTEGRATION_DELETED,
             actor=actor,
             target_kind="integration",
             target_name=name,
@@ -169,7 +170,7 @@ def integration_sync_request(*, actor: Any, name: str, trigger: str = "admin") -
         if not integration.sync_enabled:
             raise ResourceError(f"profile sync is disabled for integration {name!r}")
         audit_record(
-            event_type="integration.sync_requested",
+            event_type=events.INTEGRATION_SYNC_REQUESTED,
             actor=actor,
             target_kind="integration",
             target_name=name,

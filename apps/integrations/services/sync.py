@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core.registry import ResourceError, ResourceNotFound
@@ -493,7 +494,7 @@ def _run_sync(
             )
             if changes.created or changes.updated or changes.deleted:
                 audit_record(
-                    event_type="integration.profiles_synced",
+                    event_type=events.INTEGRATION_PROFILES_SYNCED,
                     actor=None,
                     outcome=(
                         AuditEvent.Outcome.SUCCESS
