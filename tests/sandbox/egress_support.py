@@ -107,6 +107,9 @@ class _Listener:
         raise NotImplementedError
 
     def close(self) -> None:
+        # shutdown wakes the thread blocked in accept(); close alone leaves the port listening.
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
 
 

@@ -17,6 +17,7 @@ import pytest
 import awsra
 from awsra import federation
 from awsra.errors import AwsError, ServerError
+from tests.packaging.support import free_port
 from tests.sandbox.egress_support import ConnectProxy, TlsFront, make_tls_files
 from tests.sandbox.sandbox_helpers import Scenario
 
@@ -123,9 +124,7 @@ def test_without_the_ca_bundle_the_private_certificate_is_refused(
 def test_a_dead_proxy_is_named_in_the_error(
     scenario: Scenario, egress: Egress, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dead = ConnectProxy()
-    dead.close()
-    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{dead.port}")
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port()}")  # nothing listens
     monkeypatch.setenv("AWS_CA_BUNDLE", str(egress.ca_bundle))
     with pytest.raises(ServerError) as failed:
         _create_session(scenario, egress.endpoint)
