@@ -44,7 +44,7 @@ def _too_deep() -> yaml.YAMLError:
 def safe_load(text: str) -> Any:
     """`yaml.safe_load` with bounded nesting; raises yaml.YAMLError for any bad input."""
     try:
-        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506  # nosec B506 - a SafeLoader subclass
     except RecursionError:
         raise _too_deep() from None
 
