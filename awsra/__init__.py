@@ -6,8 +6,10 @@ from awsra.client import create_session
 from awsra.credentials import Credentials
 from awsra.errors import (
     AccessDeniedError,
+    AnswerTimeoutError,
     AwsError,
     AwsTimeoutError,
+    ConnectionLostError,
     ResourceNotFoundError,
     ServerError,
     SignatureError,
@@ -19,8 +21,10 @@ from awsra.errors import (
 
 __all__ = [
     "AccessDeniedError",
+    "AnswerTimeoutError",
     "AwsError",
     "AwsTimeoutError",
+    "ConnectionLostError",
     "Credentials",
     "ResourceNotFoundError",
     "ServerError",

@@ -14,7 +14,15 @@ import urllib3
 
 from awsra.arn import parse_trust_anchor_arn
 from awsra.credentials import Credentials
-from awsra.errors import AwsError, error_from_response
+from awsra.egress import use_fips
+from awsra.errors import (
+    AnswerTimeoutError,
+    AwsError,
+    AwsTimeoutError,
+    ConnectionLostError,
+    TransientError,
+    error_from_response,
+)
 from awsra.http import call_with_retries, http_request
 from awsra.keys import CertificateInput, PrivateKeyInput
 from awsra.partitions import get_partition
@@ -24,6 +32,7 @@ __all__ = [
     "ENDPOINT_ENV",
     "GLOBAL_ENDPOINT_ENV",
     "create_session",
+    "create_session_may_retry",
     "parse_create_session_response",
     "resolve_endpoint",
 ]
@@ -50,7 +59,8 @@ def resolve_endpoint(
     environ: Mapping[str, str] | None = None,
 ) -> str:
     """Return the Roles Anywhere base URL: argument, else AWS_ENDPOINT_URL_ROLESANYWHERE,
-    else AWS_ENDPOINT_URL, else the partition's regional endpoint."""
+    else AWS_ENDPOINT_URL, else the partition's regional endpoint (its FIPS variant when
+    AWS_USE_FIPS_ENDPOINT=true; an explicit endpoint is used as it is)."""
     env = os.environ if environ is None else environ
     if endpoint_url:
         return _check_endpoint(endpoint_url, "endpoint_url")
@@ -58,7 +68,7 @@ def resolve_endpoint(
         value = env.get(name, "").strip()
         if value:
             return _check_endpoint(value, name)
-    return get_partition(partition).rolesanywhere_endpoint(region)
+    return get_partition(partition).rolesanywhere_endpoint(region, fips=use_fips(env))
 
 
 def _parse_expiration(value: object) -> datetime:
@@ -105,6 +115,13 @@ def parse_create_session_response(body: bytes | str) -> Credentials:
     )
 
 
+def create_session_may_retry(error: TransientError) -> bool:
+    """Whether a failed CreateSession is safe to send again: only when AWS cannot have made a
+    session (throttled, a 5xx answer, a refused or timed-out connection). After a read timeout
+    or a connection lost mid-call the session may exist, and a retry would make another."""
+    return not isinstance(error, AnswerTimeoutError | ConnectionLostError)
+
+
 def create_session(
     *,
     certificate: CertificateInput,
@@ -121,19 +138,31 @@ def create_session(
     environ: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     http: urllib3.PoolManager | None = None,
+    budget: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Credentials:
     """Exchange an X.509 certificate for temporary credentials with Roles Anywhere CreateSession.
 
     Region and partition come from the trust anchor ARN. Access denied, validation and not
-    found errors raise at once; throttling, 5xx and timeouts are retried (`max_attempts` in
-    all) with capped, jittered backoff, each attempt freshly signed.
+    found errors raise at once; throttling, 5xx and refused connections are retried
+    (`max_attempts` in all) with capped, jittered backoff, each attempt freshly signed. A read
+    timeout is never retried (`create_session_may_retry`). `budget` caps the whole call,
+    retries and backoff included, in seconds: each attempt's timeout shrinks to what is left.
     """
     trust_anchor = parse_trust_anchor_arn(trust_anchor_arn)
     base_url = resolve_endpoint(trust_anchor.region, trust_anchor.partition, endpoint_url, environ)
     if timeout <= 0:
         raise ValueError("timeout must be positive")
+    if budget is not None and budget <= 0:
+        raise ValueError("budget must be positive")
+    deadline = clock() + budget if budget is not None else None
 
     def attempt() -> Credentials:
+        attempt_timeout = timeout
+        if deadline is not None:
+            attempt_timeout = min(timeout, deadline - clock())
+            if attempt_timeout <= 0.05:
+                raise AwsTimeoutError("Timeout", "the time budget ran out before CreateSession")
         request = sign_create_session(
             certificate=certificate,
             private_key=private_key,
@@ -150,7 +179,7 @@ def create_session(
             request.url,
             headers=request.headers,
             body=request.body,
-            timeout=timeout,
+            timeout=attempt_timeout,
             http=http,
         )
         if 200 <= response.status < 300:
@@ -158,7 +187,13 @@ def create_session(
         raise error_from_response(response.status, response.headers, response.body)
 
     credentials = call_with_retries(
-        attempt, max_attempts=max_attempts, sleep=sleep, what="CreateSession"
+        attempt,
+        max_attempts=max_attempts,
+        sleep=sleep,
+        what="CreateSession",
+        retry_if=create_session_may_retry,
+        deadline=deadline,
+        clock=clock,
     )
     log.info(
         "CreateSession succeeded for %s (expires %s)",

@@ -7,8 +7,10 @@ from collections.abc import Mapping
 
 __all__ = [
     "AccessDeniedError",
+    "AnswerTimeoutError",
     "AwsError",
     "AwsTimeoutError",
+    "ConnectionLostError",
     "ResourceNotFoundError",
     "ServerError",
     "SignatureError",
@@ -60,6 +62,17 @@ class ServerError(TransientError):
 
 class AwsTimeoutError(TransientError):
     """The call did not complete within its timeout."""
+
+
+class AnswerTimeoutError(AwsTimeoutError):
+    """The request was sent but no answer came in time: the service may have acted on it.
+
+    Safe to retry only for reads; a retried CreateSession would make a second session.
+    """
+
+
+class ConnectionLostError(ServerError):
+    """The connection broke after the request was sent: the service may have acted on it."""
 
 
 class SignatureError(Exception):

@@ -14,7 +14,15 @@ from typing import TypeVar
 
 import urllib3
 
-from awsra.errors import AwsError, AwsTimeoutError, ServerError, TransientError
+from awsra import egress
+from awsra.errors import (
+    AnswerTimeoutError,
+    AwsError,
+    AwsTimeoutError,
+    ConnectionLostError,
+    ServerError,
+    TransientError,
+)
 
 __all__ = [
     "BACKOFF_BASE_SECONDS",
@@ -78,7 +86,8 @@ def http_request(
     http: urllib3.PoolManager | None = None,
 ) -> HttpResponse:
     """Send one request; network failures become TransientError subclasses (or AwsError)."""
-    manager = http if http is not None else pool_manager()
+    # The pool follows the SDKs' egress settings (proxy, CA bundle): see awsra/egress.py.
+    manager = http if http is not None else egress.pool_for(url)
     try:
         response = manager.request(
             method,
@@ -92,13 +101,25 @@ def http_request(
         )
     except urllib3.exceptions.NewConnectionError as exc:
         raise ServerError("ConnectionError", f"cannot connect: {exc.__class__.__name__}") from exc
+    except urllib3.exceptions.ConnectTimeoutError as exc:
+        # Nothing was sent: the service cannot have acted.
+        raise AwsTimeoutError("Timeout", f"could not connect within {timeout:g}s") from exc
     except urllib3.exceptions.TimeoutError as exc:
-        raise AwsTimeoutError("Timeout", f"no answer within {timeout:g}s") from exc
+        raise AnswerTimeoutError("Timeout", f"no answer within {timeout:g}s") from exc
     except urllib3.exceptions.SSLError as exc:
         # A TLS failure (bad certificate, old protocol) will not fix itself on retry.
         raise AwsError("TLSError", str(exc)) from exc
     except urllib3.exceptions.LocationValueError as exc:
         raise AwsError("InvalidEndpoint", str(exc)) from exc
+    except urllib3.exceptions.ProxyError as exc:
+        # The proxy refused or could not reach AWS: say so, since the endpoint itself may be fine.
+        raise ServerError(
+            "ProxyError", f"the HTTPS proxy failed: {exc.__class__.__name__}"
+        ) from exc
+    except urllib3.exceptions.ProtocolError as exc:
+        # Reset or closed after the request went out (urllib3 reports a refused connection
+        # as NewConnectionError, above): the service may have acted.
+        raise ConnectionLostError("ConnectionError", f"{exc.__class__.__name__}: {exc}") from exc
     except urllib3.exceptions.HTTPError as exc:
         raise ServerError("ConnectionError", f"{exc.__class__.__name__}: {exc}") from exc
     return HttpResponse(status=response.status, headers=dict(response.headers), body=response.data)
@@ -116,8 +137,15 @@ def call_with_retries(
     max_attempts: int,
     sleep: Callable[[float], None] = time.sleep,
     what: str = "AWS call",
+    retry_if: Callable[[TransientError], bool] | None = None,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> _T:
-    """Run `operation`, retrying only TransientError up to `max_attempts` times in all."""
+    """Run `operation`, retrying only TransientError up to `max_attempts` times in all.
+
+    `retry_if` narrows which transient errors are retried (for calls that are not safe to
+    repeat); `deadline` (a `clock()` value) stops retrying when the backoff would pass it.
+    """
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
     attempt = 1
@@ -125,9 +153,11 @@ def call_with_retries(
         try:
             return operation()
         except TransientError as exc:
-            if attempt >= max_attempts:
+            if attempt >= max_attempts or (retry_if is not None and not retry_if(exc)):
                 raise
             delay = backoff_delay(attempt)
+            if deadline is not None and clock() + delay >= deadline:
+                raise
             log.warning(
                 "%s failed with %s (attempt %d of %d); retrying in %.2fs",
                 what,

@@ -39,12 +39,14 @@ class Partition:
     signin_url: str
     console_url: str
 
-    def rolesanywhere_endpoint(self, region: str) -> str:
-        """Return the regional Roles Anywhere endpoint URL (https) for `region`."""
+    def rolesanywhere_endpoint(self, region: str, *, fips: bool = False) -> str:
+        """Return the regional Roles Anywhere endpoint URL (https) for `region`; with `fips`,
+        the FIPS endpoint the SDKs use (`rolesanywhere-fips.REGION.DNS_SUFFIX`)."""
         validate_region(region)
         if partition_for_region(region).name != self.name:
             raise ValueError(f"region {region!r} is not in partition {self.name!r}")
-        return f"https://rolesanywhere.{region}.{self.dns_suffix}"
+        service = "rolesanywhere-fips" if fips else "rolesanywhere"
+        return f"https://{service}.{region}.{self.dns_suffix}"
 
     def console_host(self, region: str | None = None) -> str:
         """Return the console base URL (no trailing slash), region-specific where AWS has one."""

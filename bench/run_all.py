@@ -2,7 +2,7 @@
 
 The load test (bench/locustfile.py) needs gunicorn, the sandbox and Redis running; see its own
 runner. Pass ``--only NAME`` to run one benchmark (awsra, access, authority, resources, cli, sync,
-revocation).
+intent, revocation, package).
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ BENCHMARKS: dict[str, list[str]] = {
     "resources": ["bench_resources.py"],
     "cli": ["bench_cli.py"],
     "sync": ["bench_sync.py"],
+    "intent": ["bench_issuance_intent.py"],
     "revocation": ["bench_revocation.py"],
+    "package": ["bench_package.py"],
 }
 
 

@@ -12,7 +12,7 @@ What it does, all on 127.0.0.1 and stopped by PID at the end:
 4. `gunicorn portal.wsgi -w 4` with ROLEGATE_ENV=dev and DEBUG off;
 5. `locust --headless` for `--duration` seconds (it stops by itself), CSV stats in a temp dir;
 6. p50/p95/p99 and errors per request type, and the audit check: successful
-   `aws.credentials.issued` rows written during the run == issuances locust saw succeed;
+   `aws_credentials.issued` rows written during the run == issuances locust saw succeed;
 7. the "## load" section of bench/RESULTS.md rewritten (other sections kept).
 """
 
@@ -233,13 +233,13 @@ def warm_up(web_port: int, scenario: Scenario, rounds: int) -> None:
 
 
 def audited_issuances(since_id: int) -> dict[str, int]:
-    """Successful and other `aws.credentials.issued` rows written after `since_id`."""
+    """Successful and other `aws_credentials.issued` rows written after `since_id`."""
     from django.db import close_old_connections
 
     from apps.audit.models import AuditEvent
 
     close_old_connections()
-    rows = AuditEvent.objects.filter(id__gt=since_id, event_type="aws.credentials.issued")
+    rows = AuditEvent.objects.filter(id__gt=since_id, event_type="aws_credentials.issued")
     return {
         "success": rows.filter(outcome=AuditEvent.Outcome.SUCCESS).count(),
         "other": rows.exclude(outcome=AuditEvent.Outcome.SUCCESS).count(),
@@ -337,7 +337,7 @@ def render(
     equal = audit["success"] == served
     verdict.append(
         f"audit rows == issuances served: {'yes' if equal else 'NO'} "
-        f"({audit['success']} successful `aws.credentials.issued` rows; {served} issuances "
+        f"({audit['success']} successful `aws_credentials.issued` rows; {served} issuances "
         f"answered 302/200 in gunicorn's access log, {locust_served} of them completed inside "
         f"locust's window; {audit['other']} refusal/error rows)"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -14,17 +14,45 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+@signals.worker_init.connect  # type: ignore[misc]
+def _worker_observability(**kwargs: Any) -> None:
+    """Task context on every log line; the worker's own /metrics when a token is set."""
+    from django.conf import settings
+
+    from apps.core.logcontext import connect_celery_signals
+    from apps.core.metrics import serve_worker_metrics
+
+    connect_celery_signals()
+    token = str(settings.ROLEGATE_METRICS_TOKEN)
+    port = int(settings.ROLEGATE_WORKER_METRICS_PORT)
+    if token and port:
+        serve_worker_metrics(port, token)
+
+
 @app.on_after_finalize.connect  # type: ignore[misc]
 def _declare_beat_schedule(sender: Celery, **kwargs: Any) -> None:
     from django.conf import settings
 
     interval = int(settings.ROLEGATE_PROFILE_SYNC_INTERVAL)
-    sender.conf.beat_schedule = beat_schedule(interval)
+    checkpoint = int(getattr(settings, "ROLEGATE_AUDIT_CHECKPOINT_INTERVAL", 300))
+    sender.conf.beat_schedule = beat_schedule(interval, checkpoint_interval=checkpoint)
 
 
-def beat_schedule(sync_interval: int) -> dict[str, dict[str, Any]]:
+def beat_schedule(
+    sync_interval: int, *, checkpoint_interval: int = 300
+) -> dict[str, dict[str, Any]]:
     """Every periodic task; ``expires`` sits just under the period so runs never pile up."""
     return {
+        "write-audit-checkpoint": {
+            "task": "apps.audit.tasks.write_audit_checkpoint",
+            "schedule": float(checkpoint_interval),
+            "options": {"expires": max(checkpoint_interval - 5, 1)},
+        },
+        "purge-expired-cli-logins": {
+            "task": "apps.api.tasks.purge_expired_cli_logins",
+            "schedule": 3600.0,
+            "options": {"expires": 3500},
+        },
         "sync-all-integrations": {
             "task": "apps.integrations.tasks.sync_all_integrations",
             "schedule": float(sync_interval),

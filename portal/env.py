@@ -69,9 +69,10 @@ def env_float(
     default: float,
     *,
     minimum: float | None = None,
+    maximum: float | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> float:
-    """Return a number (integer or decimal) not below ``minimum``."""
+    """Return a number (integer or decimal) between ``minimum`` and ``maximum``."""
     value = _raw(name, environ)
     if value is None:
         return default
@@ -83,6 +84,8 @@ def env_float(
         raise ImproperlyConfigured(f"{name} must be a finite number, got {value!r}")
     if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum:g}, got {number:g}")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum:g}, got {number:g}")
     return number
 
 
@@ -169,3 +172,46 @@ def read_or_create_secret(path: Path, length: int = 50) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(value)
     return value
+
+
+def env_secret(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> str:
+    """Return a secret from ``NAME`` or from the file named by ``NAME_FILE`` (Docker and
+    Kubernetes secrets); setting both is refused, and one trailing newline is dropped."""
+    file_name = f"{name}_FILE"
+    path = _raw(file_name, environ)
+    if not path:
+        return env_str(name, default, environ=environ)
+    if _raw(name, environ):
+        raise ImproperlyConfigured(f"set {name} or {file_name}, not both")
+    try:
+        value = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"{file_name} names {path!r}, which cannot be read: {exc.strerror}"
+        ) from None
+    value = value[:-1] if value.endswith("\n") else value
+    value = value[:-1] if value.endswith("\r") else value
+    if not value:
+        raise ImproperlyConfigured(f"{file_name} names {path!r}, which is empty")
+    return value
+
+
+def private_directory(path: Path) -> None:
+    """Create ``path`` as 0700 and make the files directly in it 0600 (the demo's var/).
+
+    The demo keeps its secrets, its SQLite database (session keys) and its broker there; files
+    created later inherit nothing from umask that matters once the directory is private.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    for child in path.iterdir():
+        if child.is_file() and not child.is_symlink():
+            os.chmod(child, 0o600)
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (so SQLite never makes it 0644)."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))

@@ -5,6 +5,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+# A database outage is a styled 503 page, not a bare 500 (apps/core/outage.py).
+handler500 = "apps.core.outage.server_error"
+
 admin.site.site_header = "Rolegate administration"
 admin.site.site_title = "Rolegate"
 

@@ -95,6 +95,37 @@ def fault_response(fault: Fault, operation: Operation) -> Response:
     return rest_json_error(ApiError(code, message, status))
 
 
+_BLOCKED_PAGE = (
+    "<!DOCTYPE html><html><head><title>Access blocked</title></head>"
+    "<body><h1>This request was blocked by your network's proxy.</h1></body></html>"
+)
+
+
+def damaged_response(response: Response, mode: str, request_token: str = "") -> Response:
+    """A 200 answer as a broken proxy or a cut connection delivers it (see Faults.damage)."""
+    body = response.get_data()
+    if mode == "html":
+        return Response(_BLOCKED_PAGE, status=200, content_type="text/html")
+    if mode == "cut":
+        return Response(body[: len(body) // 2], status=200, content_type="application/json")
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return response
+    if not isinstance(payload, dict):
+        return response
+    lists = [key for key, value in payload.items() if isinstance(value, list)]
+    if mode == "missing_key":
+        payload = {k: v for k, v in payload.items() if k not in lists}
+    elif mode == "empty":
+        payload = {k: ([] if k in lists else v) for k, v in payload.items() if k != "nextToken"}
+    elif mode == "drop_next_token":
+        payload.pop("nextToken", None)
+    elif mode == "repeat_next_token" and request_token:
+        payload["nextToken"] = request_token
+    return json_response(200, payload)
+
+
 class SandboxApp:
     """WSGI entry point of the sandbox."""
 
@@ -178,6 +209,11 @@ class SandboxApp:
     ) -> Iterable[bytes]:
         fault = self.sandbox.faults.check(operation)
         response = fault_response(fault, operation) if fault else handle()
+        if fault is None:
+            mode, _ = self.sandbox.faults.after(operation)
+            if mode and response.status_code == 200:
+                query = parse_qs(str(environ.get("QUERY_STRING", "")))
+                response = damaged_response(response, mode, query.get("nextToken", [""])[0])
         return response(environ, start_response)
 
     # -- moto ----------------------------------------------------------------------------
@@ -322,6 +358,10 @@ class SandboxApp:
                 if request.method == "POST":
                     self._apply_fault(request.get_json(force=True, silent=True))
                     return json_response(200, faults.describe())
+            if request.path == "/_sandbox/sessions" and request.method == "GET":
+                with self.sandbox.state.lock:
+                    issued = list(self.sandbox.state.issued_sessions)
+                return json_response(200, {"sessions": issued})
             if request.path == "/_sandbox/reset" and request.method == "POST":
                 self.sandbox.reset()
                 return json_response(200, {"status": "reset"})
@@ -365,8 +405,19 @@ class SandboxApp:
             faults.truncate_pages(operation, page_size=int(data.get("page_size", 1)))
         elif kind == "latency":
             faults.latency(float(data["seconds"]), operation=operation)
+        elif kind == "damage":
+            faults.damage(
+                operation,
+                str(data.get("mode", "")),
+                count=int(data.get("count", 1)),
+                skip=int(data.get("skip", 0)),
+            )
+        elif kind == "slow_answer":
+            faults.slow_answer(
+                operation, seconds=float(data["seconds"]), count=int(data.get("count", 1))
+            )
         else:
             raise ValueError(
                 "type must be one of throttle, throttle_aws_defaults, fail, timeout, "
-                "truncate_pages, latency"
+                "truncate_pages, latency, damage, slow_answer"
             )

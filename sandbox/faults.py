@@ -1,4 +1,6 @@
-"""Fault injection: throttling, injected 5xx, timeouts, truncated pages and latency.
+"""Fault injection: throttling, injected 5xx, timeouts, truncated pages, latency, damaged
+answers (a 200 whose body is cut, HTML, or missing what it must hold) and slow answers (the
+request is handled, then the answer held back, as when AWS acted but the reply is late).
 
 Rules match an operation by name (`ListProfiles`, `CreateSession`, `AssumeRole`), by
 `service:Operation` (`iam:GetRole`), by Roles Anywhere resource family (`profiles`,
@@ -89,9 +91,10 @@ class Operation:
 class Fault:
     """The fault to apply to one request (the HTTP layer turns it into a response)."""
 
-    kind: str  # "throttle", "fail", "timeout"
+    kind: str  # "throttle", "fail", "timeout" (and "damage", "slow" after handling)
     status: int = 500
     wait_seconds: float = 0.0
+    mode: str = ""
 
 
 @dataclass
@@ -112,12 +115,18 @@ class _Bucket:
         return False
 
 
+# How a 200 answer is damaged (see `Faults.damage`).
+DAMAGE_MODES = ("cut", "html", "missing_key", "empty", "drop_next_token", "repeat_next_token")
+
+
 @dataclass
 class _CountedRule:
     target: str
     remaining: int
     status: int = 500
     seconds: float = 0.0
+    mode: str = ""
+    skip: int = 0
 
 
 @dataclass
@@ -127,6 +136,8 @@ class _Config:
     timeouts: list[_CountedRule] = field(default_factory=list)
     page_limits: dict[str, int] = field(default_factory=dict)
     latencies: dict[str, float] = field(default_factory=dict)
+    damages: list[_CountedRule] = field(default_factory=list)
+    slow_answers: list[_CountedRule] = field(default_factory=list)
     # Set when this configuration is cleared, so parked requests return at once.
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -184,6 +195,30 @@ class Faults:
         with self._lock:
             self._config.latencies[operation] = float(seconds)
 
+    def damage(self, operation: str, mode: str, count: int = 1, skip: int = 0) -> None:
+        """Damage `count` successful answers of `operation` after `skip` good ones (status
+        stays 200).
+
+        `cut`: the JSON body cut in half; `html`: a proxy's HTML page; `missing_key`: a JSON
+        object without the list the operation returns; `empty`: that list empty and no
+        nextToken; `drop_next_token`: the page as it is, but without its nextToken;
+        `repeat_next_token`: the page's nextToken replaced by the one of the request (a loop).
+        """
+        if mode not in DAMAGE_MODES:
+            raise ValueError(f"mode must be one of {', '.join(DAMAGE_MODES)}")
+        if count < 1 or skip < 0:
+            raise ValueError("count must be at least 1 and skip not negative")
+        with self._lock:
+            self._config.damages.append(_CountedRule(operation, count, mode=mode, skip=skip))
+
+    def slow_answer(self, operation: str, seconds: float, count: int = 1) -> None:
+        """Handle the next `count` calls of `operation` at once, then hold the answer `seconds`
+        (or until clear): the work is done though the caller may give up waiting."""
+        if count < 1 or seconds <= 0:
+            raise ValueError("count and seconds must be positive")
+        with self._lock:
+            self._config.slow_answers.append(_CountedRule(operation, count, seconds=seconds))
+
     def clear(self) -> None:
         """Remove every fault and release requests held by `timeout()`."""
         with self._lock:
@@ -206,6 +241,14 @@ class Faults:
                 ],
                 "page_limits": dict(config.page_limits),
                 "latencies": dict(config.latencies),
+                "damages": [
+                    {"operation": r.target, "mode": r.mode, "remaining": r.remaining}
+                    for r in config.damages
+                ],
+                "slow_answers": [
+                    {"operation": r.target, "seconds": r.seconds, "remaining": r.remaining}
+                    for r in config.slow_answers
+                ],
             }
 
     # -- used by the HTTP layer ------------------------------------------------------------
@@ -234,6 +277,19 @@ class Faults:
             release.wait(fault.wait_seconds)
         return fault
 
+    def after(self, operation: Operation) -> tuple[str, float]:
+        """After a request was handled: the damage mode ("" for none) and how long to hold
+        the answer back (0 for not at all)."""
+        with self._lock:
+            config = self._config
+            release = config.release
+            damage = self._take_counted(config.damages, operation, "damage")
+            slow = self._take_counted(config.slow_answers, operation, "slow")
+        wait = slow.wait_seconds if slow is not None else 0.0
+        if wait:
+            release.wait(wait)
+        return (damage.mode if damage is not None else ""), wait
+
     def page_limit(self, operation: Operation) -> int | None:
         """The forced page size for a list operation, if truncation is on."""
         with self._lock:
@@ -244,9 +300,12 @@ class Faults:
     def _take_counted(rules: list[_CountedRule], operation: Operation, kind: str) -> Fault | None:
         for rule in rules:
             if rule.remaining > 0 and operation.matches(rule.target):
+                if rule.skip > 0:
+                    rule.skip -= 1
+                    return None
                 rule.remaining -= 1
                 if rule.remaining == 0:
                     rules.remove(rule)
                 status = 504 if kind == "timeout" else rule.status
-                return Fault(kind, status=status, wait_seconds=rule.seconds)
+                return Fault(kind, status=status, wait_seconds=rule.seconds, mode=rule.mode)
         return None

@@ -180,6 +180,15 @@ def create_session(sandbox: Sandbox, request: Request) -> tuple[int, dict[str, A
             "aws:userid": f"{assumed.user_id}",
         }
     subject_arn = _record_subject(sandbox, certificate, verified.region, anchor_arn.account_id)
+    with sandbox.state.lock:
+        sandbox.state.issued_sessions.append(
+            {
+                "serial": f"{certificate.serial_number:x}",
+                "role_arn": role_arn.arn,
+                "role_session_name": session_name,
+                "source_identity": identity,
+            }
+        )
     packed = 0 if not session_policy else min(100, len(session_policy) * 100 // 2048)
     return 201, {
         "credentialSet": [

@@ -190,6 +190,9 @@ class RolesAnywhereState:
         self.crls: dict[str, Crl] = {}
         self.subjects: dict[str, Subject] = {}
         self.tags: dict[str, dict[str, str]] = {}
+        # Every session CreateSession created (serial, role, session name), in order: what
+        # CloudTrail would show, so tests can compare AWS's side with Rolegate's records.
+        self.issued_sessions: list[dict[str, str]] = []
         # Request context keys of the sessions CreateSession issued, by access key id:
         # aws:SourceIdentity and aws:TokenIssueTime, as AWS attaches them to every request.
         self.session_contexts: dict[str, dict[str, str]] = {}
@@ -202,6 +205,7 @@ class RolesAnywhereState:
             self.profiles.clear()
             self.crls.clear()
             self.subjects.clear()
+            self.issued_sessions.clear()
             self.tags.clear()
 
     def trust_anchor_by_arn(self, arn: str) -> TrustAnchor | None:

@@ -40,8 +40,24 @@ def make_user(db: Any) -> Any:
     """Create users with a known password: make_user("alice", roles=[...], is_staff=False)."""
     from apps.accounts.models import User
 
-    def make(username: str, *, password: str = "correct horse battery", **fields: Any) -> User:
+    def make(
+        username: str,
+        *,
+        password: str = "correct horse battery",
+        groups: list[str] | None = None,
+        **fields: Any,
+    ) -> User:
+        from django.contrib.auth.models import Group
+
+        from apps.core.capabilities import GROUPS
+
         user = User.objects.create_user(username=username, password=password, **fields)
+        if groups is None and fields.get("is_staff"):
+            # An operator holds every staff capability, as the upgrade maps existing staff;
+            # pass groups=[...] for a narrower one.
+            groups = list(GROUPS)
+        if groups:
+            user.groups.set(Group.objects.filter(name__in=groups))
         return user
 
     return make
@@ -71,3 +87,10 @@ def user_client(client: Any, plain_user: Any) -> Any:
     """A test client signed in as a user without roles."""
     client.force_login(plain_user)
     return client
+
+
+def without_audit_seals(callbacks: list[Any]) -> list[Any]:
+    """The on-commit callbacks a change queued, minus the audit chain's seal of its events."""
+    from apps.audit.chain import seal_after_commit
+
+    return [c for c in callbacks if getattr(c, "func", None) is not seal_after_commit]

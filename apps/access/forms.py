@@ -10,6 +10,7 @@ from django import forms
 from apps.access.engine.spec import FieldError, RoleSpec, RoleSpecError
 from apps.access.models import Role
 from apps.access.services import role_validate
+from apps.core import yaml_input
 
 MODES = (("form", "Form"), ("yaml", "YAML"))
 
@@ -103,7 +104,7 @@ class RoleForm(forms.Form):
         if not text.strip():
             return None
         try:
-            return yaml.safe_load(text)
+            return yaml_input.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""

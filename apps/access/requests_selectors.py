@@ -30,6 +30,7 @@ from apps.access.selectors import (
     user_role_specs,
     user_traits,
 )
+from apps.core.capabilities import ACCESS_ADMIN, has_capability
 
 __all__ = [
     "EffectiveRequestPolicy",
@@ -269,7 +270,11 @@ def request_for_user(user: Any, request_id: UUID | str) -> AccessRequest | None:
     found = _with_reviews(AccessRequest.objects.filter(pk=key)).first()
     if found is None:
         return None
-    if found.requester_id == user.pk or user.is_staff or can_review(user, found):
+    if (
+        found.requester_id == user.pk
+        or has_capability(user, ACCESS_ADMIN)
+        or can_review(user, found)
+    ):
         return found
     return None
 

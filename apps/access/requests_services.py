@@ -28,8 +28,10 @@ from apps.access.requests_selectors import (
     reviewers_for,
     unrequestable_roles,
 )
+from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
+from apps.core.capabilities import ACCESS_ADMIN, has_capability
 
 __all__ = [
     "DEFAULT_REVIEW_TTL",
@@ -96,7 +98,13 @@ def review_ttl() -> timedelta:
 
 
 def _refuse(
-    *, actor: Any, event_type: str, target: str, message: str, details: dict[str, Any]
+    *,
+    actor: Any,
+    event_type: str,
+    target: str,
+    message: str,
+    details: dict[str, Any],
+    target_kind: str = TARGET,
 ) -> None:
     """Audit a refusal in its own transaction (the caller then raises)."""
     with transaction.atomic():
@@ -104,7 +112,7 @@ def _refuse(
             event_type=event_type,
             actor=actor,
             outcome=AuditEvent.Outcome.DENIED,
-            target_kind=TARGET,
+            target_kind=target_kind,
             target_name=target,
             details={**details, "reason": message},
         )
@@ -226,8 +234,10 @@ def access_request_create(
         )
         _refuse(
             actor=actor,
-            event_type="access_request.create",
-            target="",
+            event_type=events.ACCESS_REQUEST_CREATED,
+            # No request exists yet: the target is the roles that were refused.
+            target_kind="role",
+            target=",".join(sorted(refused))[:300],
             message=message,
             details={"roles": names},
         )
@@ -248,7 +258,7 @@ def access_request_create(
             review_deadline=now + review_ttl(),
         )
         audit_record(
-            event_type="access_request.create",
+            event_type=events.ACCESS_REQUEST_CREATED,
             actor=actor,
             target_kind=TARGET,
             target_name=str(access_request.id),
@@ -271,7 +281,7 @@ def _expire_locked(access_request: AccessRequest, now: datetime) -> None:
     access_request.resolved_at = now
     access_request.save(update_fields=["state", "resolved_at"])
     audit_record(
-        event_type="access_request.expire",
+        event_type=events.ACCESS_REQUEST_EXPIRED,
         actor=None,
         target_kind=TARGET,
         target_name=str(access_request.id),
@@ -305,7 +315,7 @@ def _end_locked(access_request: AccessRequest, now: datetime, actor: Any, reason
     access_request.save(update_fields=["state", "ended_at", "ended_by", "end_reason"])
     AccessGrant.objects.filter(request=access_request, ended_at__isnull=True).update(ended_at=now)
     audit_record(
-        event_type="access_request.end",
+        event_type=events.ACCESS_REQUEST_ENDED,
         actor=actor,
         target_kind=TARGET,
         target_name=str(access_request.id),
@@ -369,7 +379,7 @@ def access_request_review(
     if refusal:
         _refuse(
             actor=actor,
-            event_type="access_request.review",
+            event_type=events.ACCESS_REQUEST_REVIEWED,
             target=str(key),
             message=refusal,
             details={"decision": decision},
@@ -399,7 +409,7 @@ def _record_review(
     for value in access_request.reviews.values_list("decision", flat=True):
         counts[value] += 1
     audit_record(
-        event_type="access_request.review",
+        event_type=events.ACCESS_REQUEST_REVIEWED,
         actor=actor,
         target_kind=TARGET,
         target_name=str(access_request.id),
@@ -414,7 +424,7 @@ def _record_review(
         access_request.state = AccessRequest.State.DENIED
         access_request.resolved_at = now
         access_request.save(update_fields=["state", "resolved_at"])
-        event = "access_request.deny"
+        event = events.ACCESS_REQUEST_DENIED
     elif counts["approve"] >= access_request.approvals_required:
         access_request.state = AccessRequest.State.APPROVED
         access_request.resolved_at = now
@@ -433,7 +443,7 @@ def _record_review(
             )
             for name in access_request.roles
         )
-        event = "access_request.approve"
+        event = events.ACCESS_REQUEST_APPROVED
     else:
         return
     request_pk = access_request.pk
@@ -460,7 +470,7 @@ def access_request_end(*, actor: Any, request_id: UUID | str, reason: str = "") 
         key = request_id if isinstance(request_id, UUID) else UUID(str(request_id))
     except ValueError:
         raise RequestNotFound() from None
-    is_staff = bool(getattr(actor, "is_staff", False))
+    is_staff = has_capability(actor, ACCESS_ADMIN)
     with transaction.atomic():
         access_request = (
             AccessRequest.objects.select_for_update(of=("self",))

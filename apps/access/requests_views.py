@@ -19,7 +19,8 @@ from apps.access import requests_services as services
 from apps.access.errors import AccessDenied
 from apps.access.requests_forms import AccessRequestForm, HistoryFilterForm, ReviewForm
 from apps.access.requests_models import AccessRequest
-from apps.core.policies import login_required, staff_required
+from apps.core.capabilities import ACCESS_ADMIN, has_capability
+from apps.core.policies import access_admin_required, login_required
 
 PAGE_SIZE = 50
 
@@ -36,7 +37,7 @@ def _detail_context(request: HttpRequest, item: AccessRequest, **extra: Any) -> 
         and now < item.review_deadline
         and selectors.can_review(request.user, item),
         "may_end": item.grant_active_at(now)
-        and (item.requester_id == request.user.pk or request.user.is_staff),
+        and (item.requester_id == request.user.pk or has_capability(request.user, ACCESS_ADMIN)),
         "is_requester": item.requester_id == request.user.pk,
         "review_form": extra.pop("review_form", None) or ReviewForm(),
         "now": now,
@@ -201,7 +202,7 @@ def request_cancel(request: HttpRequest, pk: UUID) -> HttpResponse:
     return redirect("requests:detail", pk=pk)
 
 
-@staff_required
+@access_admin_required
 @require_GET
 def request_history(request: HttpRequest) -> HttpResponse:
     """Every request, for staff: filter by user and state; newest first."""

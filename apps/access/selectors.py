@@ -262,3 +262,13 @@ def role_preview(spec: RoleSpec, apps: Sequence[AppFacts] | None = None) -> dict
         "templates": [t.source for t in compiled.allow_templates if not t.is_literal],
         "app_count": len(facts),
     }
+
+
+def role_editable_by(user: Any, name: str) -> bool:
+    """False when ``user`` holds the role (assigned or granted) and is not a superuser.
+
+    Staff must not widen a role they hold: a role they could only use, they may not edit.
+    """
+    if getattr(user, "is_superuser", False):
+        return True
+    return name not in user_role_names(user)

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from apps.access.engine.spec import FieldError, RoleSpec, RoleSpecError, parse_role_spec
 from apps.access.models import Role
+from apps.audit import events
 from apps.audit.services import audit_record
 
 __all__ = [
@@ -84,7 +85,7 @@ def role_create(
             return _store_update(actor=actor, role=existing, parsed=parsed, version=version)
         role = Role.objects.create(name=name, version=version, spec=parsed.to_dict())
         audit_record(
-            event_type="role.created",
+            event_type=events.ROLE_CREATED,
             actor=actor,
             target_kind="role",
             target_name=name,
@@ -127,7 +128,7 @@ def _store_update(*, actor: Any, role: Role, parsed: RoleSpec, version: str) -> 
     role.save(update_fields=["spec", "version", "revision", "updated_at"])
     after = _snapshot(role)
     audit_record(
-        event_type="role.updated",
+        event_type=events.ROLE_UPDATED,
         actor=actor,
         target_kind="role",
         target_name=role.name,
@@ -197,7 +198,7 @@ def role_delete(*, actor: Any, name: str) -> None:
         reach = _holders_reach(name)
         role.delete()
         audit_record(
-            event_type="role.deleted",
+            event_type=events.ROLE_DELETED,
             actor=actor,
             target_kind="role",
             target_name=name,

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -14,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from apps.access import selectors, services
 from apps.access.forms import RoleForm, initial_for
 from apps.access.models import Role
-from apps.core.policies import staff_required
+from apps.core.policies import access_admin_required
 
 PREVIEW_LIMIT = 50
 
@@ -26,6 +27,16 @@ def _role_or_404(name: str) -> Role:
     return role
 
 
+def _editable_role(request: HttpRequest, name: str) -> Role:
+    """The role, unless the editor holds it: nobody widens their own access (superusers may)."""
+    role = _role_or_404(name)
+    if request.method == "POST" and not selectors.role_editable_by(request.user, role.name):
+        raise PermissionDenied(
+            f"You hold the role {role.name!r}, so you may not change it; ask another access admin."
+        )
+    return role
+
+
 def _preview(form: RoleForm) -> dict[str, Any] | None:
     if form.parsed is None:
         return None
@@ -34,14 +45,14 @@ def _preview(form: RoleForm) -> dict[str, Any] | None:
     return preview
 
 
-@staff_required
+@access_admin_required
 def role_list(request: HttpRequest) -> HttpResponse:
     """Every role with its rule counts."""
     roles = list(selectors.role_list())
     return TemplateResponse(request, "access/role_list.html", {"roles": roles})
 
 
-@staff_required
+@access_admin_required
 @require_http_methods(["GET", "POST"])
 def role_create(request: HttpRequest) -> HttpResponse:
     """Create a role from the form or from a YAML document."""
@@ -66,11 +77,11 @@ def role_create(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "access/role_form.html", context, status=400)
 
 
-@staff_required
+@access_admin_required
 @require_http_methods(["GET", "POST"])
 def role_edit(request: HttpRequest, name: str) -> HttpResponse:
     """Edit a role; refuses to overwrite a newer revision saved by someone else."""
-    role = _role_or_404(name)
+    role = _editable_role(request, name)
     if request.method == "GET":
         initial = initial_for(role)
         initial["mode"] = request.GET.get("mode", "form")
@@ -104,7 +115,7 @@ def _stored_preview(role: Role) -> dict[str, Any] | None:
     return _preview(form) if form.is_valid() else None
 
 
-@staff_required
+@access_admin_required
 @require_POST
 def role_validate(request: HttpRequest) -> HttpResponse:
     """htmx: validate the editor's input without saving; inline errors and the preview."""
@@ -116,11 +127,11 @@ def role_validate(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "access/role_form.html#feedback", context)
 
 
-@staff_required
+@access_admin_required
 @require_http_methods(["GET", "POST"])
 def role_delete(request: HttpRequest, name: str) -> HttpResponse:
     """Confirm (GET) and delete (POST) a role that no user holds."""
-    role = _role_or_404(name)
+    role = _editable_role(request, name)
     error = ""
     if request.method == "POST":
         try:
@@ -137,7 +148,7 @@ def role_delete(request: HttpRequest, name: str) -> HttpResponse:
     return TemplateResponse(request, "access/role_confirm_delete.html", context, status=status)
 
 
-@staff_required
+@access_admin_required
 def explain_access(request: HttpRequest) -> HttpResponse:
     """Why can (or can't) a user use an app, or assume one IAM role on it."""
     username = request.GET.get("user", "").strip()

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.http import HttpRequest
@@ -13,9 +14,10 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from apps.accounts import services
+from apps.accounts import services, signin
 from apps.accounts.models import User
 from apps.accounts.usernames import username_problem
+from apps.core.capabilities import ACCESS_ADMIN, has_capability
 from apps.core.hooks import validate_role_names
 from apps.core.registry import ResourceError
 
@@ -103,5 +105,40 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
         url = reverse("access:explain") + "?" + urlencode({"user": obj.get_username()})
         return format_html('<a href="{}">Why can / can\'t {} …?</a>', url, obj.get_username())
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """Least privilege: staff never raise their own or anyone's privileges by editing.
+
+        Only superusers change superuser status, groups and permissions; only access admins
+        change roles and traits; and nobody but a superuser changes their own account's access.
+        """
+        fields = list(super().get_readonly_fields(request, obj))
+        actor = request.user
+        if actor.is_superuser:
+            return fields
+        fields += ["is_superuser", "groups", "user_permissions"]
+        if not has_capability(actor, ACCESS_ADMIN) or (obj is not None and obj.pk == actor.pk):
+            fields += ["roles", "traits", "is_staff", "is_active"]
+        return fields
+
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         services.user_save_from_admin(actor=request.user, user=obj, created=not change)
+
+
+class AdminSignInForm(AdminAuthenticationForm):
+    """The admin's sign-in form; a right password for a non-staff account is a refusal too."""
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        try:
+            super().confirm_login_allowed(user)
+        except forms.ValidationError:
+            signin.sign_in_refused(
+                request=self.request,
+                username=user.get_username(),
+                reason="not a staff account",
+                method="admin",
+            )
+            raise
+
+
+# The admin's login goes through PasswordBackend (throttle) and the sign-in receivers (audit).
+admin.site.login_form = AdminSignInForm

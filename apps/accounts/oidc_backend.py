@@ -8,16 +8,18 @@ import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.urls import reverse
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import absolutify
 
-from apps.accounts import oidc
+from apps.accounts import oidc, services, signin
 from apps.accounts.models import User
 from apps.accounts.oidc_services import sso_user_sync
+from apps.core.context import current_context
 
-OIDC_BACKEND = "apps.accounts.oidc_backend.OidcBackend"
+OIDC_BACKEND = signin.OIDC_BACKEND
 
 
 class PasswordBackend(ModelBackend):
@@ -34,9 +36,17 @@ class PasswordBackend(ModelBackend):
         password: str | None = None,
         **kwargs: Any,
     ) -> Any:
-        """Check a local password, unless ``ROLEGATE_PASSWORD_LOGIN`` is false."""
+        """Check a local password, unless sign-in is off or this username and address are
+        throttled (then ``PermissionDenied``: Django stops and sends ``user_login_failed``)."""
+        if password is None or (username is None and not kwargs.get("username")):
+            return None  # not a password sign-in (single sign-on calls authenticate() too)
         if not getattr(settings, "ROLEGATE_PASSWORD_LOGIN", True):
+            signin.mark_refusal(request, "password sign-in is disabled")
             return None
+        name = str(username if username is not None else kwargs.get("username"))
+        if services.login_is_throttled(username=name, client_ip=current_context().client_ip):
+            signin.mark_refusal(request, signin.THROTTLED)
+            raise PermissionDenied("too many failed sign-ins")
         return super().authenticate(request, username=username, password=password, **kwargs)
 
 

@@ -18,6 +18,7 @@ from apps.accounts.oidc_mapping import (
     roles_for_claims,
     sanitize_username,
 )
+from apps.audit import events
 from apps.audit.services import audit_record
 from apps.core.hooks import validate_role_names
 from apps.core.registry import ResourceError, ResourceExists, ResourceNotFound
@@ -55,7 +56,9 @@ def oidc_connector_apply(
         connector.spec = stored
         connector.save()
         audit_record(
-            event_type="oidc_connector.created" if before is None else "oidc_connector.updated",
+            event_type=events.OIDC_CONNECTOR_CREATED
+            if before is None
+            else events.OIDC_CONNECTOR_UPDATED,
             actor=actor,
             target_kind="oidc_connector",
             target_name=name,
@@ -73,7 +76,7 @@ def oidc_connector_delete(*, actor: Any, name: str) -> None:
         before = dict(connector.spec)
         connector.delete()
         audit_record(
-            event_type="oidc_connector.deleted",
+            event_type=events.OIDC_CONNECTOR_DELETED,
             actor=actor,
             target_kind="oidc_connector",
             target_name=name,
@@ -190,7 +193,7 @@ def sso_user_sync(*, issuer: str, claims: dict[str, Any]) -> User:
             if unknown_roles:
                 details["unknown_roles"] = unknown_roles
             audit_record(
-                event_type="user.created" if created else "user.sso_updated",
+                event_type=events.USER_CREATED if created else events.USER_SSO_UPDATED,
                 actor=user,
                 target_kind="user",
                 target_name=user.get_username(),

@@ -18,9 +18,10 @@ from django.template.response import TemplateResponse
 from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
-from apps.accounts import oidc, services
+from apps.accounts import oidc, services, signin
 from apps.accounts.forms import LoginForm
 from apps.accounts.oidc_backend import OIDC_BACKEND
+from apps.core.context import current_context
 from apps.core.policies import anonymous_allowed
 from apps.core.redirects import safe_next_url
 
@@ -34,7 +35,9 @@ def _refuse(
     request: HttpRequest, reason: str, *, status: int, username: str = ""
 ) -> TemplateResponse:
     """Audit a refused SSO sign-in and show the sign-in page with the reason."""
-    services.login_record_failure(username=username or UNKNOWN_USER, reason=reason, method="oidc")
+    signin.sign_in_refused(
+        request=request, username=username or UNKNOWN_USER, reason=reason, method="oidc"
+    )
     messages.error(request, f"Single sign-on failed: {reason}.")
     next_url = safe_next_url(request, request.session.get(NEXT_SESSION_KEY))
     context = {
@@ -109,6 +112,10 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):  # type: ignore[misc]
             return _refuse(request, f"the identity provider returned {code!r}", status=403)
         if entry is None:
             return _refuse(request, "the sign-in state does not match this browser", status=400)
+        if services.login_is_throttled(
+            username=UNKNOWN_USER, client_ip=current_context().client_ip
+        ):
+            return _refuse(request, signin.THROTTLED, status=429)
         if time.time() - float(entry.get("added_on") or 0) > STATE_MAX_AGE:
             return _refuse(request, "the sign-in took too long; start again", status=400)
         try:
@@ -127,7 +134,6 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):  # type: ignore[misc]
         next_url = safe_next_url(request, request.session.get(NEXT_SESSION_KEY))
         auth.login(request, user, backend=OIDC_BACKEND)
         request.session.pop(NEXT_SESSION_KEY, None)
-        services.login_record_success(user=user, method="oidc")  # type: ignore[arg-type]
         return redirect(next_url)
 
 

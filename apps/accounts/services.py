@@ -7,11 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
 from apps.accounts.models import User
+from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core.hooks import validate_role_names
@@ -33,7 +35,7 @@ def _recent_failures_from_audit(username: str, client_ip: str | None) -> int:
     """Refused sign-ins of this username from this address in the window, from the audit log."""
     since = timezone.now() - timedelta(seconds=LOGIN_FAILURE_WINDOW)
     refusals = AuditEvent.objects.filter(
-        event_type="user.login",
+        event_type__in=events.stored_names(events.USER_SIGNED_IN),
         outcome=AuditEvent.Outcome.DENIED,
         target_name__iexact=username[:150],
         client_ip=client_ip,
@@ -49,11 +51,22 @@ def login_is_throttled(*, username: str, client_ip: str | None) -> bool:
     (slower, but a Redis outage neither locks everyone out nor lifts the limit).
     """
     try:
-        failures = int(cache.get(_failure_key(username, client_ip), 0))
+        failures = _seeded_failures(_failure_key(username, client_ip), username, client_ip)
     except _CACHE_ERRORS:
         log.warning("login throttle: cache unreachable, counting refusals in the audit log")
         failures = _recent_failures_from_audit(username, client_ip)
     return failures >= LOGIN_FAILURE_LIMIT
+
+
+def _seeded_failures(key: str, username: str, client_ip: str | None) -> int:
+    """The cached failure count; on a miss (a restarted or flushed cache, or the refusals
+    counted in the audit log during an outage) it starts from the audit log, not from 0."""
+    value = cache.get(key)
+    if value is not None:
+        return int(value)
+    failures = _recent_failures_from_audit(username, client_ip)
+    cache.add(key, failures, LOGIN_FAILURE_WINDOW)
+    return failures
 
 
 def login_record_success(*, user: User, method: str = "password") -> None:
@@ -65,7 +78,7 @@ def login_record_success(*, user: User, method: str = "password") -> None:
     except _CACHE_ERRORS:
         log.warning("login throttle: cache unreachable, failure counter not cleared")
     audit_record(
-        event_type="user.login",
+        event_type=events.USER_SIGNED_IN,
         actor=user,
         target_kind="user",
         target_name=user.get_username(),
@@ -77,9 +90,10 @@ def login_record_failure(*, username: str, reason: str, method: str = "password"
     """Audit a refused sign-in and count it towards the throttle."""
     from apps.core.context import current_context
 
-    key = _failure_key(username, current_context().client_ip)
+    client_ip = current_context().client_ip
+    key = _failure_key(username, client_ip)
     try:
-        cache.add(key, 0, LOGIN_FAILURE_WINDOW)
+        _seeded_failures(key, username, client_ip)  # this refusal's own row is not written yet
         try:
             cache.incr(key)
         except ValueError:
@@ -88,7 +102,7 @@ def login_record_failure(*, username: str, reason: str, method: str = "password"
         # The audit row below is what the fallback counts, so the refusal still counts.
         log.warning("login throttle: cache unreachable, counting this refusal in the audit log")
     audit_record(
-        event_type="user.login",
+        event_type=events.USER_SIGNED_IN,
         actor=None,
         actor_name=username[:150] or "(blank)",
         outcome=AuditEvent.Outcome.DENIED,
@@ -96,6 +110,9 @@ def login_record_failure(*, username: str, reason: str, method: str = "password"
         target_name=username[:150],
         details={"method": method, "reason": reason},
     )
+
+
+_ACCESS_FIELDS = ("roles", "traits", "is_staff", "is_active")
 
 
 def _user_snapshot(user: User) -> dict[str, Any]:
@@ -145,7 +162,7 @@ def user_apply(
             return user
         user.save()
         audit_record(
-            event_type="user.created" if before is None else "user.updated",
+            event_type=events.USER_CREATED if before is None else events.USER_UPDATED,
             actor=actor,
             target_kind="user",
             target_name=username,
@@ -189,7 +206,7 @@ def user_delete(*, actor: Any, username: str) -> None:
             _revoke_lost(actor, user, reachable, "user deleted")
         user.delete()
         audit_record(
-            event_type="user.deleted",
+            event_type=events.USER_DELETED,
             actor=actor,
             target_kind="user",
             target_name=username,
@@ -203,7 +220,7 @@ def user_set_password(*, actor: Any, user: User, password: str) -> None:
         user.set_password(password)
         user.save(update_fields=["password"])
         audit_record(
-            event_type="user.password_set",
+            event_type=events.USER_PASSWORD_SET,
             actor=actor,
             target_kind="user",
             target_name=user.get_username(),
@@ -217,6 +234,13 @@ def user_save_from_admin(*, actor: Any, user: User, created: bool) -> None:
         before = _user_snapshot(stored) if stored else None
         reachable = _revocable(stored)
         after = _user_snapshot(user)
+        if (
+            before is not None
+            and getattr(actor, "pk", None) == user.pk
+            and not getattr(actor, "is_superuser", False)
+            and {k: before[k] for k in _ACCESS_FIELDS} != {k: after[k] for k in _ACCESS_FIELDS}
+        ):
+            raise PermissionDenied("Only a superuser may change their own roles or staff status.")
         user.save()
         if before == after and not created:
             return
@@ -227,7 +251,7 @@ def user_save_from_admin(*, actor: Any, user: User, created: bool) -> None:
             "user deactivated" if before and not user.is_active else "role assignment changed",
         )
         audit_record(
-            event_type="user.created" if created else "user.updated",
+            event_type=events.USER_CREATED if created else events.USER_UPDATED,
             actor=actor,
             target_kind="user",
             target_name=user.get_username(),

@@ -10,9 +10,8 @@ from django.template.response import TemplateResponse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.accounts import services
+from apps.accounts import services, signin
 from apps.accounts.forms import LoginForm
-from apps.core.context import current_context
 from apps.core.policies import anonymous_allowed, login_required
 from apps.core.redirects import safe_next_url
 
@@ -31,21 +30,18 @@ def login_view(request: HttpRequest) -> HttpResponse:
         form.add_error(None, "Password sign-in is disabled; use single sign-on.")
         status = 403
     elif request.method == "POST" and form.is_valid():
+        # The backend throttles and the sign-in receivers audit (apps/accounts/signin.py).
         username = form.cleaned_data["username"]
-        if services.login_is_throttled(username=username, client_ip=current_context().client_ip):
-            services.login_record_failure(username=username, reason="throttled")
+        user = authenticate(request, username=username, password=form.cleaned_data["password"])
+        if user is None and signin.was_throttled(request):
             form.add_error(None, "Too many failed sign-ins. Wait 15 minutes and try again.")
             status = 429
+        elif user is None:
+            form.add_error(None, "Wrong username or password.")
+            status = 401
         else:
-            user = authenticate(request, username=username, password=form.cleaned_data["password"])
-            if user is None:
-                services.login_record_failure(username=username, reason="bad credentials")
-                form.add_error(None, "Wrong username or password.")
-                status = 401
-            else:
-                login(request, user)
-                services.login_record_success(user=user)  # type: ignore[arg-type]
-                return redirect(next_url)
+            login(request, user)
+            return redirect(next_url)
     elif request.method == "POST":
         status = 400
     context = {
@@ -54,7 +50,10 @@ def login_view(request: HttpRequest) -> HttpResponse:
         "password_login": getattr(settings, "ROLEGATE_PASSWORD_LOGIN", True),
         "sso_enabled": bool(getattr(settings, "ROLEGATE_OIDC_ENABLED", False)),
     }
-    return TemplateResponse(request, "accounts/login.html", context, status=status)
+    response = TemplateResponse(request, "accounts/login.html", context, status=status)
+    if status == 429:
+        response["Retry-After"] = str(services.LOGIN_FAILURE_WINDOW)
+    return response
 
 
 @login_required

@@ -8,6 +8,7 @@ from django.http import HttpRequest
 
 from apps.api import services
 from apps.api.models import ApiToken, DeviceAuthorization
+from apps.core.capabilities import ACCESS_ADMIN, has_capability
 
 
 @admin.register(ApiToken)
@@ -35,7 +36,7 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
 
     def has_change_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
         # Viewing is allowed; every field is read-only, changes happen through the action.
-        return bool(request.user.is_staff)
+        return has_capability(request.user, ACCESS_ADMIN)
 
     def has_delete_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
         return False

@@ -13,8 +13,9 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError
@@ -24,9 +25,10 @@ from pydantic import Field
 
 from apps.access.selectors import user_role_names
 from apps.accounts import services as account_services
+from apps.accounts import signin
 from apps.api import selectors, services
 from apps.api.models import ApiToken
-from apps.core.context import current_context
+from apps.core.ratelimit import RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +93,12 @@ def _describe_validation(errors: list[dict[str, Any]]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _rate_limited(request: HttpRequest, error: RateLimited) -> HttpResponse:
+    response = _error(request, 429, "rate_limited", error.message)
+    response["Retry-After"] = str(error.retry_after)
+    return response
+
+
 @api.exception_handler(NinjaValidationError)
 def _on_validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
     response = api.create_response(
@@ -119,6 +127,22 @@ def _on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> 
 def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 429: "throttled"}
     return _error(request, exc.status_code, codes.get(exc.status_code, "error"), str(exc))
+
+
+@api.exception_handler(Http404)
+def _on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _error(request, 404, "not_found", str(exc) or "Not found.")
+
+
+@api.exception_handler(Exception)
+def _on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # Whatever DEBUG says: a JSON error for the client, the traceback only in the log.
+    if isinstance(exc, RequestDataTooBig):
+        return _error(request, 413, "request_too_large", "The request body is too large.")
+    logger.exception("unhandled error serving %s", request.path)
+    return _error(
+        request, 500, "server_error", "Rolegate failed to answer this request; try again."
+    )
 
 
 @api.exception_handler(DatabaseError)
@@ -193,25 +217,18 @@ def password_login(request: HttpRequest, payload: PasswordLoginIn) -> Any:
                 "code": "password_login_disabled",
             },
         )
-    client_ip = current_context().client_ip
-    if account_services.login_is_throttled(username=payload.username, client_ip=client_ip):
-        account_services.login_record_failure(
-            username=payload.username, reason="throttled", method="cli-password"
-        )
-        return Status(
-            429,
-            {
-                "detail": "Too many failed sign-ins. Wait 15 minutes and try again.",
-                "code": "throttled",
-            },
-        )
+    # The backend throttles and the sign-in receivers audit (apps/accounts/signin.py).
+    signin.set_method(request, "cli-password")
     user = authenticate(request, username=payload.username, password=payload.password)
-    if user is None:
-        account_services.login_record_failure(
-            username=payload.username, reason="bad credentials", method="cli-password"
+    if user is None and signin.was_throttled(request):
+        response = _error(
+            request, 429, "throttled", "Too many failed sign-ins. Wait 15 minutes and try again."
         )
+        response["Retry-After"] = str(account_services.LOGIN_FAILURE_WINDOW)
+        return response
+    if user is None:
         return Status(401, {"detail": "Wrong username or password.", "code": "bad_credentials"})
-    account_services.login_record_success(user=user, method="cli-password")  # type: ignore[arg-type]
+    signin.sign_in_completed(user=user, method="cli-password")
     issued = services.token_create(
         actor=user, user=user, method=ApiToken.Method.PASSWORD, client_name=payload.client_name
     )
@@ -221,11 +238,15 @@ def password_login(request: HttpRequest, payload: PasswordLoginIn) -> Any:
 @api.post(
     "/auth/device",
     auth=None,
-    response={200: DeviceStartOut},
+    response={200: DeviceStartOut, 429: ErrorOut},
     summary="Start a device login (approve it in the browser)",
 )
 def device_start(request: HttpRequest, payload: DeviceStartIn) -> Any:
     """Open a device request; the user approves the returned code at /cli/approve."""
+    try:
+        services.device_authorization_rate_check()
+    except RateLimited as error:
+        return _rate_limited(request, error)
     started = services.device_authorization_start(client_name=payload.client_name)
     authorization = started.authorization
     base = request.build_absolute_uri("/cli/approve")
@@ -385,6 +406,7 @@ class CredentialsOut(Schema):
         403: ErrorOut,
         404: ErrorOut,
         422: ErrorOut,
+        429: ErrorOut,
         502: ErrorOut,
         503: ErrorOut,
     },
@@ -407,6 +429,8 @@ def app_credentials(request: HttpRequest, name: str, payload: CredentialsIn) -> 
             # The CLI login bounds the credentials it fetches (issue 18).
             login_expires_at=_caller_token(request).expires_at,
         )
+    except RateLimited as error:
+        return _rate_limited(request, error)
     except AppNotFound as error:
         return Status(404, {"detail": error.message, "code": "app_not_found"})
     except AccessDenied as error:

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.accounts import signin
 from apps.api.models import ApiToken, DeviceAuthorization
 from apps.api.selectors import (
     PREFIX_LENGTH,
@@ -20,11 +21,16 @@ from apps.api.selectors import (
     normalize_user_code,
     token_lifetime,
 )
+from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core.context import current_context
+from apps.core.ratelimit import RateLimited, rate_limit_hit
 
 DEVICE_CODE_LIFETIME = timedelta(minutes=10)
+DEVICE_START_RATE_WINDOW = 60
+# Ended tokens stay listed on the user's token page this long before the purge removes them.
+PURGE_RETENTION = timedelta(days=1)
 # Writing last_used_at on every API call would turn each read into a write; once a minute is
 # precise enough for "is this token still in use?".
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -82,7 +88,7 @@ def token_create(*, actor: Any, user: Any, method: str, client_name: str = "") -
                     expires_at=expires_at,
                 )
                 audit_record(
-                    event_type="api_token.created",
+                    event_type=events.API_TOKEN_CREATED,
                     actor=actor,
                     target_kind="api_token",
                     target_name=f"{user.get_username()}/{prefix}",
@@ -109,7 +115,7 @@ def token_revoke(*, actor: Any, token: ApiToken) -> bool:
         locked.revoked_by = actor.get_username() if actor is not None else "system"
         locked.save(update_fields=["revoked_at", "revoked_by"])
         audit_record(
-            event_type="api_token.revoked",
+            event_type=events.API_TOKEN_REVOKED,
             actor=actor,
             target_kind="api_token",
             target_name=f"{locked.user.get_username()}/{locked.prefix}",
@@ -132,6 +138,39 @@ def token_touch(*, token: ApiToken) -> None:
 def _new_user_code() -> str:
     letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
     return normalize_user_code(letters)
+
+
+def device_authorization_rate_check() -> None:
+    """Refuse a device-login start over the per-address limit (the first refusal is audited)."""
+    client_ip = current_context().client_ip
+    decision = rate_limit_hit(
+        "device-login-start",
+        client_ip or "-",
+        limit=int(getattr(settings, "ROLEGATE_DEVICE_LOGIN_RATE_LIMIT", 10)),
+        window=DEVICE_START_RATE_WINDOW,
+    )
+    if not decision.refused:
+        return
+    if decision.first_refusal:
+        # Once per address and window: a flood of refusals must not become a flood of rows.
+        audit_record(
+            event_type=events.CLI_DEVICE_STARTED,
+            actor=None,
+            actor_name="(anonymous)",
+            outcome=AuditEvent.Outcome.DENIED,
+            target_kind="client_address",
+            target_name=client_ip or "-",
+            details={
+                "reason": "rate limited",
+                "limit_per_minute": decision.limit,
+                "note": "later refusals in this minute are not recorded one by one",
+            },
+        )
+    raise RateLimited(
+        f"Too many CLI logins started from this address: at most {decision.limit} a minute. "
+        f"Try again in {decision.retry_after} s.",
+        retry_after=decision.retry_after,
+    )
 
 
 def device_authorization_start(*, client_name: str = "") -> StartedDeviceAuthorization:
@@ -183,7 +222,7 @@ def device_authorization_decide(
         authorization.decided_at = timezone.now()
         authorization.save(update_fields=["status", "user", "decided_at"])
         audit_record(
-            event_type="cli_device.approved" if approve else "cli_device.denied",
+            event_type=events.CLI_DEVICE_APPROVED if approve else events.CLI_DEVICE_DENIED,
             actor=actor,
             outcome=AuditEvent.Outcome.SUCCESS if approve else AuditEvent.Outcome.DENIED,
             target_kind="cli_device",
@@ -212,12 +251,14 @@ def device_authorization_exchange(*, device_code: str) -> IssuedToken:
             user = authorization.user
             authorization.status = DeviceAuthorization.Status.CONSUMED
             authorization.save(update_fields=["status"])
-            return token_create(
+            issued = token_create(
                 actor=user,
                 user=user,
                 method=ApiToken.Method.DEVICE,
                 client_name=authorization.client_name,
             )
+            signin.sign_in_completed(user=user, method="cli-device")
+            return issued
     raise error or DeviceFlowError("access_denied", "The login was not approved.")
 
 
@@ -245,3 +286,33 @@ def _exchange_refusal(authorization: DeviceAuthorization | None) -> DeviceFlowEr
     if authorization.user is None or not authorization.user.is_active:
         return DeviceFlowError("access_denied", "The approving account is not active.")
     return None
+
+
+def cli_logins_purge(*, retention: timedelta = PURGE_RETENTION) -> tuple[int, int]:
+    """Delete device-login requests and tokens that ended more than ``retention`` ago.
+
+    Returns (device requests, tokens) deleted; tokens are audited as one summary event (each
+    token's creation and revocation are already in the log).
+    """
+    cutoff = timezone.now() - retention
+    with transaction.atomic():
+        devices, _ = DeviceAuthorization.objects.filter(expires_at__lt=cutoff).delete()
+        ended = ApiToken.objects.filter(expires_at__lt=cutoff) | ApiToken.objects.filter(
+            revoked_at__lt=cutoff
+        )
+        tokens = ended.count()
+        if tokens:
+            ended.delete()
+        if tokens or devices:
+            audit_record(
+                event_type=events.API_TOKENS_PURGED,
+                actor=None,
+                target_kind="api_token",
+                target_name="expired",
+                details={
+                    "tokens": tokens,
+                    "device_logins": devices,
+                    "ended_before": cutoff,
+                },
+            )
+    return devices, tokens

@@ -8,15 +8,49 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.accounts import services as account_services
+from apps.accounts import signin
 from apps.api import selectors, services
 from apps.api.forms import DeviceDecisionForm
+from apps.core.context import current_context
 from apps.core.policies import login_required
+
+
+def _code_refused(request: HttpRequest, form: DeviceDecisionForm, message: str) -> HttpResponse:
+    """A code that names no pending login: counted and audited like a wrong password."""
+    signin.sign_in_refused(
+        request=request,
+        username=request.user.get_username(),
+        reason="no pending CLI login has this code",
+        method="cli-device-approval",
+    )
+    form.add_error("code", message)
+    return TemplateResponse(request, "api/approve.html", {"form": form}, status=404)
+
+
+def _throttled(request: HttpRequest) -> HttpResponse | None:
+    """Guessing codes is throttled with the same counter as wrong passwords."""
+    username = request.user.get_username()
+    if not account_services.login_is_throttled(
+        username=username, client_ip=current_context().client_ip
+    ):
+        return None
+    form = DeviceDecisionForm(request.POST if request.method == "POST" else request.GET)
+    form.is_valid()
+    form.add_error(None, "Too many wrong codes. Wait 15 minutes and try again.")
+    response = TemplateResponse(request, "api/approve.html", {"form": form}, status=429)
+    response["Retry-After"] = str(account_services.LOGIN_FAILURE_WINDOW)
+    return response
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def device_approve(request: HttpRequest) -> HttpResponse:
     """Show a pending CLI login (from ?code=) and approve or deny it with a POST."""
+    if (request.method == "POST" or "code" in request.GET) and (
+        refused := _throttled(request)
+    ) is not None:
+        return refused
     if request.method == "GET":
         if "code" not in request.GET:
             return TemplateResponse(request, "api/approve.html", {"form": DeviceDecisionForm()})
@@ -25,8 +59,9 @@ def device_approve(request: HttpRequest) -> HttpResponse:
             return TemplateResponse(request, "api/approve.html", {"form": form}, status=400)
         pending = selectors.device_authorization_pending(form.cleaned_data["code"])
         if pending is None:
-            form.add_error("code", "No pending CLI login has this code; it may have expired.")
-            return TemplateResponse(request, "api/approve.html", {"form": form}, status=404)
+            return _code_refused(
+                request, form, "No pending CLI login has this code; it may have expired."
+            )
         return TemplateResponse(request, "api/approve.html", {"form": form, "pending": pending})
     form = DeviceDecisionForm(request.POST)
     if not form.is_valid() or form.cleaned_data["decision"] not in ("approve", "deny"):
@@ -39,8 +74,7 @@ def device_approve(request: HttpRequest) -> HttpResponse:
             actor=request.user, user_code=form.cleaned_data["code"], approve=approve
         )
     except services.DeviceCodeNotFound as error:
-        form.add_error("code", str(error))
-        return TemplateResponse(request, "api/approve.html", {"form": form}, status=404)
+        return _code_refused(request, form, str(error))
     return TemplateResponse(request, "api/approve_done.html", {"decided": decided})
 
 

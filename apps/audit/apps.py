@@ -7,3 +7,6 @@ class AuditConfig(AppConfig):
     name = "apps.audit"
     label = "audit"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from apps.audit import checks  # noqa: F401  (registers system checks)

@@ -32,6 +32,9 @@ class AuditEvent(models.Model):
         SUCCESS = "success"
         DENIED = "denied"
         ERROR = "error"
+        # Recorded before an outside call whose result is not known yet (an issuance intent);
+        # the outcome follows as its own event naming the pending one.
+        PENDING = "pending"
 
     time = models.DateTimeField(default=timezone.now, db_index=True)
     event_type = models.CharField(max_length=64, db_index=True)
@@ -66,6 +69,13 @@ class AuditEvent(models.Model):
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
         raise AppendOnlyError("audit events are append-only")
 
+    @property
+    def current_type(self) -> str:
+        """The event type in today's vocabulary (rows from before it keep their stored one)."""
+        from apps.audit.events import current_name
+
+        return current_name(self.event_type)
+
 
 class AuditChainLink(models.Model):
     """One link of the tamper-evident hash chain over audit events.
@@ -79,6 +89,8 @@ class AuditChainLink(models.Model):
     event_id = models.BigIntegerField(unique=True)
     event_hash = models.CharField(max_length=64)
     chain_hash = models.CharField(max_length=64)
+    # Which audit key sealed the link (HMAC-SHA256); empty for links sealed before keys existed.
+    key_id = models.CharField(max_length=32, blank=True, default="")
     sealed_at = models.DateTimeField(default=timezone.now)
 
     objects = AppendOnlyQuerySet["AuditChainLink"].as_manager()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
+from apps.audit import events as vocabulary
 from apps.audit.models import AuditEvent
 
 
@@ -26,7 +27,15 @@ def audit_events(filters: AuditFilter) -> QuerySet[AuditEvent]:
     """Audit events matching ``filters``, newest first."""
     events = AuditEvent.objects.all()
     if filters.event_type:
-        events = events.filter(event_type__startswith=filters.event_type)
+        # Rows from before the event vocabulary keep their old type: match them by current name.
+        legacy = [
+            old
+            for old, new in vocabulary.LEGACY_NAMES.items()
+            if new.startswith(filters.event_type) or old.startswith(filters.event_type)
+        ]
+        events = events.filter(
+            Q(event_type__startswith=filters.event_type) | Q(event_type__in=legacy)
+        )
     if filters.actor:
         events = events.filter(actor_name=filters.actor)
     if filters.outcome:
@@ -41,7 +50,6 @@ def audit_events(filters: AuditFilter) -> QuerySet[AuditEvent]:
 
 
 def event_types() -> list[str]:
-    """Distinct event types present in the log, for the filter menu."""
-    return list(
-        AuditEvent.objects.order_by("event_type").values_list("event_type", flat=True).distinct()
-    )
+    """Distinct event types present in the log (current names), for the filter menu."""
+    stored = AuditEvent.objects.order_by("event_type").values_list("event_type", flat=True)
+    return sorted({vocabulary.current_name(name) for name in stored.distinct()})

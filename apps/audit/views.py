@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from apps.audit.forms import AuditFilterForm
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_events, event_types
-from apps.core.policies import staff_required
+from apps.core.policies import audit_read_required
 
 PAGE_SIZE = 50
 EXPORT_FIELDS = (
@@ -31,7 +31,7 @@ EXPORT_FIELDS = (
 )
 
 
-@staff_required
+@audit_read_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     """List audit events with filters and pagination."""
     form = AuditFilterForm(request.GET)
@@ -54,10 +54,13 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 def _export_lines(events: Iterator[AuditEvent]) -> Iterator[str]:
     for event in events:
         record = {name: getattr(event, name) for name in EXPORT_FIELDS}
+        if event.current_type != event.event_type:
+            # Old rows: today's name for readers, the stored one because the chain hashes it.
+            record["event_type"], record["stored_event_type"] = event.current_type, event.event_type
         yield json.dumps(record, cls=DjangoJSONEncoder, sort_keys=True) + "\n"
 
 
-@staff_required
+@audit_read_required
 def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """Stream the filtered audit events as JSON Lines."""
     form = AuditFilterForm(request.GET)
@@ -70,5 +73,6 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         )
     events = audit_events(form.to_filter()).iterator(chunk_size=1000)
     response = StreamingHttpResponse(_export_lines(events), content_type="application/jsonl")
+    response["Cache-Control"] = "no-store"
     response["Content-Disposition"] = 'attachment; filename="rolegate-audit.jsonl"'
     return response

@@ -84,7 +84,9 @@ class CertificateAuthorityAdmin(ReadOnlyForStaff):
             **(extra_context or {}),
             "rotation_phases": [
                 (phase, PHASE_GUIDANCE[phase].title) for phase in available_phases()
-            ],
+            ]
+            if request.user.is_superuser
+            else [],
         }
         return super().changelist_view(request, extra_context=context)
 
@@ -102,9 +104,9 @@ class CertificateAuthorityAdmin(ReadOnlyForStaff):
         return response
 
     def rotate_view(self, request: HttpRequest, phase: str) -> HttpResponse:
-        """GET: explain the phase and ask for confirmation; POST: run it."""
-        if not self.has_view_permission(request):
-            return HttpResponse(status=403)
+        """GET: explain the phase and ask for confirmation; POST: run it (superusers only)."""
+        if not (self.has_view_permission(request) and request.user.is_superuser):
+            return HttpResponse("CA rotation needs a superuser.", status=403)
         changelist = reverse("admin:authority_certificateauthority_changelist")
         if phase not in ROTATION_PHASES:
             messages.error(request, f"Unknown rotation phase {phase!r}.")

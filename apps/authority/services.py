@@ -17,6 +17,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from apps.audit import events
 from apps.audit.services import audit_record
 from apps.authority import pki
 from apps.authority.keyring import configured_keks
@@ -44,6 +45,12 @@ MAX_LEAF_TTL = timedelta(hours=1)
 CRL_LIFETIME = timedelta(days=30)
 RotationPhase = Literal["init", "activate", "finish", "rollback"]
 ROTATION_PHASES: tuple[RotationPhase, ...] = ("init", "activate", "finish", "rollback")
+ROTATION_EVENTS = {
+    "init": events.CA_ROTATION_INITIATED,
+    "activate": events.CA_ROTATION_ACTIVATED,
+    "finish": events.CA_ROTATION_FINISHED,
+    "rollback": events.CA_ROTATION_ROLLED_BACK,
+}
 
 
 class RotationError(Exception):
@@ -182,7 +189,7 @@ def _create_authority(*, state: str, actor: Any, reason: str) -> CertificateAuth
         authority.save()
         _write_crl(authority, now=now)
         audit_record(
-            event_type="ca.created",
+            event_type=events.CA_CREATED,
             actor=actor,
             target_kind="certificate_authority",
             target_name=authority.fingerprint_sha256,
@@ -376,7 +383,7 @@ def certificate_revoke(*, serial: int | str, reason: str, actor: Any) -> LeafCer
         authority = issued.authority
         _write_crl(authority, now=now)
         audit_record(
-            event_type="certificate.revoked",
+            event_type=events.CERTIFICATE_REVOKED,
             actor=actor,
             target_kind="certificate",
             target_name=serial_hex,
@@ -399,6 +406,7 @@ def crl_refresh(*, actor: Any, force: bool = False) -> bool:
     with transaction.atomic():
         authorities = list(CertificateAuthority.objects.select_for_update().order_by("pk"))
         now = timezone.now()
+        fingerprints: list[str] = []
         for authority in authorities:
             if not authority.is_trusted:
                 continue
@@ -408,11 +416,13 @@ def crl_refresh(*, actor: Any, force: bool = False) -> bool:
             if force or due:
                 _write_crl(authority, now=now)
                 refreshed = True
+                fingerprints.append(authority.fingerprint_sha256)
         if refreshed:
             audit_record(
-                event_type="ca.crl_refreshed",
+                event_type=events.CA_CRL_REFRESHED,
                 actor=actor,
                 target_kind="certificate_authority",
+                target_name=",".join(fingerprints)[:300],
                 details={"forced": force},
             )
             transaction.on_commit(notify_crl_changed)
@@ -448,7 +458,7 @@ def ca_rotate(*, phase: RotationPhase, actor: Any) -> CertificateAuthority:
         else:
             changed = _rotate_rollback(live, now)
         audit_record(
-            event_type=f"ca.rotation.{phase}",
+            event_type=ROTATION_EVENTS[phase],
             actor=actor,
             target_kind="certificate_authority",
             target_name=changed.fingerprint_sha256,
@@ -486,7 +496,7 @@ def _rotate_init(actor: Any) -> CertificateAuthority:
             raise RotationError("another rotation init ran at the same time") from None
         _write_crl(authority, now=now)
         audit_record(
-            event_type="ca.rotation.init",
+            event_type=events.CA_ROTATION_INITIATED,
             actor=actor,
             target_kind="certificate_authority",
             target_name=authority.fingerprint_sha256,
@@ -556,6 +566,7 @@ def ca_keys_rewrap(*, actor: Any) -> int:
     """Re-wrap every CA's data key under the first configured KEK; return how many changed."""
     keks = configured_keks()
     changed = 0
+    fingerprints: list[str] = []
     with transaction.atomic():
         for authority in CertificateAuthority.objects.select_for_update().order_by("pk"):
             if authority.kek_id == keks[0].key_id:
@@ -566,11 +577,13 @@ def ca_keys_rewrap(*, actor: Any) -> int:
             authority.wrapped_dek = sealed.wrapped_dek
             authority.save(update_fields=["kek_id", "dek_nonce", "wrapped_dek"])
             changed += 1
+            fingerprints.append(authority.fingerprint_sha256)
         if changed:
             audit_record(
-                event_type="ca.keys_rewrapped",
+                event_type=events.CA_KEYS_REWRAPPED,
                 actor=actor,
                 target_kind="certificate_authority",
+                target_name=",".join(fingerprints)[:300],
                 details={"count": changed, "kek_id": keks[0].key_id},
             )
     return changed

@@ -39,3 +39,18 @@ def production_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+@register(Tags.security)
+def proxy_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """The old X-Forwarded-For boolean still works, as one trusted hop, but is deprecated."""
+    if not getattr(settings, "ROLEGATE_TRUST_X_FORWARDED_FOR", False):
+        return []
+    return [
+        Warning(
+            "ROLEGATE_TRUST_X_FORWARDED_FOR is deprecated; it now means one trusted proxy hop.",
+            hint="Set ROLEGATE_TRUSTED_PROXY_HOPS=1 (or ROLEGATE_TRUSTED_PROXIES to the proxies' "
+            "networks) and remove ROLEGATE_TRUST_X_FORWARDED_FOR.",
+            id="rolegate.W030",
+        )
+    ]

@@ -13,6 +13,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
 from apps.core.context import RequestContext, reset_context, set_context
+from apps.core.proxies import client_address, current_trust, parse_address
 
 _REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{8,64}\Z")
 SIGNED_IN_AT = "rolegate_signed_in_at"
@@ -42,12 +43,28 @@ def has_nul(request: HttpRequest) -> bool:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The client's address; X-Forwarded-For is trusted only when configured."""
-    if getattr(settings, "ROLEGATE_TRUST_X_FORWARDED_FOR", False):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address; X-Forwarded-For counts only as far as trusted proxies wrote it."""
+    return client_address(request)
+
+
+class ProxyHeadersMiddleware:
+    """Drop forwarding headers a direct, untrusted peer sent (before anything reads them).
+
+    ``SECURE_PROXY_SSL_HEADER`` makes Django believe ``X-Forwarded-Proto``; with trusted proxy
+    networks configured, only those networks may set it (and X-Forwarded-For).
+    """
+
+    _FORWARDING = ("HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_HOST")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        trust = current_trust()
+        if not trust.peer_is_trusted(parse_address(request.META.get("REMOTE_ADDR"))):
+            for name in self._FORWARDING:
+                request.META.pop(name, None)
+        return self.get_response(request)
 
 
 class RequestContextMiddleware:

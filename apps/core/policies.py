@@ -15,6 +15,14 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 
+from apps.core.capabilities import (
+    ACCESS_ADMIN,
+    AUDIT_READ,
+    INTEGRATION_ADMIN,
+    STAFF_CAPABILITIES,
+    has_capability,
+)
+
 POLICY_ATTRIBUTE = "rolegate_access_policy"
 
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
@@ -56,17 +64,16 @@ def login_required(view: View) -> View:
 
 
 def capability_required(capability: str) -> Callable[[View], View]:
-    """Require a logged-in user holding ``capability``.
+    """Require a logged-in user holding ``capability`` (apps/core/capabilities.py).
 
-    Capabilities: ``staff`` (operators: role editor, audit log, enrollment) and ``superuser``.
+    ``staff`` (any operator: the admin area's index), ``audit_read``, ``access_admin``,
+    ``integration_admin`` (each a Django permission, held through a group) and ``superuser``.
     """
-    checks: dict[str, Callable[[Any], bool]] = {
-        "staff": lambda user: bool(user.is_staff),
-        "superuser": lambda user: bool(user.is_superuser),
-    }
-    if capability not in checks:
+    if capability not in ("staff", "superuser", *STAFF_CAPABILITIES):
         raise ValueError(f"unknown capability {capability!r}")
-    check = checks[capability]
+
+    def check(user: Any) -> bool:
+        return has_capability(user, capability)
 
     def decorator(view: View) -> View:
         @functools.wraps(view)
@@ -84,6 +91,9 @@ def capability_required(capability: str) -> Callable[[View], View]:
 
 
 staff_required = capability_required("staff")
+audit_read_required = capability_required(AUDIT_READ)
+access_admin_required = capability_required(ACCESS_ADMIN)
+integration_admin_required = capability_required(INTEGRATION_ADMIN)
 
 
 def policy_of(view: Callable[..., Any]) -> str | None:

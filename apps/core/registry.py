@@ -17,6 +17,8 @@ import yaml
 from django.apps import apps as django_apps
 from django.db import transaction
 
+from apps.core import yaml_input
+
 NAME_RE = re.compile(r"[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?\Z", re.ASCII)
 
 
@@ -97,7 +99,7 @@ def autodiscover() -> None:
 def load_documents(text: str) -> list[Document]:
     """Parse a multi-document YAML text; empty documents are skipped."""
     try:
-        loaded = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        loaded = [doc for doc in yaml_input.safe_load_all(text) if doc is not None]
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -200,10 +200,14 @@ class IntegrationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         queued, refused = [], []
         for name in queryset.values_list("name", flat=True):
             try:
-                services.integration_sync_request(actor=request.user, name=name)
-                queued.append(name)
+                outcome = services.integration_sync_request(actor=request.user, name=name)
             except ResourceError as error:
                 refused.append(str(error))
+                continue
+            if outcome == services.SyncQueued.NOT_QUEUED:
+                refused.append(f"{name}: not queued, the task queue (broker) did not answer")
+            else:
+                queued.append(name)
         if queued:
             messages.success(request, f"Sync queued for: {', '.join(queued)}")
         for reason in refused:

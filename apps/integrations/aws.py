@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import transaction
 
 import awsra
+from apps.audit import events
 from awsra.client import resolve_endpoint
 from awsra.errors import (
     AwsError,
@@ -129,6 +130,37 @@ def aws_error_from_boto(operation: str, error: Exception) -> AwsError:
     return AwsError(type(error).__name__, f"{operation}: {error}")
 
 
+# -- validating listings ----------------------------------------------------------------------
+
+MAX_LISTING_PAGES = 10_000
+
+
+class DamagedListingError(AwsError):
+    """A ListProfiles answer that is not a well-formed page; nothing may be concluded from it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("DamagedListing", message)
+
+
+def check_profile_page(page: Any, page_number: int) -> list[dict[str, Any]]:
+    """Return the page's profiles, or raise DamagedListingError naming what is malformed."""
+    where = f"ListProfiles page {page_number}"
+    if not isinstance(page, dict):
+        raise DamagedListingError(f"{where} is not a JSON object")
+    if "profiles" not in page:
+        raise DamagedListingError(
+            f"{where} has no 'profiles' list (the body was cut short, was not JSON, or came "
+            "from something other than Roles Anywhere)"
+        )
+    profiles = page["profiles"]
+    if not isinstance(profiles, list) or not all(isinstance(p, dict) for p in profiles):
+        raise DamagedListingError(f"{where}: 'profiles' is not a list of objects")
+    token = page.get("nextToken")
+    if token is not None and (not isinstance(token, str) or not token):
+        raise DamagedListingError(f"{where}: nextToken {token!r} is not a non-empty string")
+    return list(profiles)
+
+
 # -- signing in as Rolegate ----------------------------------------------------------------
 
 
@@ -161,7 +193,7 @@ def sign_in_as_rolegate(target: SyncTarget) -> awsra.Credentials:
         )
         # The authority leaves auditing each leaf to the caller; no event, no certificate.
         audit_record(
-            event_type="integration.sync_certificate_issued",
+            event_type=events.INTEGRATION_SYNC_CERTIFICATE_ISSUED,
             actor=None,
             actor_name=SYNC_ACTOR,
             target_kind="integration",
@@ -245,15 +277,30 @@ class ControlPlane:
             raise aws_error_from_boto(operation, error) from error
 
     def list_profile_pages(self) -> Iterator[list[dict[str, Any]]]:
-        """Yield each ListProfiles page (follows nextToken to the end)."""
+        """Yield each ListProfiles page (follows nextToken to the end).
+
+        Raises `DamagedListingError` for a page that does not prove itself well formed: botocore
+        turns a 200 body it cannot parse (cut short, an HTML page from a proxy) into a dict
+        without `profiles`, which read as "an empty last page" would delete every app.
+        """
         token: str | None = None
-        while True:
+        seen_tokens: set[str] = set()
+        for page_number in range(1, MAX_LISTING_PAGES + 1):
             kwargs: dict[str, Any] = {"nextToken": token} if token else {}
             page = self._call(FAMILY_PROFILES, "ListProfiles", self.client.list_profiles, **kwargs)
-            yield list(page.get("profiles") or [])
-            token = page.get("nextToken") or None
-            if not token:
+            yield check_profile_page(page, page_number)
+            token = page.get("nextToken")
+            if token is None:
                 return
+            if token in seen_tokens:
+                raise DamagedListingError(
+                    f"ListProfiles page {page_number} repeats an earlier nextToken "
+                    "(the pagination chain loops)"
+                )
+            seen_tokens.add(token)
+        raise DamagedListingError(
+            f"ListProfiles returned more than {MAX_LISTING_PAGES} pages; the chain looks endless"
+        )
 
     def list_tags(self, resource_arn: str) -> dict[str, str]:
         """Return a resource's tags as a dict (ListTagsForResource is a single page)."""

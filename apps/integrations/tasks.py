@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
+from apps.core.logcontext import bind_log_fields
+from apps.core.metrics import observe_sync
 from apps.core.registry import ResourceError
 from apps.integrations import selectors, services
 from apps.integrations.models import Integration, SyncRun
@@ -47,13 +51,27 @@ def sync_integration(self: Any, integration_id: int, trigger: str = "schedule") 
     name = Integration.objects.filter(pk=integration_id).values_list("name", flat=True).first()
     if name is None:
         return {"integration_id": integration_id, "status": "GONE"}
+    countdown = min(30 * 2**self.request.retries, 120) * (0.5 + random.random())
+    bind_log_fields(integration=name)
+    started = time.perf_counter()
     try:
         outcome = services.integration_sync(name=name, trigger=trigger)
     except ResourceError as error:  # deleted or disabled since it was queued
         log.info("sync of integration %s not run: %s", name, error)
+        observe_sync("NOT_RUN", time.perf_counter() - started)
         return {"integration": name, "status": "NOT_RUN", "error_message": str(error)}
+    except (OperationalError, InterfaceError) as error:
+        # The database went away (the run was recorded ERROR on a fresh connection, if it
+        # came back): transient, like a throttled AWS call.
+        observe_sync("ERROR", time.perf_counter() - started)
+        if self.request.retries >= MAX_RETRIES:
+            raise
+        log.warning("sync of integration %s lost its database (%s); retrying", name, error)
+        raise self.retry(
+            args=(integration_id, str(SyncRun.Trigger.RETRY)), countdown=countdown
+        ) from error
+    observe_sync(str(outcome.as_dict().get("status", "UNKNOWN")), time.perf_counter() - started)
     if outcome.transient and self.request.retries < MAX_RETRIES:
-        countdown = min(30 * 2**self.request.retries, 120) * (0.5 + random.random())
         raise self.retry(args=(integration_id, str(SyncRun.Trigger.RETRY)), countdown=countdown)
     return outcome.as_dict()
 

@@ -8,13 +8,13 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
-from apps.core.policies import staff_required
+from apps.core.policies import integration_admin_required
 from apps.core.registry import ResourceError
 from apps.integrations import selectors, services
 from apps.resources.models import AwsApp
 
 
-@staff_required
+@integration_admin_required
 def integration_list(request: HttpRequest) -> HttpResponse:
     """Every integration with its last sync outcome and app count."""
     return TemplateResponse(
@@ -22,7 +22,7 @@ def integration_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_required
+@integration_admin_required
 def integration_detail(request: HttpRequest, name: str) -> HttpResponse:
     """One integration: configuration, health, recent runs and its apps."""
     integration = selectors.integration_by_name(name)
@@ -40,16 +40,24 @@ def integration_detail(request: HttpRequest, name: str) -> HttpResponse:
     return TemplateResponse(request, "integrations/detail.html", context)
 
 
-@staff_required
+@integration_admin_required
 @require_POST
 def integration_sync_now(request: HttpRequest, name: str) -> HttpResponse:
     """Queue a sync now (audited by the service)."""
     try:
-        services.integration_sync_request(actor=request.user, name=name, trigger="admin")
+        queued = services.integration_sync_request(actor=request.user, name=name, trigger="admin")
     except ResourceError as error:
         if selectors.integration_by_name(name) is None:
             raise Http404(str(error)) from None
         messages.error(request, error.reason)
     else:
-        messages.success(request, f"A sync of {name} is queued; refresh in a moment.")
+        if queued == services.SyncQueued.NOT_QUEUED:
+            messages.error(
+                request,
+                f"The sync of {name} could not be queued: the task queue (the broker) did not "
+                "answer in time. Nothing was queued; the scheduled sync will run it, or try "
+                "again in a moment.",
+            )
+        else:
+            messages.success(request, f"A sync of {name} is queued; refresh in a moment.")
     return redirect("integrations:detail", name=name)

@@ -24,9 +24,10 @@ class AppNotFound(ResourceError):
 class AuditUnavailable(ResourceError):
     """The audit event could not be written, so no credentials were handed out (fail closed)."""
 
-    def __init__(self) -> None:
+    def __init__(self, message: str = "") -> None:
         super().__init__(
-            "Rolegate could not record this request in its audit log, so it issued no "
+            message
+            or "Rolegate could not record this request in its audit log, so it issued no "
             "credentials. Try again; if it keeps failing, an operator should check the database."
         )
 

@@ -5,11 +5,14 @@ AWS credentials; the console launch here and the CLI API both call it. Order of 
 
 1. RBAC through `apps.access` (the one place that decides); a refusal is audited and raised.
 2. A five-minute leaf certificate (CN = username) from the authority.
-3. Inside one transaction: the success audit event is written first, then CreateSession runs.
-   If the audit write fails, AWS is never called; if CreateSession fails, the transaction rolls
-   the success event back and an error event is written instead; if the commit fails, the
-   credentials are dropped. So credentials only ever leave this module with their audit event
-   committed (fail closed).
+3. The intent (`aws_credentials.requested`, outcome "pending": leaf serial, user, app, role,
+   purpose) is committed in its own transaction; if it cannot be written, AWS is never called.
+4. CreateSession, outside any transaction, never retried after a read timeout (AWS may have
+   made the session), within ROLEGATE_ISSUANCE_TIMEOUT (under the web server's timeout).
+5. The outcome (`aws_credentials.issued`, success or error, naming the intent) in its own
+   transaction; if it cannot be written the credentials are dropped, and the committed intent
+   still shows an issuance that may have succeeded. So every AWS session has its audit row,
+   and credentials only ever leave this module with their success event committed.
 """
 
 from __future__ import annotations
@@ -33,10 +36,13 @@ from apps.access.access_end import access_end_for, issuance_duration
 from apps.access.errors import AccessDenied
 from apps.accounts.models import User
 from apps.accounts.usernames import RESERVED_USERNAMES
+from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.authority.pki import CaKeyError
 from apps.authority.services import RotationError, certificate_issue
+from apps.core.metrics import observe_issuance
+from apps.core.ratelimit import RateLimited, rate_limit_hit
 from apps.integrations.revocation.services import revocation_settle
 from apps.resources.errors import (
     AppNotFound,
@@ -44,28 +50,41 @@ from apps.resources.errors import (
     IssuanceError,
     LaunchInputError,
 )
+from apps.resources.issuance_audit import (
+    EVENT_CREDENTIALS_ISSUED,
+    EVENT_CREDENTIALS_REQUESTED,
+    issuance_intent_record,
+    issuance_outcome_record,
+)
 from apps.resources.models import AwsApp
 from apps.resources.models_user import AppUserState
 from awsra import federation, partitions
 from awsra.arn import is_valid_role_arn
 
+ISSUANCE_RATE_WINDOW = 60
+
 __all__ = [
     "EVENT_CONSOLE_SIGNIN",
     "EVENT_CREDENTIALS_ISSUED",
+    "EVENT_CREDENTIALS_REQUESTED",
     "MAX_DURATION_SECONDS",
     "MIN_DURATION_SECONDS",
     "ConsoleLaunch",
     "app_pin_set",
     "aws_credentials_issue",
     "console_launch",
+    "issuance_intent_record",
+    "issuance_outcome_record",
     "role_session_name_for",
     "session_duration_seconds",
 ]
 
 log = logging.getLogger(__name__)
 
-EVENT_CREDENTIALS_ISSUED = "aws.credentials.issued"
-EVENT_CONSOLE_SIGNIN = "aws.console.signin"
+# One CreateSession attempt's timeout; the whole call is capped by ROLEGATE_ISSUANCE_TIMEOUT.
+CREATE_SESSION_ATTEMPT_TIMEOUT = 10.0
+SIGNIN_TOKEN_ATTEMPT_TIMEOUT = 5.0
+EVENT_CONSOLE_SIGNIN = events.AWS_CONSOLE_SIGNED_IN
 # CreateSession and STS accept 900..43200 seconds.
 MIN_DURATION_SECONDS = 900
 MAX_DURATION_SECONDS = 43200
@@ -98,6 +117,10 @@ _HINTS: dict[str, str] = {
     ),
 }
 _TRANSIENT_HINT = "AWS did not answer in time or asked us to slow down. Try again in a minute."
+_UNKNOWN_OUTCOME_HINT = (
+    "AWS did not answer in time. Any session it made expires on its own; an operator can find "
+    "it in CloudTrail by the certificate serial recorded in the audit log. Try again in a minute."
+)
 # AWS's words when its clock and Rolegate's disagree (the request date, or the leaf's validity).
 _CLOCK_ERROR = re.compile(
     r"away from server time|signature expired|not valid before|certificate expired|not yet valid",
@@ -170,6 +193,44 @@ def _audit_refusal(*, actor: User, app_name: str, outcome: str, details: Mapping
         log.exception("could not audit a %s credential issuance for %s", outcome, app_name)
 
 
+def _recent_issuances(actor: User) -> int:
+    since = timezone.now() - timedelta(seconds=ISSUANCE_RATE_WINDOW)
+    return AuditEvent.objects.filter(
+        event_type__in=events.stored_names(EVENT_CREDENTIALS_ISSUED),
+        actor_id=actor.pk,
+        time__gte=since,
+    ).count()
+
+
+def _check_issuance_rate(actor: User, app_name: str, base: Mapping[str, Any]) -> None:
+    """One user may not exhaust the account's CreateSession quota for everyone (audited)."""
+    decision = rate_limit_hit(
+        "issuance",
+        str(actor.pk),
+        limit=int(getattr(settings, "ROLEGATE_ISSUANCE_RATE_LIMIT", 60)),
+        window=ISSUANCE_RATE_WINDOW,
+        fallback=lambda: _recent_issuances(actor),
+    )
+    if not decision.refused:
+        return
+    _audit_refusal(
+        actor=actor,
+        app_name=str(app_name)[:300],
+        outcome=AuditEvent.Outcome.DENIED,
+        details={
+            **base,
+            "reason": "rate limited",
+            "limit_per_minute": decision.limit,
+            "retry_after": decision.retry_after,
+        },
+    )
+    raise RateLimited(
+        f"Too many credential requests: at most {decision.limit} a minute. "
+        f"Try again in {decision.retry_after} s.",
+        retry_after=decision.retry_after,
+    )
+
+
 # --- the one issuance path --------------------------------------------------------------------
 
 
@@ -202,6 +263,7 @@ def _aws_failure(exc: awsra.AwsError) -> IssuanceError:
     )
 
 
+@observe_issuance  # rolegate_credential_issuances{outcome,purpose}, latency, AWS error codes
 @sensitive_variables("leaf", "credentials")
 def _issue(
     *,
@@ -216,6 +278,7 @@ def _issue(
     base: dict[str, Any] = {"app": app_name, "role_arn": role_arn, "purpose": purpose, **extra}
     if not getattr(actor, "is_authenticated", False) or not actor.is_active:
         raise AccessDenied("Sign in first.")
+    _check_issuance_rate(actor, app_name, base)
     if not isinstance(role_arn, str):
         role_arn = ""
         base["role_arn"] = ""
@@ -337,51 +400,64 @@ def _issue(
         "duration_seconds": duration,
         "region": app.integration.region,
     }
+    intent = issuance_intent_record(actor=actor, app=app, details=details)
     try:
-        with transaction.atomic():
-            audit_record(
-                event_type=EVENT_CREDENTIALS_ISSUED,
-                actor=actor,
-                target_kind="app",
-                target_name=app.name,
-                details=details,
-            )
-            credentials = awsra.create_session(
-                certificate=leaf.certificate,
-                private_key=leaf.private_key,
-                chain=leaf.chain,
-                trust_anchor_arn=trust_anchor_arn,
-                profile_arn=app.profile_arn,
-                role_arn=role_arn,
-                role_session_name=session_name,
-                duration_seconds=duration,
-            )
-            AppUserState.objects.update_or_create(
-                user=actor, app_name=app.name, defaults={"last_launched_at": timezone.now()}
-            )
-    except awsra.AwsError as exc:
-        _audit_refusal(
-            actor=actor,
-            app_name=app.name,
-            outcome=AuditEvent.Outcome.ERROR,
-            details={**details, "aws_error_code": exc.code, "aws_error": exc.message[:2000]},
+        credentials = awsra.create_session(
+            certificate=leaf.certificate,
+            private_key=leaf.private_key,
+            chain=leaf.chain,
+            trust_anchor_arn=trust_anchor_arn,
+            profile_arn=app.profile_arn,
+            role_arn=role_arn,
+            role_session_name=session_name,
+            duration_seconds=duration,
+            timeout=min(CREATE_SESSION_ATTEMPT_TIMEOUT, float(settings.ROLEGATE_ISSUANCE_TIMEOUT)),
+            budget=float(settings.ROLEGATE_ISSUANCE_TIMEOUT),
         )
+    except awsra.AwsError as exc:
+        unknown = isinstance(exc, awsra.AnswerTimeoutError | awsra.ConnectionLostError)
+        issuance_outcome_record(
+            actor=actor,
+            app=app,
+            intent=intent,
+            details={**details, "aws_error_code": exc.code, "aws_error": exc.message[:2000]},
+            succeeded=False,
+            session_may_exist=unknown,
+        )
+        if unknown:
+            raise IssuanceError(
+                f"AWS did not answer in time ({exc.code}): {exc.message}. AWS may have created "
+                "a session that Rolegate never received; none was handed out, and the audit "
+                "log records the attempt.",
+                hint=_UNKNOWN_OUTCOME_HINT,
+                aws_code=exc.code,
+                retryable=True,
+            ) from None
         raise _aws_failure(exc) from None
-    except DatabaseError:
-        log.exception("audit write failed; no credentials issued for %s", app.name)
-        raise AuditUnavailable() from None
     except ValueError as exc:
         # Malformed stored data (an ARN the sync accepted but awsra refuses, say).
-        _audit_refusal(
+        issuance_outcome_record(
             actor=actor,
-            app_name=app.name,
-            outcome=AuditEvent.Outcome.ERROR,
+            app=app,
+            intent=intent,
             details={**details, "reason": str(exc)[:2000]},
+            succeeded=False,
         )
         raise IssuanceError(
             f"Rolegate could not build the request to AWS: {exc}",
             hint="An operator should check the integration's trust anchor ARN and the app.",
         ) from None
+    if not issuance_outcome_record(
+        actor=actor, app=app, intent=intent, details=details, succeeded=True
+    ):
+        # AWS made the session, but its success could not be recorded: the credentials are
+        # dropped (fail closed); the committed intent still shows an issuance that succeeded
+        # in AWS, and its certificate serial ties it to the session in CloudTrail.
+        raise AuditUnavailable(
+            "AWS issued the credentials, but Rolegate could not record that in its audit log, "
+            "so it did not hand them out (the request itself is recorded). Try again in a "
+            "moment; if it keeps failing, an operator should check the database."
+        )
     return credentials, app, duration
 
 
@@ -495,9 +571,15 @@ def console_launch(
     assert console_region is not None
     assert target is not None
     try:
+        # Bounded like CreateSession, so the whole launch stays under the web server's
+        # timeout: ROLEGATE_ISSUANCE_TIMEOUT plus at most two short sign-in token attempts.
         # The console session ends with the credentials' access too (SessionDuration).
         token = federation.get_signin_token(
-            credentials, partition=app.partition, session_duration=duration
+            credentials,
+            partition=app.partition,
+            timeout=SIGNIN_TOKEN_ATTEMPT_TIMEOUT,
+            max_attempts=2,
+            session_duration=duration,
         )
         url = federation.login_url(
             signin_token=token,

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from apps.access.errors import AccessDenied
 from apps.access.requests_selectors import requestable_roles_for_app_name
 from apps.core.policies import login_required
+from apps.core.ratelimit import RateLimited
 from apps.resources import services
 from apps.resources.errors import (
     NOT_FOUND_OR_NOT_ALLOWED,
@@ -181,6 +182,14 @@ def _launch_post(request: HttpRequest, name: str, target: LaunchTarget | None) -
         return _launch_response(
             request, target, _form_context(target, form, error=exc.message), status=503
         )
+    except RateLimited as exc:
+        if target is None:
+            return _refused(request, name)
+        limited = _launch_response(
+            request, target, _form_context(target, form, error=exc.message), status=429
+        )
+        limited["Retry-After"] = str(exc.retry_after)
+        return limited
     except IssuanceError as exc:
         status = 503 if exc.retryable else 502
         context = _form_context(target, form, error=exc.message, hint=exc.hint)

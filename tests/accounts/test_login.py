@@ -26,7 +26,7 @@ def test_login_success_and_audit(client: Any, alice: Any) -> None:
     assert response.status_code == 302
     assert response["Location"] == "/"
     assert AuditEvent.objects.filter(
-        event_type="user.login", outcome="success", actor_name="alice"
+        event_type="user.signed_in", outcome="success", actor_name="alice"
     ).exists()
 
 
@@ -73,7 +73,9 @@ def test_throttle_after_repeated_failures(client: Any, alice: Any) -> None:
     response = client.post("/accounts/login/", {"username": "alice", "password": "s3cret-password"})
     assert response.status_code == 429
     assert b"Too many failed sign-ins" in response.content
-    assert AuditEvent.objects.filter(event_type="user.login", details__reason="throttled").exists()
+    assert AuditEvent.objects.filter(
+        event_type="user.signed_in", details__reason="throttled"
+    ).exists()
 
 
 def test_logout_is_post_only(client: Any, alice: Any) -> None:

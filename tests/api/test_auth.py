@@ -44,7 +44,7 @@ def test_password_login_returns_a_token_stored_only_as_its_hash(
     created = AuditEvent.objects.get(event_type="api_token.created")
     assert created.actor_name == "alice" and created.details["method"] == "password"
     assert secret not in str(created.details)
-    assert AuditEvent.objects.filter(event_type="user.login", outcome="success").exists()
+    assert AuditEvent.objects.filter(event_type="user.signed_in", outcome="success").exists()
 
 
 def test_token_expires_with_the_session_ttl(api: ApiClient, make_user: Any, settings: Any) -> None:
@@ -78,7 +78,7 @@ def test_wrong_password_is_401_and_audited(api: ApiClient, make_user: Any) -> No
     assert response.status_code == 401
     assert response.json() == {"detail": "Wrong username or password.", "code": "bad_credentials"}
     assert not ApiToken.objects.exists()
-    refused = AuditEvent.objects.get(event_type="user.login")
+    refused = AuditEvent.objects.get(event_type="user.signed_in")
     assert refused.outcome == "denied" and refused.details["method"] == "cli-password"
 
 

@@ -12,7 +12,7 @@ from tests.api.conftest import ApiClient, LaunchScenario
 
 pytestmark = pytest.mark.django_db
 
-ISSUED = "aws.credentials.issued"
+ISSUED = "aws_credentials.issued"
 
 
 def _credentials(client: ApiClient, app: str, role_arn: str, **extra: Any) -> Any:

@@ -18,14 +18,14 @@ def events(db: Any, plain_user: Any) -> list[AuditEvent]:
     now = timezone.now() - dt.timedelta(seconds=1)
     made = [
         audit_record(
-            event_type="aws.credentials.issued",
+            event_type="aws_credentials.issued",
             actor=plain_user,
             target_kind="app",
             target_name="app-1",
             details={"role_arn": "arn:aws:iam::123456789012:role/R"},
         ),
         audit_record(
-            event_type="aws.credentials.issued",
+            event_type="aws_credentials.issued",
             actor=plain_user,
             outcome="denied",
             target_kind="app",
@@ -124,7 +124,7 @@ def test_pagination(staff_client: Any, db: Any) -> None:
 
 
 def test_export_streams_json_lines(staff_client: Any, events: list[Any]) -> None:
-    response = staff_client.get("/audit/export.jsonl", {"event_type": "aws."})
+    response = staff_client.get("/audit/export.jsonl", {"event_type": "aws_"})
     assert response.streaming
     lines = b"".join(response.streaming_content).decode().splitlines()
     records = [json.loads(line) for line in lines]
@@ -148,7 +148,7 @@ def test_request_context_is_recorded(client: Any, make_user: Any) -> None:
         HTTP_USER_AGENT="pytest-agent",
         HTTP_X_REQUEST_ID="req-123456789",
     )
-    event = AuditEvent.objects.get(event_type="user.login", outcome="denied")
+    event = AuditEvent.objects.get(event_type="user.signed_in", outcome="denied")
     assert event.user_agent == "pytest-agent"
     assert event.request_id == "req-123456789"
     assert event.client_ip == "127.0.0.1"

@@ -320,9 +320,9 @@ def test_rotation_phases_change_states_bundle_and_signer() -> None:
     )
     assert events == [
         "ca.created",
-        "ca.rotation.init",
-        "ca.rotation.activate",
-        "ca.rotation.finish",
+        "ca.rotation_initiated",
+        "ca.rotation_activated",
+        "ca.rotation_finished",
     ]
 
 

@@ -105,7 +105,7 @@ def test_rotation_confirmation_explains_and_post_runs(staff_client: Any, staff_u
     assert CertificateAuthority.objects.filter(state="standby").count() == 1
     from apps.audit.models import AuditEvent
 
-    event = AuditEvent.objects.get(event_type="ca.rotation.init")
+    event = AuditEvent.objects.get(event_type="ca.rotation_initiated")
     assert event.actor_name == staff_user.username
     # A phase that does not apply is explained, not run.
     page = staff_client.get(rotate_url("finish"))

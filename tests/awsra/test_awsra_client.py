@@ -175,24 +175,45 @@ def test_permanent_errors_raise_typed_without_retry(pki, status, code, message, 
     assert len(server.requests) == 1
 
 
-def test_stalled_server_times_out_as_transient(pki):
+def test_stalled_server_times_out_and_is_never_asked_again(pki):
+    """A read timeout means the request arrived: AWS may have made the session, so a retry
+    would make a second one. One request, and an error that says the answer was late."""
+
     def stall(_: Recorded):
         server.release.wait(5)
         return _ok(_)
 
     with LocalServer(stall) as server:
-        with pytest.raises(awsra.AwsTimeoutError):
-            _call(pki, server.url, timeout=0.2, max_attempts=2)
-        assert len(server.requests) == 2
+        with pytest.raises(awsra.AnswerTimeoutError):
+            _call(pki, server.url, timeout=0.2, max_attempts=4)
+        assert len(server.requests) == 1
 
 
-def test_connection_refused_is_transient(pki):
+def test_connection_refused_is_transient_and_retried(pki):
     with LocalServer(_ok) as server:
         url = server.url
-    # The server is closed now: nothing listens on that port.
+    # The server is closed now: nothing listens on that port, so nothing can have happened.
+    sleeps: list[float] = []
     with pytest.raises(awsra.ServerError) as caught:
-        _call(pki, url, max_attempts=2)
+        _call(pki, url, max_attempts=3, sleep=sleeps.append)
     assert caught.value.code == "ConnectionError"
+    assert not isinstance(caught.value, awsra.ConnectionLostError)
+    assert len(sleeps) == 2
+
+
+def test_the_budget_caps_each_attempt_and_the_retries(pki):
+    """Throttled once with a 0.3 s budget on a fake clock whose backoff sleep jumps past the
+    budget: the retry is not sent, and the error says the budget ran out."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += 1.0
+
+    answer = _aws_error(429, "ThrottlingException", "Rate exceeded")
+    with LocalServer(lambda r: answer) as server, pytest.raises(awsra.AwsTimeoutError) as caught:
+        _call(pki, server.url, max_attempts=10, budget=0.3, clock=lambda: now[0], sleep=sleep)
+    assert "budget" in caught.value.message
+    assert len(server.requests) == 1
 
 
 def test_malformed_success_body_is_not_retried(pki):

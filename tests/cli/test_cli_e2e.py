@@ -28,7 +28,7 @@ from tests.resources.conftest import LaunchScenario
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct horse battery\n"
-ISSUED = "aws.credentials.issued"
+ISSUED = "aws_credentials.issued"
 
 
 def _issued(outcome: str = "success") -> int:

@@ -22,6 +22,7 @@ def production_environ(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "REDIS_URL": "redis://127.0.0.1:6379/0",
         "ROLEGATE_PUBLIC_URL": "https://rolegate.example.com",
         "ROLEGATE_CA_ENCRYPTION_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        "ROLEGATE_AUDIT_KEY": "deploy-check:" + "audit-key-for-the-deploy-check-0123456789",
         "ROLEGATE_VAR_DIR": str(tmp_path),
     }
     environ.update(overrides)
@@ -60,3 +61,23 @@ def test_demo_defaults_are_refused_in_production(tmp_path: Path) -> None:
     assert "rolegate.E001" in output
     assert "rolegate.E002" in output
     assert "rolegate.W001" in output
+
+
+def test_production_needs_an_audit_key(tmp_path: Path) -> None:
+    environ = production_environ(tmp_path)
+    del environ["ROLEGATE_AUDIT_KEY"]
+    result = check(environ)
+    assert result.returncode != 0
+    assert "rolegate.E030" in result.stdout + result.stderr
+    result = check(production_environ(tmp_path, ROLEGATE_AUDIT_KEY="k1:too-short"))
+    assert "rolegate.E031" in result.stdout + result.stderr
+    key_file = tmp_path / "audit-key"
+    key_file.write_text("k1:" + "f" * 40 + "\n")
+    environ = production_environ(tmp_path, ROLEGATE_AUDIT_KEY_FILE=str(key_file))
+    del environ["ROLEGATE_AUDIT_KEY"]
+    assert check(environ).returncode == 0
+
+
+def test_the_old_forwarded_for_flag_is_a_deprecated_alias(tmp_path: Path) -> None:
+    result = check(production_environ(tmp_path, ROLEGATE_TRUST_X_FORWARDED_FOR="true"))
+    assert "rolegate.W030" in result.stdout + result.stderr

@@ -173,7 +173,7 @@ def test_the_guide_in_a_browser_as_the_demo_sets_it_up(
             page.fill("input[name=actor]", "alice")
             page.get_by_role("button", name="Filter").click()
             # A console launch is one issuance with purpose "console"; only a failed federation
-            # sign-in adds an aws.console.signin event.
+            # sign-in adds an aws_console.signed_in event.
             launch = page.locator("#audit-results tbody tr", has_text=EVENT_CREDENTIALS_ISSUED)
             expect(launch).to_have_count(1)
             expect(launch).to_contain_text("success")

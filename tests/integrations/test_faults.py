@@ -47,7 +47,7 @@ def test_listprofiles_5xx_deletes_nothing(synced: Account) -> None:
     assert outcome.transient
     assert "listing the Roles Anywhere profiles failed" in outcome.error_message
     assert "ServiceUnavailableException" in outcome.error_message
-    assert "no app was changed or removed" in outcome.error_message
+    assert "nothing was removed or changed" in outcome.error_message
     assert names() == ALL_FIVE
     assert_recovers(synced)
 

@@ -209,7 +209,9 @@ def test_disabled_and_deleted_profiles_removed_after_successful_run(
     account.disable("Disable")
     account.delete("Delete")
     create_integration(account.integration_yaml(filters=["Keep", "Disable", "Delete"]), force=True)
-    outcome = integration_sync(name="aws-prod")
+    # Three of four apps is past the mass-delete guard (50%): an operator confirms it.
+    assert integration_sync(name="aws-prod").apps_deleted == 0
+    outcome = integration_sync(name="aws-prod", allow_mass_delete=True)
 
     assert outcome.status == "SUCCESS"
     assert outcome.apps_deleted == 3

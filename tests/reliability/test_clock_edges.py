@@ -31,7 +31,7 @@ from tests.resources.conftest import ACCESS_ROLE, LaunchScenario
 
 pytestmark = pytest.mark.django_db
 
-ISSUED = "aws.credentials.issued"
+ISSUED = "aws_credentials.issued"
 
 
 def create_session_with(scenario: LaunchScenario, leaf: Any) -> awsra.Credentials:

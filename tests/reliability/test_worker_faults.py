@@ -370,7 +370,7 @@ def test_redis_down_pages_work_issuance_works_and_sync_resumes(
     # Issuance needs PostgreSQL and AWS, not Redis: console launch and CLI credentials work,
     # each with its audit row.
     issued_before = AuditEvent.objects.filter(
-        event_type="aws.credentials.issued", outcome=AuditEvent.Outcome.SUCCESS
+        event_type="aws_credentials.issued", outcome=AuditEvent.Outcome.SUCCESS
     ).count()
     launch = alice.post(f"/apps/{scenario.app.name}/launch", {"role": scenario.role_arn})
     assert launch.status_code == 302, launch.content[:500]
@@ -386,7 +386,7 @@ def test_redis_down_pages_work_issuance_works_and_sync_resumes(
     assert credentials.json()["AccessKeyId"]
     assert (
         AuditEvent.objects.filter(
-            event_type="aws.credentials.issued", outcome=AuditEvent.Outcome.SUCCESS
+            event_type="aws_credentials.issued", outcome=AuditEvent.Outcome.SUCCESS
         ).count()
         == issued_before + 2
     )

@@ -61,7 +61,7 @@ def test_two_concurrent_approvals_are_each_counted_once(people: People, round_: 
     item.refresh_from_db()
     assert item.state == AccessRequest.State.APPROVED
     assert AccessReview.objects.filter(request=item).count() == 2
-    assert AuditEvent.objects.filter(event_type="access_request.approve").count() == 1
+    assert AuditEvent.objects.filter(event_type="access_request.approved").count() == 1
 
 
 @pytest.mark.parametrize("round_", range(5))
@@ -77,7 +77,7 @@ def test_approve_and_deny_at_once_resolve_exactly_once(people: People, round_: i
     assert item.state == winners[0].state
     assert AccessReview.objects.filter(request=item).count() == 1
     decisions = AuditEvent.objects.filter(
-        event_type__in=["access_request.approve", "access_request.deny"]
+        event_type__in=["access_request.approved", "access_request.denied"]
     )
     assert decisions.count() == 1
 

@@ -67,17 +67,17 @@ def test_full_lifecycle_grants_the_role_until_its_end(
     assert [
         e.event_type for e in AuditEvent.objects.filter(target_kind="access_request").order_by("id")
     ] == [
-        "access_request.create",
-        "access_request.review",
-        "access_request.approve",
-        "access_request.end",
+        "access_request.created",
+        "access_request.reviewed",
+        "access_request.approved",
+        "access_request.ended",
     ]
-    create_event = events("access_request.create")[0]
+    create_event = events("access_request.created")[0]
     assert create_event.actor_name == "alice"
     assert create_event.details["roles"] == [TARGET_ROLE]
     assert create_event.details["reason"] == "INC-42 hotfix"
-    assert events("access_request.approve")[0].actor_name == "rita"
-    assert events("access_request.end")[0].actor_name == "system"
+    assert events("access_request.approved")[0].actor_name == "rita"
+    assert events("access_request.ended")[0].actor_name == "system"
     # Reviewers (and only reviewers) were e-mailed, with a link to the request.
     (message,) = mail.outbox
     assert sorted(message.to) == ["ray@example.test", "rita@example.test"]
@@ -100,8 +100,8 @@ def test_threshold_two_needs_two_reviewers(people: People) -> None:
     )
     assert second.state == AccessRequest.State.APPROVED
     assert TARGET_ROLE in user_role_names(people.alice)
-    assert len(events("access_request.review")) == 2
-    assert len(events("access_request.approve")) == 1
+    assert len(events("access_request.reviewed")) == 2
+    assert len(events("access_request.approved")) == 1
 
 
 def test_a_denial_reaching_its_threshold_wins(people: People) -> None:
@@ -117,7 +117,7 @@ def test_a_denial_reaching_its_threshold_wins(people: People) -> None:
         services.access_request_review(
             actor=_third_reviewer(people), request_id=created.pk, decision="approve"
         )
-    assert [e.details["comment"] for e in events("access_request.review")] == [
+    assert [e.details["comment"] for e in events("access_request.reviewed")] == [
         "",
         "not during freeze",
     ]
@@ -152,7 +152,7 @@ def test_unrequestable_roles_are_refused_and_audited(people: People) -> None:
         with pytest.raises(AccessDenied, match="may not request"):
             services.access_request_create(actor=actor, roles=roles, reason="r")
     assert AccessRequest.objects.count() == 0
-    assert len(events("access_request.create", "denied")) == 4
+    assert len(events("access_request.created", "denied")) == 4
 
 
 def test_deny_request_roles_beat_allow(people: People) -> None:
@@ -197,7 +197,7 @@ def test_reviewer_outside_review_requests_is_refused(people: People) -> None:
         with pytest.raises(AccessDenied, match="do not allow you to review"):
             services.access_request_review(actor=actor, request_id=created.pk, decision="approve")
     assert AccessReview.objects.count() == 0
-    assert len(events("access_request.review", "denied")) == 3
+    assert len(events("access_request.reviewed", "denied")) == 3
     assert selectors.reviewable_requests(people.outsider) == []
     assert [r.pk for r in selectors.reviewable_requests(people.rita)] == [created.pk]
 
@@ -259,7 +259,7 @@ def test_unreviewed_requests_expire_at_their_deadline(people: People) -> None:
         clock.move_to(START + timedelta(hours=48))
         assert services.access_requests_expire().expired == 1
     assert AccessRequest.objects.get(pk=other.pk).state == AccessRequest.State.EXPIRED
-    assert len(events("access_request.expire")) == 2
+    assert len(events("access_request.expired")) == 2
     assert TARGET_ROLE not in user_role_names(people.alice)
 
 
@@ -289,9 +289,9 @@ def test_grants_can_be_ended_early_by_the_requester_or_staff(people: People) -> 
     assert user_role_names(people.alice) == ["developer"]
     ended = AccessRequest.objects.get(pk=ids[1])
     assert ended.state == AccessRequest.State.ENDED and ended.ended_by == people.operator
-    assert [e.actor_name for e in events("access_request.end")] == ["alice", "operator"]
+    assert [e.actor_name for e in events("access_request.ended")] == ["alice", "operator"]
     services.access_request_end(actor=people.alice, request_id=ids[0])  # no-op once ended
-    assert len(events("access_request.end")) == 2
+    assert len(events("access_request.ended")) == 2
 
 
 def test_bad_input_gets_clear_errors(people: People) -> None:

@@ -283,5 +283,5 @@ def test_self_review_is_refused_on_web_htmx_and_admin(people: People, make_user:
     item.refresh_from_db()
     assert item.state == AccessRequest.State.PENDING
     assert AccessReview.objects.count() == 0
-    refused = AuditEvent.objects.filter(event_type="access_request.review", outcome="denied")
+    refused = AuditEvent.objects.filter(event_type="access_request.reviewed", outcome="denied")
     assert refused.count() == 4 and {e.actor_name for e in refused} == {"lead"}

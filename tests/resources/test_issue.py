@@ -98,7 +98,7 @@ def test_cli_issuance_applies_the_role_ttl(launch_scenario: LaunchScenario) -> N
 
     lifetime = (credentials.expiration - started).total_seconds()
     assert 1800 - 60 <= lifetime <= 1800 + 60
-    event = AuditEvent.objects.get(event_type="aws.credentials.issued", outcome="success")
+    event = AuditEvent.objects.get(event_type="aws_credentials.issued", outcome="success")
     assert event.details["duration_seconds"] == 1800
     assert event.details["purpose"] == "cli"
     assert "console_region" not in event.details
@@ -128,7 +128,7 @@ def test_unknown_and_hidden_apps_read_the_same(launch_scenario: LaunchScenario) 
         repr(scenario.app.name), "X"
     )
     outcomes = list(
-        AuditEvent.objects.filter(event_type="aws.credentials.issued").values_list(
+        AuditEvent.objects.filter(event_type="aws_credentials.issued").values_list(
             "actor_name", "outcome", "target_name"
         )
     )

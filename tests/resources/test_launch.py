@@ -18,7 +18,7 @@ from tests.resources.conftest import ACCESS_ROLE, LaunchScenario
 
 pytestmark = pytest.mark.django_db
 
-ISSUED = "aws.credentials.issued"
+ISSUED = "aws_credentials.issued"
 
 
 def _launch_url(app: Any) -> str:
@@ -231,7 +231,7 @@ def test_signin_endpoint_failure_is_a_clear_503(launch_scenario: LaunchScenario)
     )
     assert response.status_code == 503
     assert "console sign-in endpoint" in response.content.decode()
-    assert AuditEvent.objects.filter(event_type="aws.console.signin", outcome="error").exists()
+    assert AuditEvent.objects.filter(event_type="aws_console.signed_in", outcome="error").exists()
 
 
 @pytest.mark.parametrize(
@@ -291,24 +291,29 @@ def test_bad_region_is_a_400_without_issuing(launch_scenario: LaunchScenario) ->
     assert len(_issued_events("denied")) == 3
 
 
-def test_fail_closed_when_the_audit_event_cannot_be_written(
-    launch_scenario: LaunchScenario,
-) -> None:
-    """A database trigger refuses the success event: no credentials, AWS never asked."""
+def _refuse_audit_events(event_type: str, outcome: str) -> None:
+    """A database trigger that refuses one kind of audit event, as a failing database would."""
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            CREATE FUNCTION refuse_issued_success() RETURNS trigger AS $$
+            f"""
+            CREATE FUNCTION refuse_event() RETURNS trigger AS $$
             BEGIN
-              IF NEW.event_type = 'aws.credentials.issued' AND NEW.outcome = 'success' THEN
+              IF NEW.event_type = '{event_type}' AND NEW.outcome = '{outcome}' THEN
                 RAISE EXCEPTION 'audit storage unavailable';
               END IF;
               RETURN NEW;
             END $$ LANGUAGE plpgsql;
-            CREATE TRIGGER refuse_issued_success BEFORE INSERT ON audit_auditevent
-              FOR EACH ROW EXECUTE FUNCTION refuse_issued_success();
+            CREATE TRIGGER refuse_event BEFORE INSERT ON audit_auditevent
+              FOR EACH ROW EXECUTE FUNCTION refuse_event();
             """
         )
+
+
+def test_fail_closed_when_the_audit_event_cannot_be_written(
+    launch_scenario: LaunchScenario,
+) -> None:
+    """A database trigger refuses the intent row: no credentials, AWS never asked."""
+    _refuse_audit_events("aws_credentials.requested", "pending")
     before = _subject_count(launch_scenario)
 
     with pytest.raises(AuditUnavailable):
@@ -326,6 +331,28 @@ def test_fail_closed_when_the_audit_event_cannot_be_written(
     assert "audit log" in response.content.decode()
     assert "Location" not in response
     assert _subject_count(launch_scenario) == before
+    assert not _issued_events("success")
+
+
+def test_a_session_whose_success_cannot_be_recorded_keeps_its_intent_row(
+    launch_scenario: LaunchScenario,
+) -> None:
+    """The success row is refused after AWS made the session: the credentials are dropped,
+    the answer says so, and the committed intent (with the leaf serial) records the session."""
+    _refuse_audit_events("aws_credentials.issued", "success")
+    sessions_before = len(launch_scenario.sandbox.state.issued_sessions)
+
+    response = _client_for(launch_scenario.alice).post(
+        _launch_url(launch_scenario.app), {"role": launch_scenario.role_arn}
+    )
+
+    assert response.status_code == 503
+    assert "AWS issued the credentials" in response.content.decode()
+    assert "Location" not in response
+    made = launch_scenario.sandbox.state.issued_sessions[sessions_before:]
+    assert len(made) == 1
+    intents = AuditEvent.objects.filter(event_type="aws_credentials.requested", outcome="pending")
+    assert [event.details["certificate_serial"] for event in intents] == [made[0]["serial"]]
     assert not _issued_events("success")
 
 

@@ -48,7 +48,7 @@ def test_grant_bounds_credentials_and_ending_it_revokes_the_same_credentials(
     assert alice.expiration <= grant.access_ends_at
     assert _seconds_left(alice) > 25 * 60
     assert _seconds_left(bob) > 55 * 60
-    issued = AuditEvent.objects.filter(event_type="aws.credentials.issued", actor_name="alice")
+    issued = AuditEvent.objects.filter(event_type="aws_credentials.issued", actor_name="alice")
     details = issued.latest("id").details
     assert details["duration_reason"].startswith("capped at access end")
     assert details["access_ends_at"].startswith(grant.access_ends_at.strftime("%Y-%m-%dT%H:%M"))
@@ -107,7 +107,7 @@ def test_short_grant_gets_900_seconds_with_the_kill_switch_and_a_refusal_without
     grant = kill.grant(kill.alice, "10m")
     armed = kill.credentials(kill.alice)
     assert 880 <= _seconds_left(armed) <= 900
-    details = AuditEvent.objects.filter(event_type="aws.credentials.issued").latest("id").details
+    details = AuditEvent.objects.filter(event_type="aws_credentials.issued").latest("id").details
     assert "under AWS's 900 s minimum" in details["duration_reason"]
     # Natural expiry: the beat marks the grant ended and revokes the 900-second session.
     with (
@@ -127,7 +127,7 @@ def test_short_grant_gets_900_seconds_with_the_kill_switch_and_a_refusal_without
         refused.value
     )
     assert "ends in 9 minutes" in str(refused.value)
-    refusal = AuditEvent.objects.filter(event_type="aws.credentials.issued").latest("id")
+    refusal = AuditEvent.objects.filter(event_type="aws_credentials.issued").latest("id")
     assert refusal.outcome == AuditEvent.Outcome.DENIED
     assert "15-minute minimum" in refusal.details["reason"]
     assert refusal.details["access_ends_at"]

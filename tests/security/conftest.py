@@ -46,7 +46,18 @@ def examples(default_count: int) -> settings:
 
 OTHER_ROLE = "other-team"
 REVIEWER_ROLE = "example-reviewer"
-PERSONAS = ("anonymous", "user", "member", "other", "reviewer", "staff")
+PERSONAS = (
+    "anonymous",
+    "user",
+    "member",
+    "other",
+    "reviewer",
+    "staff",
+    "bare_staff",
+    "auditor",
+    "access_admin",
+    "integration_admin",
+)
 
 
 @dataclass
@@ -55,7 +66,9 @@ class World:
 
     anonymous; `user` (bob, no roles); `member` (alice, holds the access role of the app);
     `other` (carol, holds a role for another team's apps that may request the access role);
-    `reviewer` (rita, may review requests for `example-*` roles); `staff` (an operator).
+    `reviewer` (rita, may review requests for `example-*` roles); `staff` (an operator with every
+    staff capability, as the upgrade maps existing staff); `bare_staff` (is_staff, no capability);
+    `auditor`, `access_admin`, `integration_admin` (staff with that one capability's group).
     """
 
     scenario: Any
@@ -129,6 +142,10 @@ def world(launch_scenario: LaunchScenario, make_user: Any) -> World:  # noqa: F8
         "other": make_user("carol", roles=[OTHER_ROLE], email="carol@example.test"),
         "reviewer": make_user("rita", roles=[REVIEWER_ROLE], email="rita@example.test"),
         "staff": make_user("operator", is_staff=True, email="ops@example.test"),
+        "bare_staff": make_user("bare", is_staff=True, groups=[]),
+        "auditor": make_user("audrey", is_staff=True, groups=["auditor"]),
+        "access_admin": make_user("adam", is_staff=True, groups=["access admin"]),
+        "integration_admin": make_user("ingrid", is_staff=True, groups=["integration admin"]),
     }
     return World(scenario=launch_scenario, users=users)
 

@@ -120,7 +120,7 @@ def test_issuance_works_again_once_audit_recovers(world: World) -> None:
     )
     assert response.status_code == 200
     assert response.json()["AccessKeyId"]
-    issued = AuditEvent.objects.filter(event_type="aws.credentials.issued", outcome="success")
+    issued = AuditEvent.objects.filter(event_type="aws_credentials.issued", outcome="success")
     assert issued.count() == 1
     # The leaf of the refused attempt was recorded but its key never left the process; the
     # success event names the serial of the leaf that was really exchanged.

@@ -203,13 +203,25 @@ role_fields = st.fixed_dictionaries(
     {
         "name": hostile,
         "mode": st.sampled_from(["form", "yaml", "", "bogus"]),
-        "allow_labels": st.one_of(hostile, st.just("env: [dev, '*']"), st.just("a: {b: c}")),
+        "allow_labels": st.one_of(
+            hostile,
+            st.just("env: [dev, '*']"),
+            st.just("a: {b: c}"),
+            st.just("a: " + "[" * 10000 + "]" * 10000),
+        ),
         "allow_arns": st.one_of(hostile, st.just("{{internal.aws_role_arns}}")),
         "deny_labels": hostile,
         "deny_arns": hostile,
-        "max_session_ttl": st.one_of(hostile, st.sampled_from(["8h", "1h30m", "99999h", "0s"])),
+        "max_session_ttl": st.one_of(
+            hostile, st.sampled_from(["8h", "1h30m", "99999h", "0s", "99999999999h"])
+        ),
         "document": st.one_of(
             hostile,
+            st.just("[" * 10000 + "]" * 10000),
+            st.just(
+                "kind: role\nversion: v7\nmetadata: {name: deep}\n"
+                "spec: {options: {max_session_ttl: 99999999999h}}\n"
+            ),
             json_values.map(json.dumps),
             st.builds(
                 lambda name, spec: json.dumps(
@@ -529,8 +541,19 @@ API_CALLS = [
     ("GET", "/api/v1/requests/{id}"),
     ("POST", "/api/v1/requests/{id}/reviews"),
 ]
+# Text no field can store (NUL, lone surrogates; JSON escapes them) in any JSON field: 422.
+UNSTORABLE = ["\x00", "a\x00b", "\ud800", "x\udc00y", "\udfff\ud800"]
+unstorable_values = st.recursive(
+    st.sampled_from(UNSTORABLE) | hostile,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.sampled_from(["role_arn", "username", *UNSTORABLE]), children)
+    ),
+    max_leaves=4,
+)
 api_bodies = st.one_of(
     json_values.map(json.dumps),
+    unstorable_values.map(json.dumps),
     hostile,
     st.fixed_dictionaries(
         {},
@@ -539,7 +562,7 @@ api_bodies = st.one_of(
             "password": json_values,
             "client_name": json_values,
             "device_code": json_values,
-            "role_arn": st.one_of(st.just("VALID"), json_values),
+            "role_arn": st.one_of(st.just("VALID"), json_values, st.sampled_from(UNSTORABLE)),
             "duration_seconds": json_values,
             "roles": json_values,
             "reason": json_values,
@@ -664,7 +687,23 @@ def test_every_registered_kind_is_fuzzed(db: Any) -> None:
 
 
 @examples(100)
-@given(text=st.one_of(hostile, st.text(max_size=400), json_values.map(json.dumps)))
+@given(
+    text=st.one_of(
+        hostile,
+        st.text(max_size=400),
+        json_values.map(json.dumps),
+        # Nesting deep enough to exhaust PyYAML's recursive composer, and overflowing durations.
+        st.integers(min_value=60, max_value=5000).map(lambda n: "[" * n + "]" * n),
+        st.sampled_from(
+            [
+                "kind: role\nversion: v7\nmetadata: {name: r}\n"
+                "spec: {options: {max_session_ttl: 99999999999h}}\n",
+                "kind: role\nversion: v7\nmetadata: {name: r}\n"
+                "spec: {options: {max_session_ttl: 1000000h}}\n",
+            ]
+        ),
+    )
+)
 def test_create_command_with_hostile_files(db: Any, tmp_path_factory: Any, text: str) -> None:
     """`manage.py create -f FILE` answers a CommandError (one line), never a traceback."""
     from django.core.management import call_command

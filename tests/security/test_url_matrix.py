@@ -2,7 +2,9 @@
 
 The table below lists every route of the URLconf with its expectation for anonymous, `user`
 (no roles), `member` (holds the app's access role), `other` (a role for other apps only),
-`reviewer` (may review requests for the access role) and `staff`. A route that is not in the
+`reviewer` (may review requests for the access role), `staff` (every staff capability),
+`bare_staff` (is_staff without a capability) and one persona per capability: `auditor`,
+`access_admin`, `integration_admin` (apps/core/capabilities.py). A route that is not in the
 table fails `test_every_route_is_classified`, so a new route cannot ship unclassified.
 
 Expectations: an int is the status; "L" is a redirect to the sign-in page with `next`;
@@ -33,14 +35,32 @@ Expect = tuple[int | str, ...]
 Data = Callable[[World, str], dict[str, Any]]
 
 
-def staff_only(ok: int | str) -> Expect:
-    """Anonymous → sign-in; signed-in non-staff → 403; staff → `ok`."""
-    return ("L", 403, 403, 403, 403, ok)
+# Columns: anonymous, user, member, other, reviewer, staff, bare_staff, auditor, access_admin,
+# integration_admin. `staff` holds every capability (an operator as the upgrade maps them);
+# `bare_staff` is staff with none; the last three hold one capability each.
+CAPABILITY_COLUMN = {"audit_read": 7, "access_admin": 8, "integration_admin": 9}
+
+
+def needs(capability: str, ok: int | str) -> Expect:
+    """Anonymous → sign-in; without the capability → 403; `staff` and its holder → `ok`."""
+    row: list[int | str] = ["L", 403, 403, 403, 403, ok, 403, 403, 403, 403]
+    row[CAPABILITY_COLUMN[capability]] = ok
+    return tuple(row)
+
+
+def any_staff(ok: int | str) -> Expect:
+    """Anonymous → sign-in; non-staff → 403; every staff user → `ok`."""
+    return ("L", 403, 403, 403, 403, ok, ok, ok, ok, ok)
+
+
+def like_user(row: Expect) -> Expect:
+    """A six-column row whose staff personas, without roles, get what `user` gets."""
+    return (*row, *(row[1],) * 4)
 
 
 def signed_in(ok: int | str) -> Expect:
     """Anonymous → sign-in; everyone signed in → `ok`."""
-    return ("L", ok, ok, ok, ok, ok)
+    return ("L", *(ok,) * (len(PERSONAS) - 1))
 
 
 def everyone(ok: int | str) -> Expect:
@@ -90,7 +110,7 @@ def _approved_request(world: World, persona: str) -> str:
 def _scratch_role(world: World, persona: str) -> str:
     from apps.access.services import role_create
 
-    name = f"scratch-{persona}-{len(world.tokens)}"
+    name = f"scratch-{persona.replace('_', '-')}-{len(world.tokens)}"
     world.tokens[name] = name  # a counter, so each call gets a new name
     role_create(actor=None, name=name, spec={"allow": {"app_labels": {"env": "dev"}}})
     return f"/manage/roles/{name}/"
@@ -113,7 +133,7 @@ def _device_code(world: World, persona: str) -> dict[str, Any]:
 
 
 def _new_role(world: World, persona: str) -> dict[str, Any]:
-    return {"name": f"new-{persona}", "mode": "form", "allow_labels": "env: dev"}
+    return {"name": f"new-{persona.replace('_', '-')}", "mode": "form", "allow_labels": "env: dev"}
 
 
 def _edit_role(world: World, persona: str) -> dict[str, Any]:
@@ -131,26 +151,28 @@ ENROLL_NAME = {
 
 ROUTES: dict[str, Route] = {
     # core
-    "manage/": Route(fixed("/manage/"), staff_only(200)),
+    "manage/": Route(fixed("/manage/"), any_staff(200)),
     "healthz": Route(fixed("/healthz"), everyone(200)),
+    "readyz": Route(fixed("/readyz"), everyone(200)),
+    "metrics": Route(fixed("/metrics"), everyone(404)),  # off: no ROLEGATE_METRICS_TOKEN in tests
     # resources
     "": Route(fixed("/"), signed_in(200)),
     "apps/<str:name>/launch": Route(
         _launch,
-        get=("L", 403, 200, 403, 403, 403),
-        post=("L", 403, "SIGNIN", 403, 403, 403),
+        get=like_user(("L", 403, 200, 403, 403, 403)),
+        post=like_user(("L", 403, "SIGNIN", 403, 403, 403)),
         data=lambda world, persona: {"role": world.role_arn},
     ),
     "apps/<str:name>/pin": Route(
         _pin,
         get=signed_in(405),
-        post=("L", 403, "R:/", 403, 403, 403),
+        post=like_user(("L", 403, "R:/", 403, 403, 403)),
         data=lambda world, persona: {"pinned": "1"},
     ),
     # accounts
     "accounts/login/": Route(
         fixed("/accounts/login/"),
-        get=(200, "R:/", "R:/", "R:/", "R:/", "R:/"),
+        get=(200, *("R:/",) * (len(PERSONAS) - 1)),
         post=everyone(401),
         data=lambda world, persona: {"username": "carol", "password": "wrong password"},
     ),
@@ -161,102 +183,108 @@ ROUTES: dict[str, Route] = {
     "oidc/authenticate/": Route(fixed("/oidc/authenticate/"), everyone(404)),
     "oidc/callback/": Route(fixed("/oidc/callback/"), everyone(404)),
     # audit
-    "audit/": Route(fixed("/audit/"), staff_only(200)),
-    "audit/export.jsonl": Route(fixed("/audit/export.jsonl"), staff_only(200)),
+    "audit/": Route(fixed("/audit/"), needs("audit_read", 200)),
+    "audit/export.jsonl": Route(fixed("/audit/export.jsonl"), needs("audit_read", 200)),
     # authority: the CA certificates are public
     "auth/export": Route(fixed("/auth/export"), everyone(200)),
     # integrations (operators)
-    "manage/integrations/": Route(fixed("/manage/integrations/"), staff_only(200)),
+    "manage/integrations/": Route(fixed("/manage/integrations/"), needs("integration_admin", 200)),
     "manage/integrations/<str:name>/": Route(
-        fixed("/manage/integrations/aws-prod/"), staff_only(200)
+        fixed("/manage/integrations/aws-prod/"), needs("integration_admin", 200)
     ),
     "manage/integrations/<str:name>/sync/": Route(
         fixed("/manage/integrations/aws-prod/sync/"),
-        get=staff_only(405),
-        post=staff_only("R:/manage/integrations/aws-prod/"),
+        get=needs("integration_admin", 405),
+        post=needs("integration_admin", "R:/manage/integrations/aws-prod/"),
     ),
     # enrollment wizard (fresh session: every step after Name sends the operator back)
-    "manage/integrations/enroll/": Route(fixed(ENROLL), staff_only(f"R:{ENROLL}name/")),
+    "manage/integrations/enroll/": Route(
+        fixed(ENROLL), needs("integration_admin", f"R:{ENROLL}name/")
+    ),
     "manage/integrations/enroll/reset/": Route(
-        fixed(f"{ENROLL}reset/"), get=staff_only(405), post=staff_only(f"R:{ENROLL}name/")
+        fixed(f"{ENROLL}reset/"),
+        get=needs("integration_admin", 405),
+        post=needs("integration_admin", f"R:{ENROLL}name/"),
     ),
     "manage/integrations/enroll/name/": Route(
         fixed(f"{ENROLL}name/"),
-        get=staff_only(200),
-        post=staff_only(f"R:{ENROLL}setup/"),
+        get=needs("integration_admin", 200),
+        post=needs("integration_admin", f"R:{ENROLL}setup/"),
         data=lambda world, persona: dict(ENROLL_NAME),
     ),
     "manage/integrations/enroll/name/check/": Route(
         fixed(f"{ENROLL}name/check/"),
-        get=staff_only(405),
-        post=staff_only(200),
+        get=needs("integration_admin", 405),
+        post=needs("integration_admin", 200),
         data=lambda world, persona: {"name": "aws-x"},
     ),
     "manage/integrations/enroll/setup/": Route(
         fixed(f"{ENROLL}setup/"),
-        get=staff_only(f"R:{ENROLL}name/"),
-        post=staff_only(409),
+        get=needs("integration_admin", f"R:{ENROLL}name/"),
+        post=needs("integration_admin", 409),
         data=lambda world, persona: {"action": "next"},
     ),
     "manage/integrations/enroll/setup/rolegate-enroll.sh": Route(
-        fixed(f"{ENROLL}setup/rolegate-enroll.sh"), staff_only(409)
+        fixed(f"{ENROLL}setup/rolegate-enroll.sh"), needs("integration_admin", 409)
     ),
     "manage/integrations/enroll/setup/rolegate-enroll.yaml": Route(
-        fixed(f"{ENROLL}setup/rolegate-enroll.yaml"), staff_only(409)
+        fixed(f"{ENROLL}setup/rolegate-enroll.yaml"), needs("integration_admin", 409)
     ),
     "manage/integrations/enroll/connect/": Route(
         fixed(f"{ENROLL}connect/"),
-        get=staff_only(f"R:{ENROLL}name/"),
-        post=staff_only(409),
+        get=needs("integration_admin", f"R:{ENROLL}name/"),
+        post=needs("integration_admin", 409),
         data=lambda world, persona: {"action": "test"},
     ),
     "manage/integrations/enroll/profiles/": Route(
         fixed(f"{ENROLL}profiles/"),
-        get=staff_only(f"R:{ENROLL}name/"),
-        post=staff_only(409),
+        get=needs("integration_admin", f"R:{ENROLL}name/"),
+        post=needs("integration_admin", 409),
         data=lambda world, persona: {"action": "enable"},
     ),
     "manage/integrations/enroll/profiles/preview/": Route(
-        fixed(f"{ENROLL}profiles/preview/"), get=staff_only(405), post=staff_only(409)
+        fixed(f"{ENROLL}profiles/preview/"),
+        get=needs("integration_admin", 405),
+        post=needs("integration_admin", 409),
     ),
     "manage/integrations/enroll/done/<str:name>/": Route(
-        fixed(f"{ENROLL}done/aws-prod/"), staff_only(200)
+        fixed(f"{ENROLL}done/aws-prod/"), needs("integration_admin", 200)
     ),
     "manage/integrations/enroll/done/<str:name>/progress/": Route(
-        fixed(f"{ENROLL}done/aws-prod/progress/"), staff_only(200)
+        fixed(f"{ENROLL}done/aws-prod/progress/"), needs("integration_admin", 200)
     ),
     # role editor and explainer
-    "manage/roles/": Route(fixed("/manage/roles/"), staff_only(200)),
+    "manage/roles/": Route(fixed("/manage/roles/"), needs("access_admin", 200)),
     "manage/roles/-/new/": Route(
         fixed("/manage/roles/-/new/"),
-        get=staff_only(200),
-        post=staff_only("R:/manage/roles/new-staff/"),
+        get=needs("access_admin", 200),
+        post=needs("access_admin", "R:~/manage/roles/new-"),
         data=_new_role,
     ),
     "manage/roles/-/validate/": Route(
         fixed("/manage/roles/-/validate/"),
-        get=staff_only(405),
-        post=staff_only(200),
+        get=needs("access_admin", 405),
+        post=needs("access_admin", 200),
         data=_new_role,
     ),
     "manage/roles/<str:name>/": Route(
         _scratch_role,
-        get=staff_only(200),
-        post=staff_only("R:~/manage/roles/scratch-staff-"),
+        get=needs("access_admin", 200),
+        post=needs("access_admin", "R:~/manage/roles/scratch-"),
         data=_edit_role,
     ),
     "manage/roles/<str:name>/delete/": Route(
         lambda world, persona: _scratch_role(world, persona) + "delete/",
-        get=staff_only(200),
-        post=staff_only("R:/manage/roles/"),
+        get=needs("access_admin", 200),
+        post=needs("access_admin", "R:/manage/roles/"),
     ),
-    "manage/explain/": Route(fixed("/manage/explain/"), staff_only(200)),
+    "manage/explain/": Route(fixed("/manage/explain/"), needs("access_admin", 200)),
     # access requests: `other` may ask for the access role, `reviewer` may review it
     "requests/": Route(fixed("/requests/"), signed_in(200)),
     "requests/new/": Route(
         fixed("/requests/new/"),
         get=signed_in(200),
-        post=("L", 403, 403, "R:~/requests/", 403, 403),
+        post=like_user(("L", 403, 403, "R:~/requests/", 403, 403)),
         data=lambda world, persona: {
             "roles": "example-read-only-access",
             "reason": "matrix",
@@ -264,18 +292,18 @@ ROUTES: dict[str, Route] = {
         },
     ),
     "requests/review/": Route(fixed("/requests/review/"), signed_in(200)),
-    "requests/history/": Route(fixed("/requests/history/"), staff_only(200)),
-    "requests/<uuid:pk>/": Route(_request, ("L", 404, 404, 200, 200, 200)),
+    "requests/history/": Route(fixed("/requests/history/"), needs("access_admin", 200)),
+    "requests/<uuid:pk>/": Route(_request, ("L", 404, 404, 200, 200, 200, 404, 404, 200, 404)),
     "requests/<uuid:pk>/review/": Route(
         lambda world, persona: _request(world, persona) + "review/",
         get=signed_in(405),
-        post=("L", 403, 403, 403, "R:~/requests/", 403),
+        post=like_user(("L", 403, 403, 403, "R:~/requests/", 403)),
         data=lambda world, persona: {"decision": "approve", "comment": "ok"},
     ),
     "requests/<uuid:pk>/end/": Route(
         lambda world, persona: _approved_request(world, persona) + "end/",
         get=signed_in(405),
-        post=("L", 404, 404, "R:~/requests/", 404, "R:~/requests/"),
+        post=("L", 404, 404, "R:~/requests/", 404, "R:~/requests/", 404, 404, "R:~/requests/", 404),
     ),
     "requests/<uuid:pk>/cancel/": Route(
         lambda world, persona: _request(world, persona) + "cancel/",
@@ -288,7 +316,9 @@ ROUTES: dict[str, Route] = {
     ),
     "cli/tokens": Route(fixed("/cli/tokens"), signed_in(200)),
     "cli/tokens/<int:token_id>/revoke": Route(
-        _members_token, get=signed_in(405), post=("L", 404, "R:/cli/tokens", 404, 404, 404)
+        _members_token,
+        get=signed_in(405),
+        post=like_user(("L", 404, "R:/cli/tokens", 404, 404, 404)),
     ),
 }
 
@@ -330,30 +360,35 @@ API_ROUTES: list[ApiRoute] = [
         everyone(400),
         lambda w: {"device_code": "not-a-device-code"},
     ),
-    ApiRoute("api/v1/auth/logout", "POST", lambda w: "/api/v1/auth/logout", (401, *[204] * 5)),
-    ApiRoute("api/v1/me", "GET", lambda w: "/api/v1/me", (401, *[200] * 5)),
-    ApiRoute("api/v1/apps", "GET", lambda w: "/api/v1/apps", (401, *[200] * 5)),
+    ApiRoute("api/v1/auth/logout", "POST", lambda w: "/api/v1/auth/logout", (401, *[204] * 9)),
+    ApiRoute("api/v1/me", "GET", lambda w: "/api/v1/me", (401, *[200] * 9)),
+    ApiRoute("api/v1/apps", "GET", lambda w: "/api/v1/apps", (401, *[200] * 9)),
     ApiRoute(
         "api/v1/apps/<name>/credentials",
         "POST",
         lambda w: f"/api/v1/apps/{w.app_name}/credentials",
-        (401, 404, 200, 404, 404, 404),
+        like_user((401, 404, 200, 404, 404, 404)),
         lambda w: {"role_arn": w.role_arn},
     ),
-    ApiRoute("api/v1/requests", "GET", lambda w: "/api/v1/requests", (401, *[200] * 5)),
+    ApiRoute("api/v1/requests", "GET", lambda w: "/api/v1/requests", (401, *[200] * 9)),
     ApiRoute(
         "api/v1/requests",
         "POST",
         lambda w: "/api/v1/requests",
-        (401, 403, 403, 201, 403, 403),
+        like_user((401, 403, 403, 201, 403, 403)),
         lambda w: {"roles": ["example-read-only-access"], "reason": "matrix", "duration": "1h"},
     ),
-    ApiRoute("api/v1/requests/<request_id>", "GET", _api_request, (401, 404, 404, 200, 200, 200)),
+    ApiRoute(
+        "api/v1/requests/<request_id>",
+        "GET",
+        _api_request,
+        (401, 404, 404, 200, 200, 200, 404, 404, 200, 404),
+    ),
     ApiRoute(
         "api/v1/requests/<request_id>/reviews",
         "POST",
         lambda w: _api_request(w) + "/reviews",
-        (401, 403, 403, 403, 200, 403),
+        like_user((401, 403, 403, 403, 200, 403)),
         lambda w: {"decision": "approve", "comment": "ok"},
     ),
     ApiRoute(
@@ -543,17 +578,17 @@ def test_every_admin_route_refuses_anonymous_and_non_staff(world: World) -> None
 
 @pytest.mark.parametrize("path", STAFF_ADMIN_SAMPLE)
 def test_admin_sample_for_staff(world: World, path: str) -> None:
-    """Operators (staff with the admin's permissions) reach the admin index and changelists."""
+    """Staff reach the admin's changelists through model permissions, and only through them."""
     from django.contrib.auth.models import Permission
 
-    staff = world.users["staff"]
+    staff = world.users["bare_staff"]
     staff.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
-    response = world.client("staff").get(path)
+    response = world.client("bare_staff").get(path)
     assert response.status_code == 200, path
     # Staff without the view permission get the admin's own refusal, not the data.
     staff.user_permissions.clear()
     if path != "/admin/":
-        assert world.client("staff").get(path).status_code == 403, path
+        assert world.client("bare_staff").get(path).status_code == 403, path
 
 
 def test_admin_posts_need_csrf(world: World) -> None:

@@ -83,7 +83,7 @@ def new_sub() -> str:
 def failures(reason_part: str) -> list[AuditEvent]:
     return [
         event
-        for event in AuditEvent.objects.filter(event_type="user.login", outcome="denied")
+        for event in AuditEvent.objects.filter(event_type="user.signed_in", outcome="denied")
         if event.details.get("method") == "oidc" and reason_part in event.details.get("reason", "")
     ]
 
@@ -125,7 +125,7 @@ def test_login_creates_user_with_claims_as_external_traits(client: Any, sso: Moc
     # The session is the SSO user's.
     assert int(client.session["_auth_user_id"]) == user.pk
     assert client.session["_auth_user_backend"] == "apps.accounts.oidc_backend.OidcBackend"
-    login = AuditEvent.objects.get(event_type="user.login", actor_name="alice")
+    login = AuditEvent.objects.get(event_type="user.signed_in", actor_name="alice")
     assert login.outcome == "success" and login.details == {"method": "oidc"}
     created = AuditEvent.objects.get(event_type="user.created", target_name="alice")
     assert created.details["before"] is None
@@ -166,7 +166,7 @@ def test_traits_are_replaced_at_each_login_and_the_change_is_audited(
     client.logout()
     assert sso_login(client, sub).status_code == 302
     assert AuditEvent.objects.filter(event_type="user.sso_updated", target_name="bea").count() == 1
-    assert AuditEvent.objects.filter(event_type="user.login", actor_name="bea").count() == 3
+    assert AuditEvent.objects.filter(event_type="user.signed_in", actor_name="bea").count() == 3
 
 
 def test_claims_allowlist_limits_traits_but_not_role_mapping(

@@ -15,7 +15,7 @@ from tests.sso.forged_provider import ForgedProvider
 def refusal_reasons() -> list[str]:
     return [
         str(event.details.get("reason"))
-        for event in AuditEvent.objects.filter(event_type="user.login", outcome="denied")
+        for event in AuditEvent.objects.filter(event_type="user.signed_in", outcome="denied")
         if event.details.get("method") == "oidc"
     ]
 

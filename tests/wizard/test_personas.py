@@ -47,7 +47,7 @@ def request(client: Client, name: str, method: str, **extra: Any) -> Any:
 def test_every_view_is_staff_only_by_policy() -> None:
     for pattern in wizard_urls.urlpatterns:
         assert isinstance(pattern, URLPattern)
-        assert policy_of(pattern.callback) == "capability:staff", pattern.name
+        assert policy_of(pattern.callback) == "capability:integration_admin", pattern.name
 
 
 @pytest.mark.parametrize(("name", "method"), routes())

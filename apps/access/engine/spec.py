@@ -44,6 +44,8 @@ DEFAULT_MAX_SESSION_TTL = timedelta(hours=8)
 MAX_SESSION_TTL_FLOOR = timedelta(minutes=15)
 MAX_SESSION_TTL_CEILING = timedelta(hours=12)
 
+# Far past every ceiling (12 h sessions, 168 h requests), so those give the useful message.
+MAX_PARSED_DURATION_SECONDS = 366 * 24 * 3600
 _DURATION_RE = re.compile(r"(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?", re.ASCII)
 _ROLE_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?", re.ASCII)
 _ALLOW_KEYS = ("app_labels", "aws_role_arns", "request", "review_requests")
@@ -154,8 +156,18 @@ def parse_duration(text: object) -> timedelta:
     match = _DURATION_RE.fullmatch(text)
     if not text or match is None:
         raise ValueError(f"{text!r} is not a duration like '8h', '30m' or '1h30m'")
-    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    groups = match.groups()
+    if any(g and len(g) > 9 for g in groups):
+        raise ValueError(f"{text[:40]!r} is far longer than any duration Rolegate accepts")
+    hours, minutes, seconds = (int(g) if g else 0 for g in groups)
+    # Bounded before a timedelta is built: `99999999999h` would overflow it (a 500, not a 4xx).
+    total = hours * 3600 + minutes * 60 + seconds
+    if total > MAX_PARSED_DURATION_SECONDS:
+        raise ValueError(
+            f"{text!r} is longer than any duration Rolegate accepts (at most "
+            f"{MAX_PARSED_DURATION_SECONDS // 3600}h)"
+        )
+    return timedelta(seconds=total)
 
 
 def format_duration(value: timedelta) -> str:

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.authority.selectors import ca_bundle_pem
-from apps.core.policies import staff_required
+from apps.core.policies import integration_admin_required
 from apps.core.registry import ResourceError, ResourceExists
 from apps.integrations import selectors as integration_selectors
 from apps.integrations.enrollment import wizard
@@ -116,7 +116,7 @@ def _bad_action(request: HttpRequest) -> HttpResponse:
 # -- entry, reset -----------------------------------------------------------------------------
 
 
-@staff_required
+@integration_admin_required
 @require_GET
 def enroll_start(request: HttpRequest) -> HttpResponse:
     """Resume an unfinished wizard at its first unfinished step, or start a new one."""
@@ -124,7 +124,7 @@ def enroll_start(request: HttpRequest) -> HttpResponse:
     return redirect(f"integrations:enroll:{state.current_step()}")
 
 
-@staff_required
+@integration_admin_required
 @require_POST
 def enroll_reset(request: HttpRequest) -> HttpResponse:
     """Start over: forget the draft."""
@@ -145,7 +145,7 @@ def _name_initial(state: WizardState) -> dict[str, Any]:
     }
 
 
-@staff_required
+@integration_admin_required
 @require_http_methods(["GET", "POST"])
 def enroll_name(request: HttpRequest) -> HttpResponse:
     """Step 1: the integration name (checked live) and the AWS resource names."""
@@ -174,7 +174,7 @@ def enroll_name(request: HttpRequest) -> HttpResponse:
     return redirect("integrations:enroll:setup")
 
 
-@staff_required
+@integration_admin_required
 @require_POST
 def enroll_name_check(request: HttpRequest) -> HttpResponse:
     """htmx: validate the name step's fields as they are typed (nothing is stored)."""
@@ -195,7 +195,7 @@ def _script(state: WizardState) -> str:
     )
 
 
-@staff_required
+@integration_admin_required
 @require_http_methods(["GET", "POST"])
 def enroll_setup(request: HttpRequest) -> HttpResponse:
     """Step 2: the script, the CloudFormation template and the manual steps, side by side."""
@@ -244,7 +244,7 @@ def _download_refused(state: WizardState) -> HttpResponse | None:
     )
 
 
-@staff_required
+@integration_admin_required
 @require_GET
 def enroll_script_download(request: HttpRequest) -> HttpResponse:
     """The set-up script as a file (bash + AWS CLI only)."""
@@ -257,7 +257,7 @@ def enroll_script_download(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@staff_required
+@integration_admin_required
 @require_GET
 def enroll_template_download(request: HttpRequest) -> HttpResponse:
     """The CloudFormation template as a YAML file."""
@@ -300,7 +300,7 @@ def _probe(state: WizardState) -> ProbeResult:
     return result
 
 
-@staff_required
+@integration_admin_required
 @require_http_methods(["GET", "POST"])
 def enroll_connect(request: HttpRequest) -> HttpResponse:
     """Step 3: paste the script output (or the ARNs), test the configuration, continue."""
@@ -365,7 +365,7 @@ def _preview_context(state: WizardState, form: ProfilesForm) -> dict[str, Any]:
     }
 
 
-@staff_required
+@integration_admin_required
 @require_http_methods(["GET", "POST"])
 def enroll_profiles(request: HttpRequest) -> HttpResponse:
     """Step 4: all profiles or filters, with a preview; "Enable sync" saves the integration."""
@@ -428,7 +428,7 @@ def enroll_profiles(request: HttpRequest) -> HttpResponse:
     return redirect("integrations:enroll:done", name=integration.name)
 
 
-@staff_required
+@integration_admin_required
 @require_POST
 def enroll_preview(request: HttpRequest) -> HttpResponse:
     """htmx: which tested profiles the entered filters would sync (nothing is stored)."""
@@ -458,7 +458,7 @@ def _done_context(name: str) -> dict[str, Any]:
     }
 
 
-@staff_required
+@integration_admin_required
 @require_GET
 def enroll_done(request: HttpRequest, name: str) -> HttpResponse:
     """Step 5: the first sync's progress, then its counts and where to go next."""
@@ -467,7 +467,7 @@ def enroll_done(request: HttpRequest, name: str) -> HttpResponse:
     return _render(request, "done", state, context)
 
 
-@staff_required
+@integration_admin_required
 @require_GET
 def enroll_progress(request: HttpRequest, name: str) -> HttpResponse:
     """htmx: the first sync's progress fragment (polls itself until the sync finished)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from apps.integrations.services.crud import (
+    SyncQueued,
     integration_apply,
     integration_delete,
     integration_sync_request,
@@ -22,6 +23,7 @@ __all__ = [
     "ListedProfile",
     "Listing",
     "SyncOutcome",
+    "SyncQueued",
     "cap_error_message",
     "fetch_listing",
     "integration_apply",

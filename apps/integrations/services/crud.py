@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from typing import Any
 
 from django.db import transaction
 
+from apps.audit import events
 from apps.audit.services import audit_record
 from apps.core.registry import ResourceError, ResourceExists, ResourceNotFound
 from apps.integrations.models import Integration, SyncRun
@@ -37,18 +39,49 @@ def _snapshot(integration: Integration | None) -> dict[str, Any] | None:
     }
 
 
-def _enqueue_sync(integration_id: int, trigger: str) -> None:
-    """Queue a sync now; if the broker is down the scheduled sync picks the change up later."""
+def _enqueue_sync(integration_id: int, trigger: str) -> bool:
+    """Queue a sync now; return False when the broker did not take it within its timeout
+    (the scheduled sync then picks the change up later)."""
+    from django.conf import settings
+
     from apps.integrations.tasks import sync_integration
 
+    app = sync_integration.app
+    timeout = float(settings.ROLEGATE_BROKER_TIMEOUT)
     try:
-        sync_integration.delay(integration_id, trigger)
+        # Its own connection with short socket timeouts and a small retry budget: a frozen or
+        # refusing broker must answer this web request in seconds, not hold it hostage.
+        with app.connection_for_write(
+            transport_options={
+                **dict(app.conf.broker_transport_options or {}),
+                "socket_connect_timeout": timeout,
+                "socket_timeout": timeout,
+            },
+            connect_timeout=timeout,
+        ) as connection:
+            sync_integration.apply_async(  # type: ignore[call-arg]  # stubs lack `connection`
+                args=(integration_id, trigger),
+                connection=connection,
+                retry=True,
+                retry_policy=BROKER_RETRY_POLICY,
+            )
     except Exception:  # any broker failure; the beat schedule is the safety net
         log.warning(
             "could not queue a sync of integration %s; the next scheduled run will do it",
             integration_id,
             exc_info=True,
         )
+        return False
+    return True
+
+
+# One quick retry: enough for a dropped connection, short enough for a web request.
+BROKER_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0.2,
+    "interval_step": 0,
+    "interval_max": 0.2,
+}
 
 
 def integration_apply(
@@ -87,7 +120,7 @@ def integration_apply(
             return integration
         integration.save()
         audit_record(
-            event_type="integration.created" if before is None else "integration.updated",
+            event_type=events.INTEGRATION_CREATED if before is None else events.INTEGRATION_UPDATED,
             actor=actor,
             target_kind="integration",
             target_name=integration.name,
@@ -109,7 +142,7 @@ def integration_delete(*, actor: Any, name: str) -> None:
         app_names = list(integration.apps.order_by("name").values_list("name", flat=True))
         integration.delete()
         audit_record(
-            event_type="integration.deleted",
+            event_type=events.INTEGRATION_DELETED,
             actor=actor,
             target_kind="integration",
             target_name=name,
@@ -117,8 +150,19 @@ def integration_delete(*, actor: Any, name: str) -> None:
         )
 
 
-def integration_sync_request(*, actor: Any, name: str, trigger: str = "admin") -> None:
-    """Queue a sync of one integration after commit (the admin's "Sync now"), audited."""
+class SyncQueued(StrEnum):
+    """What became of a "Sync now"."""
+
+    QUEUED = "queued"
+    NOT_QUEUED = "not_queued"  # the broker did not take it: the schedule will run it later
+    AFTER_COMMIT = "after_commit"  # inside an outer transaction: queued when that commits
+
+
+def integration_sync_request(*, actor: Any, name: str, trigger: str = "admin") -> SyncQueued:
+    """Queue a sync of one integration after commit (the admin's "Sync now"), audited; say
+    honestly whether the broker took it."""
+    queued: list[bool] = []
+    outer = transaction.get_connection().in_atomic_block
     with transaction.atomic():
         integration = Integration.objects.filter(name=name).first()
         if integration is None:
@@ -126,10 +170,13 @@ def integration_sync_request(*, actor: Any, name: str, trigger: str = "admin") -
         if not integration.sync_enabled:
             raise ResourceError(f"profile sync is disabled for integration {name!r}")
         audit_record(
-            event_type="integration.sync_requested",
+            event_type=events.INTEGRATION_SYNC_REQUESTED,
             actor=actor,
             target_kind="integration",
             target_name=name,
         )
         integration_id = integration.pk
-        transaction.on_commit(lambda: _enqueue_sync(integration_id, trigger))
+        transaction.on_commit(lambda: queued.append(_enqueue_sync(integration_id, trigger)))
+    if not queued:
+        return SyncQueued.AFTER_COMMIT if outer else SyncQueued.NOT_QUEUED
+    return SyncQueued.QUEUED if queued[0] else SyncQueued.NOT_QUEUED

@@ -53,6 +53,9 @@ class Listing:
     transient: bool = False
     calls: int = 0
     invalid: list[str] = field(default_factory=list)
+    # Every profile ARN the listing named (kept, disabled, filtered out or the sync profile):
+    # an app whose profile is not in here was not merely filtered or disabled.
+    seen_arns: set[str] = field(default_factory=set)
 
 
 def cap_error_message(lines: list[str]) -> str:
@@ -125,6 +128,8 @@ def fetch_listing(
         for page_number, page in enumerate(plane.list_profile_pages(), start=1):
             for detail in page:
                 listing.seen += 1
+                if isinstance(detail.get("profileArn"), str):
+                    listing.seen_arns.add(detail["profileArn"])
                 if detail.get("profileArn") == sync_profile_arn:
                     listing.skipped += 1
                     continue
@@ -145,6 +150,15 @@ def fetch_listing(
     except AwsError as error:
         listing.error = f"listing the Roles Anywhere profiles failed: {error}"
         listing.transient = isinstance(error, TransientError)
+        listing.calls = plane.calls
+        return listing
+    if sync_profile_arn not in listing.seen_arns:
+        # The sync has just signed in through this profile, so it exists: a listing without
+        # it is missing pages (a dropped nextToken, an empty answer), whatever else it holds.
+        listing.error = (
+            f"the listing is incomplete: it does not contain Rolegate's own sync profile "
+            f"{sync_profile_arn}, which exists (the sync signed in with it)"
+        )
         listing.calls = plane.calls
         return listing
 

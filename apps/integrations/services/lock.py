@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.utils import timezone
 
 from apps.integrations.models import Integration
+
+log = logging.getLogger(__name__)
 
 # Namespace of the Postgres advisory locks taken by the sync ("RGSY").
 _ADVISORY_NAMESPACE = 0x52475359
@@ -57,10 +60,25 @@ def sync_lock(integration_id: int) -> Iterator[str | None]:
         try:
             yield token
         finally:
-            Integration.objects.filter(pk=integration_id, sync_lock_token=token).update(
-                sync_lock_token="", sync_lock_until=None
+            _release(
+                lambda: Integration.objects.filter(pk=integration_id, sync_lock_token=token).update(
+                    sync_lock_token="", sync_lock_until=None
+                )
             )
     finally:
         if advisory:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+            _release(lambda: _advisory_unlock(key))
+
+
+def _advisory_unlock(key: tuple[int, int]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+
+
+def _release(step: Callable[[], object]) -> None:
+    """Run one release step; a lost database must not hide the error that ended the sync
+    (the advisory lock died with its connection, and a stale marker expires or is ignored)."""
+    try:
+        step()
+    except DatabaseError as error:
+        log.warning("releasing the sync lock failed (%s); it expires on its own", error)

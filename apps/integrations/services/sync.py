@@ -8,14 +8,17 @@ only when a complete listing no longer yields its profile.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core.registry import ResourceError, ResourceNotFound
@@ -37,7 +40,7 @@ from apps.integrations.spec import (
 )
 from apps.resources.models import AwsApp
 from awsra.arn import ArnError
-from awsra.errors import AwsError, TransientError
+from awsra.errors import AwsError, ResourceNotFoundError, TransientError
 from awsra.partitions import get_partition
 
 log = logging.getLogger(__name__)
@@ -235,6 +238,45 @@ def _finish(run: SyncRun, **fields: Any) -> SyncRun:
     return run
 
 
+def _database_label() -> str:
+    settings_dict = connection.settings_dict
+    host = settings_dict.get("HOST") or "localhost"
+    port = settings_dict.get("PORT") or ""
+    return f"database {settings_dict.get('NAME')!r} on {host}{':' if port else ''}{port}"
+
+
+def sync_failure_record(run: SyncRun, error: BaseException) -> bool:
+    """End a run that failed unexpectedly as ERROR; return whether that could be written.
+
+    When the error is the database itself, the run's own connection is dead: the ERROR is
+    written on a fresh connection (a few tries, the database may be coming back), with a
+    message naming the database. If even that fails, the next run closes this one.
+    """
+    if isinstance(error, DatabaseError):
+        message = (
+            f"the sync lost its {_database_label()}: {type(error).__name__}: {error}; "
+            "no app was changed by this run"
+        )
+    else:
+        message = f"internal error: {type(error).__name__}: {error}"
+    fields = {"status": SyncRun.Status.ERROR, "error_message": cap_error_message([message])}
+    for attempt in range(RECORD_FAILURE_ATTEMPTS):
+        try:
+            SyncRun.objects.filter(pk=run.pk).update(ended_at=timezone.now(), **fields)
+        except DatabaseError:
+            if connection.in_atomic_block:
+                break  # an outer transaction owns this connection: it cannot be replaced
+            log.warning("recording the failed sync run %s: the database is not answering", run.pk)
+            connection.close()
+            time.sleep(min(0.5 * 2**attempt, 4.0))
+            continue
+        for key, value in fields.items():
+            setattr(run, key, value)
+        return True
+    log.error("could not record the failed sync run %s; the next run will close it", run.pk)
+    return False
+
+
 def _outcome(run: SyncRun, *, transient: bool = False, calls: int = 0) -> SyncOutcome:
     return SyncOutcome(
         integration=run.integration.name,
@@ -254,9 +296,10 @@ def _outcome(run: SyncRun, *, transient: bool = False, calls: int = 0) -> SyncOu
 
 
 INTERRUPTED_MESSAGE = (
-    "interrupted: the worker stopped before this run finished (killed or restarted); "
-    "no app was changed by it"
+    "interrupted: the worker stopped (killed or restarted) or lost its database before this "
+    "run finished; no app was changed by it"
 )
+RECORD_FAILURE_ATTEMPTS = 4
 
 
 def _close_interrupted_runs(integration: Integration, now: datetime) -> int:
@@ -277,6 +320,7 @@ def integration_sync(
     trigger: str = SyncRun.Trigger.COMMAND,
     progress: Progress | None = None,
     sign_in: Callable[[aws.SyncTarget], Any] | None = None,
+    allow_mass_delete: bool = False,
 ) -> SyncOutcome:
     """Sync one integration's Roles Anywhere profiles into AWS apps; every call leaves a run row.
 
@@ -303,18 +347,67 @@ def integration_sync(
         _close_interrupted_runs(integration, started)
         run = SyncRun.objects.create(integration=integration, trigger=trigger, started_at=started)
         try:
-            return _run_sync(integration, run, progress, sign_in)
+            return _run_sync(integration, run, progress, sign_in, allow_mass_delete)
         except Exception as error:
             # A bug or a database failure: record it where operators look, then re-raise.
             log.exception("profile sync of integration %s failed unexpectedly", name)
-            _finish(
-                run,
-                status=SyncRun.Status.ERROR,
-                error_message=cap_error_message(
-                    [f"internal error: {type(error).__name__}: {error}"]
-                ),
-            )
+            sync_failure_record(run, error)
             raise
+
+
+# How many of the apps a listing would remove, though ListProfiles did not even name their
+# profile, are checked one by one (ListTagsForResource answers 404 for a deleted profile).
+VERIFY_MISSING_LIMIT = 5
+
+
+def _deletion_refusal(
+    integration: Integration,
+    listing: Listing,
+    plane: aws.ControlPlane,
+    *,
+    allow_mass_delete: bool,
+) -> str:
+    """Why this listing may not remove the apps it would remove ("" when it may).
+
+    A listing proves it is complete before it deletes: the profiles it dropped without naming
+    them must really be gone in AWS, and it may not remove more than
+    ROLEGATE_PROFILE_SYNC_MAX_DELETE_SHARE of the apps, nor all of them, unless an operator
+    confirmed it (`sync_profiles --allow-mass-delete`).
+    """
+    listed = {profile.arn for profile in listing.profiles}
+    existing = list(
+        AwsApp.objects.filter(integration=integration).values_list("profile_arn", "name")
+    )
+    removed = [(arn, name) for arn, name in existing if arn not in listed]
+    if not removed:
+        return ""
+    unnamed = [(arn, name) for arn, name in removed if arn not in listing.seen_arns]
+    for arn, name in unnamed[:VERIFY_MISSING_LIMIT]:
+        try:
+            plane.list_tags(arn)
+        except ResourceNotFoundError:
+            continue
+        except AwsError as error:
+            return (
+                f"the listing no longer names the profile of app {name!r} ({arn}) and "
+                f"checking that the profile is gone failed: {error}"
+            )
+        return (
+            f"the listing is incomplete: it does not name the profile of app {name!r} "
+            f"({arn}), which still exists in AWS"
+        )
+    if allow_mass_delete:
+        return ""
+    share = float(settings.ROLEGATE_PROFILE_SYNC_MAX_DELETE_SHARE)
+    if len(removed) == len(existing) or len(removed) > share * len(existing):
+        return (
+            f"the listing would remove {len(removed)} of the {len(existing)} apps of this "
+            f"integration, more than the {share:.0%} allowed by "
+            "ROLEGATE_PROFILE_SYNC_MAX_DELETE_SHARE (removing all of them always needs "
+            "confirmation); if these profiles really are gone, run "
+            f"`manage.py sync_profiles {integration.name} --allow-mass-delete`"
+        )
+    return ""
 
 
 def _run_sync(
@@ -322,6 +415,7 @@ def _run_sync(
     run: SyncRun,
     progress: Progress | None,
     sign_in: Callable[[aws.SyncTarget], Any] | None,
+    allow_mass_delete: bool = False,
 ) -> SyncOutcome:
     target = _target(integration)
     try:
@@ -349,10 +443,23 @@ def _run_sync(
             profiles_seen=listing.seen,
             profiles_skipped=listing.skipped,
             error_message=cap_error_message(
-                [listing.error, "no app was changed or removed; the next run will retry"]
+                [listing.error, "nothing was removed or changed; the next run will retry"]
             ),
         )
         return _outcome(run, transient=listing.transient, calls=plane.calls)
+
+    refusal = _deletion_refusal(integration, listing, plane, allow_mass_delete=allow_mass_delete)
+    if refusal:
+        _finish(
+            run,
+            status=SyncRun.Status.ERROR,
+            profiles_seen=listing.seen,
+            profiles_skipped=listing.skipped,
+            error_message=cap_error_message(
+                [refusal, "nothing was removed or changed; the next run will check again"]
+            ),
+        )
+        return _outcome(run, calls=plane.calls)
 
     crl_outcome, crl_error = _upload_crl(plane, integration)
     now = timezone.now()
@@ -387,7 +494,7 @@ def _run_sync(
             )
             if changes.created or changes.updated or changes.deleted:
                 audit_record(
-                    event_type="integration.profiles_synced",
+                    event_type=events.INTEGRATION_PROFILES_SYNCED,
                     actor=None,
                     outcome=(
                         AuditEvent.Outcome.SUCCESS

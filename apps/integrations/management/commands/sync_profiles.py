@@ -46,6 +46,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", nargs="?", help="integration name (default: every enabled one)")
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
+        parser.add_argument(
+            "--allow-mass-delete",
+            action="store_true",
+            help="confirm that this run may remove more apps than "
+            "ROLEGATE_PROFILE_SYNC_MAX_DELETE_SHARE allows, or all of them",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         name = options.get("name")
@@ -65,7 +71,10 @@ class Command(BaseCommand):
             bar = None if options["quiet"] else _ProgressBar(sys.stderr, integration_name)
             try:
                 outcome = services.integration_sync(
-                    name=integration_name, trigger=SyncRun.Trigger.COMMAND, progress=bar
+                    name=integration_name,
+                    trigger=SyncRun.Trigger.COMMAND,
+                    progress=bar,
+                    allow_mass_delete=bool(options.get("allow_mass_delete")),
                 )
             except ResourceError as error:
                 raise CommandError(str(error)) from None

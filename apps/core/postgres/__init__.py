@@ -1,0 +1,1 @@
+"""PostgreSQL with a client-side deadline, so a frozen database fails requests in seconds."""
