@@ -194,6 +194,8 @@ def role_delete(*, actor: Any, name: str) -> None:
                 "remove it from them first"
             )
         before = _snapshot(role)
+        # Nobody holds it by assignment, but grants may: their sessions end with the role.
+        reach = _holders_reach(name)
         role.delete()
         audit_record(
             event_type=events.ROLE_DELETED,
@@ -202,3 +204,4 @@ def role_delete(*, actor: Any, name: str) -> None:
             target_name=name,
             details={"before": before, "after": None},
         )
+        _revoke_lost_reach(actor, reach, f"role {name!r} deleted")

@@ -266,3 +266,17 @@ def test_source_identity_matches_roles_anywhere_rule() -> None:
     assert source_identity_for("alice") == "CN=alice"
     assert source_identity_for("a" * 61) == "CN=" + "a" * 61
     assert source_identity_for("b" * 62) == "b" * 62
+
+
+def test_a_role_change_that_removes_the_arn_revokes(kill: KillScenario) -> None:
+    from apps.access.services import role_update
+
+    bob = kill.credentials(kill.bob)
+    with kill.capture(execute=True):
+        role_update(
+            actor=None,
+            name=ACCESS_ROLE,
+            spec={"allow": {"app_labels": {"rolegate.dev/integration": "aws-prod"}}},
+        )
+    assert not kill.s3_works(bob)
+    assert "changed" in RevokedSession.objects.get(source_identity="CN=bob").reason

@@ -305,6 +305,11 @@ ROUTES: dict[str, Route] = {
         get=signed_in(405),
         post=("L", 404, 404, "R:~/requests/", 404, "R:~/requests/", 404, 404, "R:~/requests/", 404),
     ),
+    "requests/<uuid:pk>/cancel/": Route(
+        lambda world, persona: _request(world, persona) + "cancel/",
+        get=signed_in(405),
+        post=("L", 404, 404, "R:~/requests/", 404, 404),
+    ),
     # browser pages of the CLI
     "cli/approve": Route(
         fixed("/cli/approve"), get=signed_in(200), post=signed_in(200), data=_device_code
@@ -385,6 +390,13 @@ API_ROUTES: list[ApiRoute] = [
         lambda w: _api_request(w) + "/reviews",
         like_user((401, 403, 403, 403, 200, 403)),
         lambda w: {"decision": "approve", "comment": "ok"},
+    ),
+    ApiRoute(
+        "api/v1/requests/<request_id>/cancel",
+        "POST",
+        lambda w: _api_request(w) + "/cancel",
+        (401, 404, 404, 200, 404, 404),
+        lambda w: {},
     ),
 ]
 API_ROUTE_NAMES = {entry.route for entry in API_ROUTES}
