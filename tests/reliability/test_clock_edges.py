@@ -198,9 +198,17 @@ def test_grant_issues_credentials_until_its_end_and_not_at_it(
     api = api_client(scenario.bob)
     web = web_client(scenario.bob)
     # The sandbox shares the travelled clock, so CreateSession runs at the same moments.
-    with time_machine.travel(ends_at - timedelta(seconds=1), tick=False):
-        assert api_credentials(api, scenario).status_code == 200
+    with time_machine.travel(ends_at - timedelta(minutes=16), tick=False):
+        issued = api_credentials(api, scenario)
+        assert issued.status_code == 200, issued.content[:300]
         assert launch(web, scenario).status_code == 302
+    # Less than AWS's 15-minute minimum left and no kill switch on this integration: refused
+    # (issue 18), since credentials must not outlive the grant.
+    with time_machine.travel(ends_at - timedelta(seconds=1), tick=False):
+        short = api_credentials(api, scenario)
+        assert short.status_code == 403, short.content[:300]
+        assert "15-minute minimum" in short.json()["detail"]
+        assert launch(web, scenario).status_code == 403
     for moment in (ends_at, ends_at + timedelta(seconds=1)):
         with time_machine.travel(moment, tick=False):
             refused = api_credentials(api, scenario)
@@ -211,7 +219,7 @@ def test_grant_issues_credentials_until_its_end_and_not_at_it(
         .order_by("id")
         .values_list("outcome", flat=True)
     )
-    assert outcomes == ["success", "success", "denied", "denied", "denied", "denied"]
+    assert outcomes == ["success", "success", *["denied"] * 6]
 
 
 def test_the_issuance_function_itself_refuses_at_the_grant_end(
