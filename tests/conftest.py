@@ -35,6 +35,24 @@ def _isolated_cache() -> Any:
         cache.clear()
 
 
+def _ensure_capability_groups() -> None:
+    """Recreate the capability groups the migration made: a transactional test's flush empties
+    auth_group (Django re-creates permissions after a flush, not data-migration rows)."""
+    from django.contrib.auth.models import Group, Permission
+
+    from apps.core.capabilities import GROUPS
+
+    for name, (capability, permissions) in GROUPS.items():
+        group, created = Group.objects.get_or_create(name=name)
+        if not created:
+            continue
+        wanted = [("core", capability)] + [tuple(p.split(".", 1)) for p in permissions]
+        for app_label, codename in wanted:
+            group.permissions.add(
+                *Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+            )
+
+
 @pytest.fixture
 def make_user(db: Any) -> Any:
     """Create users with a known password: make_user("alice", roles=[...], is_staff=False)."""
@@ -57,6 +75,7 @@ def make_user(db: Any) -> Any:
             # pass groups=[...] for a narrower one.
             groups = list(GROUPS)
         if groups:
+            _ensure_capability_groups()
             user.groups.set(Group.objects.filter(name__in=groups))
         return user
 

@@ -447,7 +447,7 @@ def _record_review(
     else:
         return
     request_pk = access_request.pk
-    outcome = "denied" if event == "access_request.deny" else "approved"
+    outcome = "denied" if event == events.ACCESS_REQUEST_DENIED else "approved"
     transaction.on_commit(lambda: _notify_requester(request_pk, outcome))
     audit_record(
         event_type=event,
@@ -527,7 +527,7 @@ def access_request_cancel(*, actor: Any, request_id: UUID | str) -> AccessReques
         access_request.resolved_at = now
         access_request.save(update_fields=["state", "resolved_at"])
         audit_record(
-            event_type="access_request.cancel",
+            event_type=events.ACCESS_REQUEST_CANCELLED,
             actor=actor,
             target_kind=TARGET,
             target_name=str(access_request.id),

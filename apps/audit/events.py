@@ -44,6 +44,7 @@ ACCESS_REQUEST_APPROVED = "access_request.approved"  # access_request/<id>
 ACCESS_REQUEST_DENIED = "access_request.denied"  # access_request/<id>
 ACCESS_REQUEST_EXPIRED = "access_request.expired"  # access_request/<id>
 ACCESS_REQUEST_ENDED = "access_request.ended"  # access_request/<id>
+ACCESS_REQUEST_CANCELLED = "access_request.cancelled"  # access_request/<id>: withdrawn
 
 # AWS access
 AWS_CREDENTIALS_REQUESTED = (
@@ -69,6 +70,15 @@ INTEGRATION_DELETED = "integration.deleted"  # integration/<name>
 INTEGRATION_SYNC_REQUESTED = "integration.sync_requested"  # integration/<name>
 INTEGRATION_PROFILES_SYNCED = "integration.profiles_synced"  # integration/<name>
 INTEGRATION_SYNC_CERTIFICATE_ISSUED = "integration.sync_certificate_issued"  # integration/<name>
+INTEGRATION_CRL_PUSHED = "integration.crl_pushed"  # integration/<name>
+
+# live-session revocation
+SESSIONS_REVOKED = "sessions.revoked"  # user/<username> or app/<name>
+SESSIONS_REVOCATION_PUSHED = "sessions.revocation_pushed"  # integration/<name>
+SESSIONS_REVOCATION_FAILED = "sessions.revocation_failed"  # integration/<name>
+
+# requests refused before any view ran
+REQUEST_INPUT_REFUSED = "request.input_refused"  # path/<path>: NUL or lone surrogate in JSON
 
 # Old type -> current type, for rows written before this module existed.
 LEGACY_NAMES: dict[str, str] = {

@@ -18,9 +18,11 @@ from typing import Any
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from apps.audit import events
+
 log = logging.getLogger(__name__)
 
-EVENT_INPUT_REFUSED = "request.input_refused"
+EVENT_INPUT_REFUSED = events.REQUEST_INPUT_REFUSED
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 

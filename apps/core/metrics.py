@@ -121,7 +121,7 @@ def observe_sync(status: str, seconds: float) -> None:
 
 def observe_audit_event(event_type: str, outcome: str, details: dict[str, Any]) -> None:
     """Count committed sign-in refusals and throttles (called after the audit row commits)."""
-    if event_type != "user.login" or outcome != "denied":
+    if event_type not in ("user.signed_in", "user.login") or outcome != "denied":
         return
     reason = str(details.get("reason", "unknown"))[:32]
     LOGIN_FAILURES.labels(reason=reason).inc()

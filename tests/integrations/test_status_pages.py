@@ -68,13 +68,14 @@ def test_list_shows_last_outcome_in_constant_queries(
         add_run(integration, "SUCCESS", synced=4)
     add_run(Integration.objects.get(name="aws-1"), "ERROR", error="AccessDeniedException: nope")
     staff_client.get("/manage/integrations/")  # warm the session
-    with django_assert_max_num_queries(4):
+    # Session, user, the capability check (the user's group permissions), integrations, runs.
+    with django_assert_max_num_queries(5):
         page = staff_client.get("/manage/integrations/").content.decode()
     assert "aws-0" in page and "aws-2" in page
     assert "AccessDeniedException: nope" in page
     for index in range(3, 10):
         make_integration(f"aws-{index}")
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):
         staff_client.get("/manage/integrations/")
 
 

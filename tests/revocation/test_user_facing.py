@@ -62,7 +62,7 @@ def test_withdraw_a_pending_request_on_the_web(kill: KillScenario) -> None:
     assert response.status_code == 302
     pending.refresh_from_db()
     assert pending.state == AccessRequest.State.CANCELLED
-    assert AuditEvent.objects.filter(event_type="access_request.cancel").count() == 1
+    assert AuditEvent.objects.filter(event_type="access_request.cancelled").count() == 1
     # A withdrawn request cannot be approved any more.
     with pytest.raises(requests.RequestNotPending):
         requests.access_request_review(actor=kill.carol, request_id=pending.pk, decision="approve")

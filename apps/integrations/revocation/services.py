@@ -26,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import awsra
+from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.integrations import aws
@@ -58,9 +59,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-EVENT_SESSIONS_REVOKED = "sessions.revoked"
-EVENT_REVOCATION_PUSHED = "sessions.revocation_pushed"
-EVENT_REVOCATION_FAILED = "sessions.revocation_failed"
+EVENT_SESSIONS_REVOKED = events.SESSIONS_REVOKED
+EVENT_REVOCATION_PUSHED = events.SESSIONS_REVOCATION_PUSHED
+EVENT_REVOCATION_FAILED = events.SESSIONS_REVOCATION_FAILED
 MAX_ERROR_LENGTH = 4000
 
 Pair = tuple[int, str]  # (integration id, IAM role ARN)

@@ -11,6 +11,7 @@ import logging
 
 from django.db import transaction
 
+from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.integrations import aws
@@ -55,7 +56,7 @@ def integration_crl_push(*, integration_id: int) -> tuple[str, bool]:
         transient = True
     with transaction.atomic():
         audit_record(
-            event_type="integration.crl_pushed",
+            event_type=events.INTEGRATION_CRL_PUSHED,
             actor=None,
             actor_name="crl-push",
             outcome=AuditEvent.Outcome.ERROR if outcome == "error" else AuditEvent.Outcome.SUCCESS,
