@@ -66,20 +66,20 @@ def test_admin_pages_refuse_anonymous_and_non_staff(client: Any, plain_user: Any
     assert CertificateAuthority.objects.count() == 0
 
 
-def test_staff_see_the_ca_list_without_key_material(
-    staff_client: Any, django_assert_max_num_queries: Any
+def test_superusers_see_the_ca_list_without_key_material(
+    admin_client: Any, django_assert_max_num_queries: Any
 ) -> None:
     authority = services.ca_ensure(actor=None)
     services.ca_rotate(phase="init", actor=None)
     with django_assert_max_num_queries(12):
-        response = staff_client.get(CA_LIST)
+        response = admin_client.get(CA_LIST)
     assert response.status_code == 200
     body = response.content.decode()
     assert authority.fingerprint_sha256 in body
     assert "standby" in body and "ecdsa-p256" in body
     assert "Activate the new CA" in body and "Download CA bundle" in body
     assert_no_key_material(body)
-    detail = staff_client.get(f"{CA_LIST}{authority.pk}/change/")
+    detail = admin_client.get(f"{CA_LIST}{authority.pk}/change/")
     assert detail.status_code == 200
     assert authority.fingerprint_sha256 in detail.content.decode()
     assert_no_key_material(detail.content.decode())
@@ -93,26 +93,26 @@ def test_staff_download_the_bundle(staff_client: Any) -> None:
     assert response.content.decode() == selectors.ca_bundle_pem()
 
 
-def test_rotation_confirmation_explains_and_post_runs(staff_client: Any, staff_user: Any) -> None:
+def test_rotation_confirmation_explains_and_post_runs(admin_client: Any, admin_user: Any) -> None:
     services.ca_ensure(actor=None)
-    page = staff_client.get(rotate_url("init"))
+    page = admin_client.get(rotate_url("init"))
     assert page.status_code == 200
     text = page.content.decode()
     assert "update-trust-anchor" in text and "Yes, run init" in text
     assert CertificateAuthority.objects.count() == 1  # GET changes nothing
-    response = staff_client.post(rotate_url("init"))
+    response = admin_client.post(rotate_url("init"))
     assert response.status_code == 302
     assert CertificateAuthority.objects.filter(state="standby").count() == 1
     from apps.audit.models import AuditEvent
 
     event = AuditEvent.objects.get(event_type="ca.rotation_initiated")
-    assert event.actor_name == staff_user.username
+    assert event.actor_name == admin_user.username
     # A phase that does not apply is explained, not run.
-    page = staff_client.get(rotate_url("finish"))
+    page = admin_client.get(rotate_url("finish"))
     assert "does not apply" in page.content.decode()
-    staff_client.post(rotate_url("finish"))
+    admin_client.post(rotate_url("finish"))
     assert not CertificateAuthority.objects.filter(state="retired").exists()
-    assert staff_client.post(rotate_url("bogus")).status_code == 302
+    assert admin_client.post(rotate_url("bogus")).status_code == 302
 
 
 def test_leaf_list_filters_and_constant_queries(

@@ -180,9 +180,9 @@ def test_readme_grants_make_audit_rows_append_only(app_role: str) -> None:
     assert _as_role(app_role, "SELECT count(*) FROM audit_auditevent")[0][0] >= 2
     _as_role(
         app_role,
-        "INSERT INTO audit_auditchainlink (event_id, event_hash, chain_hash, sealed_at) "
-        "VALUES (%s, %s, %s, now())",
-        (inserted[0][0], "2" * 64, "3" * 64),
+        "INSERT INTO audit_auditchainlink (event_id, event_hash, chain_hash, sealed_at, key_id) "
+        "VALUES (%s, %s, %s, now(), %s)",
+        (inserted[0][0], "2" * 64, "3" * 64, "k1"),
     )
 
     refused = [

@@ -308,7 +308,7 @@ ROUTES: dict[str, Route] = {
     "requests/<uuid:pk>/cancel/": Route(
         lambda world, persona: _request(world, persona) + "cancel/",
         get=signed_in(405),
-        post=("L", 404, 404, "R:~/requests/", 404, 404),
+        post=like_user(("L", 404, 404, "R:~/requests/", 404, 404)),
     ),
     # browser pages of the CLI
     "cli/approve": Route(
@@ -395,7 +395,7 @@ API_ROUTES: list[ApiRoute] = [
         "api/v1/requests/<request_id>/cancel",
         "POST",
         lambda w: _api_request(w) + "/cancel",
-        (401, 404, 404, 200, 404, 404),
+        like_user((401, 404, 404, 200, 404, 404)),
         lambda w: {},
     ),
 ]
