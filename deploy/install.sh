@@ -21,6 +21,7 @@ build_env() {
     ROLEGATE_ENV=production \
     SECRET_KEY="build-time-placeholder-$key" \
     ROLEGATE_CA_ENCRYPTION_KEY="$key" \
+    ROLEGATE_AUDIT_KEY="build:$key" \
     DATABASE_URL=postgres://rolegate@127.0.0.1:1/rolegate \
     CELERY_BROKER_URL=redis://127.0.0.1:1/0 \
     REDIS_URL=redis://127.0.0.1:1/0 \

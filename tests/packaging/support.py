@@ -102,6 +102,7 @@ def production_environ(secrets_dir: Path, **overrides: str) -> dict[str, str]:
         "ROLEGATE_ENV": "production",
         "SECRET_KEY_FILE": str(secret_key),
         "ROLEGATE_CA_ENCRYPTION_KEY": CA_ENCRYPTION_KEY,
+        "ROLEGATE_AUDIT_KEY": "wheel-test:" + "a" * 40,
         "ROLEGATE_PUBLIC_URL": f"https://{PUBLIC_HOST}",
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_CONFIG_FILE": "/dev/null",

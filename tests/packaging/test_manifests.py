@@ -96,6 +96,7 @@ def test_every_pod_runs_a_rolegate_server_subcommand_with_the_configmap() -> Non
         "SECRET_KEY",
         "DATABASE_URL",
         "ROLEGATE_CA_ENCRYPTION_KEY",
+        "ROLEGATE_AUDIT_KEY",
         "ROLEGATE_METRICS_TOKEN",
     ):
         assert name not in data and data[f"{name}_FILE"].startswith("/var/run/secrets/rolegate/")
