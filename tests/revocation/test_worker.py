@@ -25,6 +25,7 @@ from kombu import Connection
 from apps.access import requests_services as requests
 from apps.integrations.models_revocation import RevocationRun
 from portal.celery import app as celery_app
+from tests.reliability.workers import RedisServer
 from tests.revocation.conftest import KillScenario
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -32,15 +33,25 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def broker_url() -> str:
-    return os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/5"
+@pytest.fixture
+def broker_url(tmp_path: Path) -> Iterator[str]:
+    """A private redis-server as the broker: no other test's worker can take the push."""
+    server = RedisServer(tmp_path / "redis")
+    (tmp_path / "redis").mkdir()
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 @pytest.fixture
-def worker(kill: KillScenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def worker(
+    kill: KillScenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broker_url: str
+) -> Iterator[Path]:
     """A worker on the test database and the sandbox; this process sends to the same broker."""
     monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
-    monkeypatch.setitem(celery_app.conf, "broker_url", broker_url())
+    monkeypatch.setitem(celery_app.conf, "broker_url", broker_url)
     monkeypatch.setattr(celery_app, "_pool", None)
     database = connection.settings_dict
     env = dict(os.environ)
@@ -51,7 +62,7 @@ def worker(kill: KillScenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
                 f"postgres://{database['USER'] or 'postgres'}@{database['HOST'] or '127.0.0.1'}:"
                 f"{database['PORT'] or 5432}/{database['NAME']}"
             ),
-            "CELERY_BROKER_URL": broker_url(),
+            "CELERY_BROKER_URL": broker_url,
             "AWS_ENDPOINT_URL": kill.base.sandbox.url,
             "ROLEGATE_PROFILE_SYNC_RATE": "0",
             "ROLEGATE_CA_ENCRYPTION_KEY": str(settings.ROLEGATE_CA_ENCRYPTION_KEY),
@@ -59,9 +70,9 @@ def worker(kill: KillScenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         }
     )
     # Other files' worker tests share the broker database: take turns (as tests/integrations).
-    lock_name = "rolegate-celery-" + broker_url().rsplit("/", 1)[-1] + ".lock"
+    lock_name = "rolegate-celery-" + broker_url.rsplit("/", 1)[-1] + ".lock"
     with FileLock(str(Path(tempfile.gettempdir()) / lock_name)):
-        with Connection(broker_url()) as conn:
+        with Connection(broker_url) as conn:
             cast(Any, conn.default_channel).queue_purge("celery")
         log = tmp_path / "worker.log"
         with log.open("w") as output:
