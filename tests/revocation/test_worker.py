@@ -52,7 +52,10 @@ def worker(
     """A worker on the test database and the sandbox; this process sends to the same broker."""
     monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
     monkeypatch.setitem(celery_app.conf, "broker_url", broker_url)
+    # Forget connections and producers made for an earlier test's broker (a private server
+    # that may be gone by now), so the push is published to this test's broker.
     monkeypatch.setattr(celery_app, "_pool", None)
+    monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
     database = connection.settings_dict
     env = dict(os.environ)
     env.update(
