@@ -14,8 +14,8 @@ from typing import Any
 from django import template
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
@@ -35,9 +35,10 @@ def _as_datetime(value: Any) -> datetime | None:
     return moment.astimezone(UTC)
 
 
-def absolute(moment: datetime) -> str:
-    """The one absolute format: `2 Dec 2026, 14:24 UTC`."""
-    return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+def absolute(moment: datetime, *, seconds: bool = False) -> str:
+    """The one absolute format: `2 Dec 2026, 14:24 UTC` (`14:24:05` with ``seconds``)."""
+    clock = f"{moment:%H:%M:%S}" if seconds else f"{moment:%H:%M}"
+    return f"{moment.day} {moment:%b %Y}, {clock} UTC"
 
 
 def relative(moment: datetime, now: datetime | None = None) -> str:
@@ -62,12 +63,13 @@ def relative(moment: datetime, now: datetime | None = None) -> str:
 
 
 @register.filter
-def when(value: Any) -> SafeString | str:
-    """An absolute time in a `<time>` element; "" for no time."""
+def when(value: Any, precision: str = "") -> SafeString | str:
+    """An absolute time in a `<time>` element (`|when:"s"` adds seconds); "" for no time."""
     moment = _as_datetime(value)
     if moment is None:
         return "" if value in (None, "") else str(value)
-    return format_html('<time datetime="{}">{}</time>', moment.isoformat(), absolute(moment))
+    text = absolute(moment, seconds=precision == "s")
+    return format_html('<time datetime="{}">{}</time>', moment.isoformat(), text)
 
 
 @register.filter
@@ -88,3 +90,10 @@ def ago(value: Any) -> SafeString | str:
 def pretty_json(value: Any) -> str:
     """Indented JSON with sorted keys (escaped by the template like any text)."""
     return json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
+
+
+@register.filter
+def breakable(value: Any) -> SafeString:
+    """An identifier (ARN, URL) that may wrap only after ':' and '/', never inside a word."""
+    text = escape(str(value or ""))
+    return mark_safe(text.replace(":", ":<wbr>").replace("/", "/<wbr>"))  # noqa: S308 # nosec B308 B703 - escaped above

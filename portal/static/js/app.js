@@ -42,6 +42,16 @@
     menu.classList.toggle("open", open);
   });
 
+  // Rows that open a detail row below them (the audit log).
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest("[data-toggle-row]");
+    if (!toggle) return;
+    var row = document.getElementById(toggle.getAttribute("data-toggle-row"));
+    if (!row) return;
+    row.hidden = !row.hidden;
+    toggle.setAttribute("aria-expanded", row.hidden ? "false" : "true");
+  });
+
   // The wizard's name step: the default AWS names follow the integration name as it is typed.
   document.addEventListener("input", function (event) {
     var input = event.target;
