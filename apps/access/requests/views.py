@@ -58,6 +58,21 @@ def request_list(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "access/requests/list.html", context)
 
 
+def _reason_marks(user: Any, requestable: list[str]) -> dict[str, Any]:
+    """Which requestable roles need a reason, so the form marks Reason as required."""
+    needing = []
+    for name in requestable:
+        try:
+            if selectors.effective_request_policy(user, [name]).reason_required:
+                needing.append(name)
+        except ValueError:
+            continue
+    return {
+        "reason_required_for": needing,
+        "reason_always_required": bool(needing) and len(needing) == len(requestable),
+    }
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def request_create(request: HttpRequest) -> HttpResponse:
@@ -68,6 +83,7 @@ def request_create(request: HttpRequest) -> HttpResponse:
         wanted = [r for r in str(request.GET.get("roles") or "").split(",") if r in requestable]
         form = AccessRequestForm(initial={"roles": wanted}, requestable=requestable)
         context = {"form": form, "requestable": requestable, "app_name": app_name}
+        context.update(_reason_marks(request.user, requestable))
         return TemplateResponse(request, "access/requests/new.html", context)
     form = AccessRequestForm(request.POST, requestable=requestable)
     status = 400
@@ -93,6 +109,7 @@ def request_create(request: HttpRequest) -> HttpResponse:
                 return response
             return redirect(url)
     context = {"form": form, "requestable": requestable, "app_name": app_name}
+    context.update(_reason_marks(request.user, requestable))
     template = "access/requests/new.html#request-form" if _is_htmx(request) else None
     return TemplateResponse(request, template or "access/requests/new.html", context, status=status)
 
