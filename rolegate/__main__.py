@@ -197,6 +197,12 @@ def _completion(shell: str) -> int:
 
 def run(argv: Sequence[str]) -> int:
     """Parse `argv` and run the command; CliError propagates to `main`."""
+    argv = list(argv)
+    child: list[str] | None = None
+    if argv[:1] == ["exec"] and "--" in argv:
+        # Everything after `--` is the child's; options before it are rolegate's, in any order.
+        child = argv[argv.index("--") + 1 :]
+        argv = argv[: argv.index("--")]
     args = build_parser().parse_args(argv)
     if args.command == "aws" and args.aws_command != "serve":
         from rolegate import credentials
@@ -219,7 +225,7 @@ def run(argv: Sequence[str]) -> int:
             proxy=args.proxy,
             region=args.region,
             server=args.server,
-            command=list(args.argv),
+            command=child if child is not None else list(args.argv),
         )
     if args.command == "completion":
         return _completion(args.shell)

@@ -487,7 +487,9 @@ def apps_login(
         config.upsert(profile_name, command, region=region if is_region(region) else None)
         config.save()
     print(
-        f'Logged into AWS app "{app_name}" on {login.proxy}.\n'
+        f'Logged into AWS app "{app_name}".\n'
+        "\n"
+        f"Portal: {login.proxy}\n"
         "\n"
         "Your IAM role:\n"
         f"  {role_arn}\n"

@@ -88,10 +88,12 @@ def run_exec(
     if not command:
         raise CliError("no command given: rolegate exec APP -- COMMAND [ARGS…]", ExitCode.USAGE)
     _check_region(region)
+    from rolegate import state
+
+    _check_nesting(app, state.require_login(proxy).proxy)
     obtained = credentials.obtain(
         app, role, proxy=proxy, interactive=True, need_region=region is None
     )
-    _check_nesting(app, obtained.login.proxy)
     if not server:
         variables = credentials.environment(obtained, region)
         environment = child_environment(variables, app, obtained.login.proxy)

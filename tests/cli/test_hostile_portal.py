@@ -164,9 +164,7 @@ def _commands(poison: dict[str, Any]) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("hostile", sorted(POISONS), indirect=True)
-def test_every_command_refuses_a_hostile_portal(
-    hostile: Hostile, cli_env: dict[str, str]
-) -> None:
+def test_every_command_refuses_a_hostile_portal(hostile: Hostile, cli_env: dict[str, str]) -> None:
     config = Path(cli_env["AWS_CONFIG_FILE"])
     config.parent.mkdir(parents=True)
     config.write_text(CONFIG)
@@ -178,7 +176,7 @@ def test_every_command_refuses_a_hostile_portal(
         assert "the proxy answered something that is not valid" in result.stderr, args
         assert result.stderr.count("\n") == 1, (args, result.stderr)
         for output in (result.stdout, result.stderr[:-1]):
-            assert not any(ord(c) < 32 and c != "\n" or c == "\x7f" for c in output), args
+            assert not any((ord(c) < 32 and c != "\n") or c == "\x7f" for c in output), args
         assert "\x1b" not in result.stdout + result.stderr, args
         assert config.read_bytes() == before, args
     # Nothing poisoned was cached: no credentials; an app entry only from a clean listing.
@@ -244,9 +242,7 @@ def test_a_write_that_would_touch_other_sections_is_refused(tmp_path: Path) -> N
         AwsConfig(config).upsert("dev", ["rolegate"], region=INJECTED_REGION)
 
 
-def test_lock_and_state_files_are_private(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_lock_and_state_files_are_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from rolegate import cache, state
 
     monkeypatch.setenv("ROLEGATE_HOME", str(tmp_path / "home"))
