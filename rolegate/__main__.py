@@ -164,9 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="hand the command a local credentials endpoint instead of keys (refreshes)",
     )
-    run_exec.add_argument(
-        "argv", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command and its arguments"
-    )
+    # `--` ends rolegate's options (split off in `run`); a bare command needs no options.
+    run_exec.add_argument("argv", nargs="*", metavar="-- COMMAND", help="the command to run")
 
     console = _sub(commands, "console", "open the AWS console as an app's role")
     console.add_argument("app", help="app name")

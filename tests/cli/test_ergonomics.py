@@ -159,3 +159,18 @@ def test_the_cache_miss_imports_no_third_party_package(
     assert miss.returncode == 0, miss.stderr
     assert "OUTSIDE []" in miss.stderr, miss.stderr
     assert stub_api.credentials_requests() == 1
+
+
+def test_exec_options_go_before_the_double_dash_in_any_order(
+    stub_api: StubApi, cli_env: dict[str, str]
+) -> None:
+    write_login(cli_env, stub_api.url)
+    shown = rolegate(
+        ["exec", APP, "--aws-role", ROLE_ARN, "--region", "eu-central-1", "--",
+         "sh", "-c", 'echo "$AWS_REGION $ROLEGATE_EXEC_APP"; exit 3'],
+        cli_env,
+    )  # fmt: skip
+    assert shown.returncode == 3, shown.stderr
+    assert shown.stdout == f"eu-central-1 {APP}\n"
+    # A full ARN and a region: no listing was needed.
+    assert [path for _, path in stub_api.requests] == [f"/api/v1/apps/{APP}/credentials"]
