@@ -394,6 +394,13 @@ API_ROUTES: list[ApiRoute] = [
         like_user((401, 404, 200, 404, 404, 404)),
         lambda w: {"role_arn": w.role_arn},
     ),
+    ApiRoute(
+        "api/v1/apps/<name>/console",
+        "POST",
+        lambda w: f"/api/v1/apps/{w.app_name}/console",
+        like_user((401, 404, 200, 404, 404, 404)),
+        lambda w: {"role_arn": w.role_arn},
+    ),
     ApiRoute("api/v1/requests", "GET", lambda w: "/api/v1/requests", (401, *[200] * 9)),
     ApiRoute(
         "api/v1/requests",
