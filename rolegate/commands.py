@@ -9,6 +9,7 @@ import os
 import socket
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -248,10 +249,23 @@ def logout() -> int:
 
 
 def _apps(login: state.Login) -> list[dict[str, Any]]:
-    data = _client(login).call("GET", "/apps")
-    if not isinstance(data, list):
-        raise CliError("the Rolegate proxy sent an unexpected app list", ExitCode.SERVER)
-    return [item for item in data if isinstance(item, dict)]
+    # GET /apps is paginated ({"items": [...], "next_cursor": ...}): follow the cursor.
+    client = _client(login)
+    items: list[Any] = []
+    path = "/apps"
+    for _ in range(10_000):
+        data = client.call("GET", path)
+        if isinstance(data, list):  # a server from before pagination
+            items.extend(data)
+            break
+        if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+            raise CliError("the Rolegate proxy sent an unexpected app list", ExitCode.SERVER)
+        items.extend(data["items"])
+        cursor = data.get("next_cursor")
+        if not cursor or not isinstance(cursor, str):
+            break
+        path = "/apps?" + urllib.parse.urlencode({"cursor": cursor})
+    return [item for item in items if isinstance(item, dict)]
 
 
 def apps_ls(*, output_format: str) -> int:
