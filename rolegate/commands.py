@@ -9,6 +9,7 @@ import os
 import socket
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
