@@ -9,7 +9,6 @@ import os
 import socket
 import sys
 import time
-import urllib.parse
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO

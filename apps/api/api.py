@@ -29,6 +29,7 @@ from apps.accounts import services as account_services
 from apps.accounts import signin
 from apps.api import selectors, services
 from apps.api.models import ApiToken
+from apps.api.scoped_auth import ScopeRefused
 from apps.core.ratelimit import RateLimited
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,11 @@ class BearerToken(HttpBearer):
 api = NinjaAPI(
     title="Rolegate API",
     version="1.0.0",
-    description="Used by the rolegate CLI: sign-in, the user's apps, and AWS credentials.",
+    description=(
+        "Used by the rolegate CLI (sign-in, the user's apps, AWS credentials) and by automation "
+        "with scoped tokens (roles, users, integrations, access reviews, audit events). Lists "
+        "take ?limit=&cursor= and answer {items, next_cursor}; errors are {detail, code}."
+    ),
     urls_namespace=URLS_NAMESPACE,
     auth=BearerToken(),
 )
@@ -601,3 +606,9 @@ def app_console(request: HttpRequest, name: str, payload: ConsoleIn) -> Any:
 
 
 api.add_router("/requests", "apps.api.requests_api.router")  # access requests (issue 11)
+api.add_router("", "apps.api.admin_api.router")  # the admin API (issue 25)
+
+
+@api.exception_handler(ScopeRefused)
+def _on_scope_refused(request: HttpRequest, exc: ScopeRefused) -> HttpResponse:
+    return _error(request, 403, exc.code, exc.message)
