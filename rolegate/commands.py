@@ -545,11 +545,9 @@ def console(
     print_url: bool,
 ) -> int:
     """Open the AWS console as the app's role, through the server's launch path."""
-    from urllib.parse import urlsplit
-
     from rolegate import catalog
     from rolegate.client import api_path
-    from rolegate.validate import invalid
+    from rolegate.validate import console_url
 
     if region is not None and not is_region(region):
         raise CliError(f"--region {escape(region)!r} is not an AWS region", ExitCode.USAGE)
@@ -568,16 +566,7 @@ def console(
         answer = client.call("POST", api_path("apps", app_name, "console"), body)
     finally:
         client.close()
-    url = answer.get("url") if isinstance(answer, dict) else None
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
-        raise invalid("the console answer has no sign-in URL")
-    if parts.scheme == "http":
-        from rolegate.client import is_loopback
-
-        if not is_loopback(parts.hostname):
-            raise invalid("the console sign-in URL is not https")
-    assert isinstance(url, str)
+    url = console_url(answer.get("url") if isinstance(answer, dict) else None)
     if not print_url and _can_open_browser():
         import webbrowser
 

@@ -81,6 +81,39 @@ def role_arn(value: object, where: str = "role ARN") -> str:
         raise invalid(f"{where} {escape(value)[:120]!s} is not an IAM role ARN") from None
 
 
+# The AWS console's federation endpoints, per partition (regional ones are <region>.signin…).
+SIGNIN_DOMAINS = ("signin.aws.amazon.com", "signin.amazonaws-us-gov.com", "signin.amazonaws.cn")
+
+
+def console_url(value: object) -> str:
+    """The console sign-in URL the proxy sent, or the exit-9 error.
+
+    Only an AWS federation endpoint (``https://[<region>.]signin.<partition domain>/federation``)
+    or a loopback address (an offline sandbox) is opened: a hostile proxy cannot send the
+    browser to a page of its choosing.
+    """
+    from urllib.parse import urlsplit
+
+    from rolegate.client import is_loopback
+
+    if not isinstance(value, str) or CONTROL_RE.search(value) or len(value) > 8192:
+        raise invalid("the console answer has no sign-in URL")
+    try:
+        parts = urlsplit(value)
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        raise invalid("the console sign-in URL is malformed") from None
+    if parts.username is not None or parts.password is not None or not host:
+        raise invalid("the console sign-in URL is malformed")
+    if is_loopback(host) and parts.scheme in ("http", "https"):
+        return value
+    official = any(host == domain or host.endswith("." + domain) for domain in SIGNIN_DOMAINS)
+    if parts.scheme != "https" or not official or parts.path != "/federation":
+        raise invalid(f"the console sign-in URL {escape(value)[:80]!s} is not an AWS sign-in page")
+    return value
+
+
 def app_entry(item: Any) -> dict[str, Any]:
     """One entry of `GET /apps`, checked field by field; the exit-9 error when anything is off."""
     if not isinstance(item, dict):

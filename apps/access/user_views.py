@@ -51,7 +51,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
     users = get_user_model().objects.order_by("username")
     if query:
         users = users.filter(
-            Q(username__icontains=query) | Q(email__icontains=query) | Q(roles__contains=[query])
+            Q(username__icontains=query) | Q(email__icontains=query) | Q(roles__icontains=query)
         )
     page = Paginator(users, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"page": page, "users": list(page.object_list), "q": query}

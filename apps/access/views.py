@@ -63,6 +63,14 @@ def role_create(request: HttpRequest) -> HttpResponse:
         )
         return TemplateResponse(request, "access/role_form.html", {"form": form, "role": None})
     form = RoleForm(request.POST)
+    if form.is_valid() and not selectors.role_editable_by(request.user, form.cleaned_data["name"]):
+        # A role name the creator already holds (e.g. mapped from SSO before the role existed):
+        # creating it would let them write their own access.
+        form.add_error(
+            "name",
+            f"You hold the role {form.cleaned_data['name']!r}, so you may not create it; "
+            "ask another access admin.",
+        )
     if form.is_valid():
         try:
             role = services.role_create(

@@ -184,7 +184,7 @@ def roles_get(request: HttpRequest, name: str) -> Any:
 @router.post(
     "/roles",
     auth=scoped("roles:write"),
-    response={201: RoleOut, 400: ValidationErrorOut, 409: AdminErrorOut},
+    response={201: RoleOut, 400: ValidationErrorOut, 403: AdminErrorOut, 409: AdminErrorOut},
     tags=["roles"],
     summary="Create a role (validated like the editor and YAML)",
 )
@@ -192,6 +192,9 @@ def roles_create(request: HttpRequest, payload: RoleIn) -> Any:
     """Create a role; a role of that name already existing is a 409."""
     from apps.access.selectors import role_get
 
+    held = _not_editable(request, payload.name)
+    if held is not None:  # nobody writes a role they hold, not even by creating it
+        return held
     document = _role_document(payload.name, payload.version, payload.spec)
     try:
         _apply_document(document, actor=_caller(request), force=False)

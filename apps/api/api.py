@@ -576,6 +576,8 @@ def app_console(request: HttpRequest, name: str, payload: ConsoleIn) -> Any:
             role_arn=payload.role_arn,
             region=payload.region or None,
             destination=payload.destination or None,
+            # The console session ends with the CLI login, as credentials do.
+            login_expires_at=_caller_token(request).expires_at,
         )
     except RateLimited as error:
         return _rate_limited(request, error)

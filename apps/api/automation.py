@@ -11,7 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.api.models import AutomationToken
+from apps.api.models import ApiToken, AutomationToken
 from apps.api.scopes import SCOPES, capability_for, unknown_scopes
 from apps.api.selectors import AUTOMATION_TOKEN_PREFIX, PREFIX_LENGTH, hash_secret
 from apps.audit import events
@@ -137,6 +137,18 @@ def automation_token_revoke(*, actor: Any, token: AutomationToken) -> bool:
         )
     token.revoked_at, token.revoked_by = locked.revoked_at, locked.revoked_by
     return True
+
+
+def cli_token_refused(*, token: ApiToken, scope: str, method: str, path: str, refusal: str) -> None:
+    """Audit a CLI token refused on an admin endpoint (its user lacks the capability)."""
+    audit_record(
+        event_type=events.API_TOKEN_REFUSED,
+        actor=token.user,
+        outcome=AuditEvent.Outcome.DENIED,
+        target_kind="api_token",
+        target_name=f"{token.user.get_username()}/{token.prefix}",
+        details={"scope": scope, "method": method, "path": path, "reason": refusal},
+    )
 
 
 def automation_token_used(

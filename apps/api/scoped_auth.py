@@ -47,9 +47,15 @@ class ScopedBearer(HttpBearer):
         if cli is None:
             return None
         if capability and not has_capability(cli.user, capability):
-            raise ScopeRefused(
-                f"This endpoint needs the {capability} capability.", "capability_missing"
+            message = f"This endpoint needs the {capability} capability."
+            automation.cli_token_refused(
+                token=cli,
+                scope=self.scope,
+                method=request.method or "",
+                path=request.path,
+                refusal=message,
             )
+            raise ScopeRefused(message, "capability_missing")
         services.token_touch(token=cli)
         request.api_token = cli  # type: ignore[attr-defined]
         return cli.user
@@ -59,6 +65,11 @@ class ScopedBearer(HttpBearer):
         if self.scope not in token.scopes:
             refusal = f"The token {token.name!r} lacks the {self.scope} scope."
             code = "scope_missing"
+        elif not has_capability(token.owner, "staff"):
+            # Only staff may hold automation tokens, so a demoted (or deactivated) owner's
+            # tokens stop at once, whatever their scopes, review scopes included.
+            refusal = f"The owner of token {token.name!r} is no longer an active staff user."
+            code = "capability_missing"
         elif capability and not has_capability(token.owner, capability):
             refusal = (
                 f"The owner of token {token.name!r} no longer holds the {capability} capability "

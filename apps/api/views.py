@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts import services as account_services
@@ -109,7 +110,10 @@ def _automation_tokens_page(
     if not request.user.is_superuser:
         tokens = tokens.filter(owner_id=request.user.pk)
     context = {"form": form, "tokens": tokens[:200], "created": created}
-    return TemplateResponse(request, "api/automation_tokens.html", context, status=status)
+    response = TemplateResponse(request, "api/automation_tokens.html", context, status=status)
+    # The page may show a new token's secret: never kept by a browser or a proxy cache.
+    add_never_cache_headers(response)
+    return response
 
 
 @staff_required

@@ -34,6 +34,8 @@ AUTOMATION_TOKEN_CREATED = "automation_token.created"  # automation_token/<name>
 AUTOMATION_TOKEN_REVOKED = "automation_token.revoked"  # automation_token/<name>
 # automation_token/<name>: every call made with it (refused ones with outcome denied)
 AUTOMATION_TOKEN_USED = "automation_token.used"
+# api_token/<username>/<prefix>: a CLI token refused on an admin endpoint (capability missing)
+API_TOKEN_REFUSED = "api_token.refused"
 CLI_DEVICE_STARTED = "cli_device.started"  # client_address/<ip>: only refusals are recorded
 CLI_DEVICE_APPROVED = "cli_device.approved"  # cli_device/<user code>
 CLI_DEVICE_DENIED = "cli_device.denied"  # cli_device/<user code>

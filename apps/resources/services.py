@@ -567,6 +567,7 @@ def console_launch(
     region: str | None = None,
     destination: str | None = None,
     decided: Decided | None = None,
+    login_expires_at: datetime | None = None,
 ) -> ConsoleLaunch:
     """Sign `actor` in to the AWS console as `role_arn` on `app_name`: the federation login URL.
 
@@ -607,6 +608,7 @@ def console_launch(
         purpose="console",
         extra={"console_region": console_region, "destination": target},
         decided=decided,
+        login_expires_at=login_expires_at,
     )
     assert console_region is not None
     assert target is not None

@@ -72,6 +72,12 @@ POISONS: dict[str, dict[str, Any]] = {
     },
     "credentials with a newline": {"credentials": _credentials(AccessKeyId="ASIA\nX=1")},
     "traits with escapes": {"me_traits": {"team": [ESC]}},
+    "console URL elsewhere": {"console_url": "https://evil.example/federation?x=1"},
+    "console URL with a user part": {
+        "console_url": "https://signin.aws.amazon.com@evil.example/federation?x=1"
+    },
+    "console URL on another path": {"console_url": "https://signin.aws.amazon.com/oauth?x=1"},
+    "console URL in plain http": {"console_url": "http://signin.aws.amazon.com/federation?x=1"},
 }
 
 
@@ -105,7 +111,8 @@ class Hostile:
         if route.endswith("/credentials"):
             return self.poison.get("credentials", _credentials())
         if route.endswith("/console"):
-            return {"url": "https://signin.aws.amazon.com/federation?x=1", "role_arn": GOOD_ARN}
+            url = self.poison.get("console_url", "https://signin.aws.amazon.com/federation?x=1")
+            return {"url": url, "role_arn": GOOD_ARN}
         return {}
 
 
@@ -150,6 +157,8 @@ def _commands(poison: dict[str, Any]) -> list[list[str]]:
         ]
     if "me_traits" in poison:
         return [["status"], ["status", "--format", "json"]]
+    if "console_url" in poison:
+        return [["console", "dev", "--url"], ["console", "dev", "--aws-role", GOOD_ARN, "--url"]]
     return [
         ["apps", "ls"],
         ["apps", "ls", "--format", "json"],
@@ -182,7 +191,7 @@ def test_every_command_refuses_a_hostile_portal(hostile: Hostile, cli_env: dict[
     # Nothing poisoned was cached: no credentials; an app entry only from a clean listing.
     cache = Path(cli_env["ROLEGATE_HOME"]) / "cache"
     stored = sorted(p.name for p in cache.glob("*.json")) if cache.is_dir() else []
-    clean_listing = "credentials" in hostile.poison
+    clean_listing = "credentials" in hostile.poison or "console_url" in hostile.poison
     assert [name for name in stored if not (clean_listing and name.endswith(".app.json"))] == []
 
 
