@@ -18,7 +18,7 @@ from typing import Any
 from django.utils import timezone
 
 from apps.access.engine.decision import AppFacts, CompiledRole, Evaluator
-from apps.access.requests_models import AccessGrant
+from apps.access.requests.models import AccessGrant
 from apps.access.selectors import AppLike, _compiled_roles, as_app_facts, user_traits
 
 __all__ = [

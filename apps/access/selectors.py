@@ -120,7 +120,7 @@ def app_catalog() -> AppCatalog:
 
 def extra_role_names(user: Any) -> list[str]:
     """Role names granted for a limited time by approved access requests still in force."""
-    from apps.access.requests_selectors import granted_role_names
+    from apps.access.requests.selectors import granted_role_names
 
     return granted_role_names(user)
 
@@ -177,7 +177,7 @@ def user_role_specs(user: Any) -> list[CompiledRole]:
     names = [n for n in (user.roles or []) if isinstance(n, str)]
     if getattr(user, "pk", None) is None:
         return _compiled_roles(names)
-    from apps.access.requests_selectors import granted_roles_query
+    from apps.access.requests.selectors import granted_roles_query
 
     # Grants ride along as a subquery, so a decision still costs one query.
     rows = Role.objects.filter(

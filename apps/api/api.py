@@ -331,7 +331,7 @@ def me(request: HttpRequest) -> Any:
 
 
 def _grants(user: Any) -> list[dict[str, Any]]:
-    from apps.access.requests_models import AccessGrant
+    from apps.access.requests.models import AccessGrant
 
     rows = AccessGrant.objects.filter(
         user_id=user.pk, ended_at__isnull=True, ends_at__gt=timezone.now()

@@ -14,11 +14,10 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import Field
 
-from apps.access import requests_selectors as selectors
-from apps.access import requests_services as services
 from apps.access.engine.spec import format_duration
 from apps.access.errors import AccessDenied
-from apps.access.requests_models import AccessRequest
+from apps.access.requests import selectors, services
+from apps.access.requests.models import AccessRequest
 
 router = Router(tags=["access requests"])
 LIST_LIMIT = 100
