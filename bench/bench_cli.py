@@ -129,6 +129,7 @@ def measure(runs: int, aws_runs: int) -> dict[str, list[float]]:
             times["hit"].append(_timed(credentials, env))
             times["exec"].append(_timed(run_exec, env))
         for _ in range(runs):
+            times["python -c pass"].append(_timed(bare, env))  # the anchor, interleaved too
             for entry in cache.glob("*.json"):
                 entry.unlink()
             times["miss"].append(_timed(credentials, env))
@@ -285,7 +286,9 @@ READING = (
     "Reading: a hit imports only the standard library (tests/cli asserts it); a miss now imports "
     "only the standard library too (http.client instead of urllib3, an fcntl lock instead of "
     "filelock, awsra's package no longer importing its CreateSession client and cryptography "
-    "on `import awsra.arn`; tests/cli/test_ergonomics.py asserts no third-party module loads). "
+    "on `import awsra.arn`, the User-Agent from a constant instead of importlib.metadata and "
+    "platform, the credentials checked without awsra's dataclass; "
+    "tests/cli/test_ergonomics.py asserts no third-party module loads). "
     "The miss row excludes the server's issuance (leaf certificate + CreateSession); "
     "`aws serve` costs one loopback HTTP request per credential fetch of the SDK, served from "
     "the same cache."

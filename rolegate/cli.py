@@ -193,7 +193,7 @@ def _completion(shell: str) -> int:
         raise CliError(
             "completion needs the shtab package (pip install shtab)", ExitCode.ERROR
         ) from None
-    print(shtab.complete(build_parser(), shell=shell))
+    print(shtab.complete(build_parser(), shell))  # the shell to generate for, not a subprocess
     return ExitCode.OK
 
 

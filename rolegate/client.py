@@ -77,12 +77,17 @@ def normalize_proxy(value: str, *, insecure_http: bool = False) -> str:
 
 
 def user_agent() -> str:
-    """`rolegate/<version> (<system>)`, recorded in the audit log."""
-    import platform
+    """`rolegate/<version> (<system>)`, recorded in the audit log (no `platform` import: the
+    miss path stays lean)."""
+    import sys
 
-    from rolegate import version
+    from rolegate import VERSION
 
-    return f"rolegate/{version()} ({platform.system()}; Python {platform.python_version()})"
+    system = {"linux": "Linux", "darwin": "Darwin", "win32": "Windows"}.get(
+        sys.platform, sys.platform
+    )
+    python = ".".join(str(part) for part in sys.version_info[:3])
+    return f"rolegate/{VERSION} ({system}; Python {python})"
 
 
 class ApiClient:
