@@ -217,3 +217,30 @@ def test_the_version_constant_matches_both_distributions() -> None:
     root = Path(__file__).resolve().parents[2]
     for project in (root / "pyproject.toml", root / "cli" / "pyproject.toml"):
         assert tomllib.loads(project.read_text())["project"]["version"] == VERSION, project
+
+
+def test_exec_server_hands_the_child_an_endpoint_and_no_keys(
+    stub_api: StubApi, cli_env: dict[str, str]
+) -> None:
+    write_login(cli_env, stub_api.url)
+    child = (
+        "import json, os, sys, urllib.request\n"
+        "assert 'AWS_ACCESS_KEY_ID' not in os.environ\n"
+        "url = os.environ['AWS_CONTAINER_CREDENTIALS_FULL_URI']\n"
+        "token = os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN']\n"
+        "request = urllib.request.Request(url, headers={'Authorization': token})\n"
+        "print(json.load(urllib.request.urlopen(request))['AccessKeyId'])\n"
+        "try:\n"
+        "    urllib.request.urlopen(url)\n"
+        "except urllib.error.HTTPError as error:\n"
+        "    print(error.code)\n"
+        "sys.exit(5)\n"
+    )
+    result = rolegate(
+        ["exec", APP, "--aws-role", ROLE_ARN, "--region", "us-east-1", "--server", "--",
+         sys.executable, "-c", child],
+        cli_env,
+    )  # fmt: skip
+    assert result.returncode == 5, result.stderr
+    assert result.stdout == "ASIASTUB1\n403\n"
+    assert stub_api.credentials_requests() == 1
