@@ -284,7 +284,8 @@ def main() -> None:
 
 READING = (
     "Reading: a hit imports only the standard library (tests/cli asserts it); a miss now imports "
-    "only the standard library too (http.client instead of urllib3, an fcntl lock instead of "
+    "only the standard library too (HTTP/1.1 over socket/ssl instead of urllib3, an fcntl lock "
+    "instead of "
     "filelock, awsra's package no longer importing its CreateSession client and cryptography "
     "on `import awsra.arn`, the User-Agent from a constant instead of importlib.metadata and "
     "platform, the credentials checked without awsra's dataclass; "
