@@ -202,11 +202,32 @@ def _outcome(item: dict[str, Any]) -> int:
     )
 
 
+def _my_requests(client: Any) -> list[Any]:
+    """Every one of the user's requests, following the server's cursor pages (issue 25).
+
+    A server from before pagination answers a bare list; that is accepted as the whole list.
+    """
+    from urllib.parse import quote
+
+    collected: list[Any] = []
+    cursor = ""
+    for _page in range(1000):
+        path = "/requests?limit=500" + (f"&cursor={quote(cursor)}" if cursor else "")
+        data = client.call("GET", path)
+        if isinstance(data, list):
+            return data
+        if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+            raise CliError("the Rolegate proxy sent an unexpected request list", ExitCode.SERVER)
+        collected += data["items"]
+        cursor = data.get("next_cursor") or ""
+        if not cursor:
+            break
+    return collected
+
+
 def list_requests(*, output_format: str) -> int:
     """List the user's requests."""
-    data = _api().call("GET", "/requests")
-    if not isinstance(data, list):
-        raise CliError("the Rolegate proxy sent an unexpected request list", ExitCode.SERVER)
+    data = _my_requests(_api())
     items = [_request_dict(entry) for entry in data]
     if output_format == "json":
         print(json.dumps(items, indent=2, sort_keys=True))
@@ -243,10 +264,10 @@ def show(*, request_id: str, output_format: str) -> int:
         # A short id: resolve it among the user's own requests.
         if len(wanted) < 4:
             raise CliError("give at least 4 characters of the request id", ExitCode.USAGE)
-        mine = client.call("GET", "/requests")
+        mine = _my_requests(client)
         matches = [
             str(entry["id"])
-            for entry in (mine if isinstance(mine, list) else [])
+            for entry in mine
             if isinstance(entry, dict)
             and str(entry.get("id", "")).replace("-", "").startswith(wanted.replace("-", ""))
         ]
@@ -270,10 +291,10 @@ def _resolve_mine(client: Any, request_id: str) -> str:
         return wanted
     if len(wanted) < 4:
         raise CliError("give at least 4 characters of the request id", ExitCode.USAGE)
-    mine = client.call("GET", "/requests")
+    mine = _my_requests(client)
     matches = [
         str(entry["id"])
-        for entry in (mine if isinstance(mine, list) else [])
+        for entry in mine
         if isinstance(entry, dict)
         and str(entry.get("id", "")).replace("-", "").startswith(wanted.replace("-", ""))
     ]

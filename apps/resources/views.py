@@ -166,6 +166,8 @@ def _launch_post(request: HttpRequest, name: str, target: LaunchTarget | None) -
             role_arn=role,
             region=form.cleaned_data["region"] or None,
             destination=form.cleaned_data["destination"] or None,
+            # The decision the view made for the form is the one issuance uses.
+            decided=target.decided if target is not None else None,
         )
     except (AccessDenied, AppNotFound) as exc:
         if target is None:
