@@ -8,13 +8,14 @@ entry is validated (rolegate.validate.app_entry) before anything uses it.
 from __future__ import annotations
 
 import sys
-from typing import Any
-from urllib.parse import urlencode
+from typing import TYPE_CHECKING, Any
 
 from rolegate import cache, state
-from rolegate.client import ApiClient
 from rolegate.errors import CliError, ExitCode
 from rolegate.validate import app_entry, escape, invalid, is_app_name
+
+if TYPE_CHECKING:
+    from rolegate.client import ApiClient
 
 PAGE_LIMIT = 500
 MAX_PAGES = 1000
@@ -22,11 +23,15 @@ MAX_PAGES = 1000
 
 def client_for(login: state.Login) -> ApiClient:
     """The API client of a login."""
+    from rolegate.client import ApiClient
+
     return ApiClient(login.proxy, token=login.token, ca_file=login.ca_file, insecure=login.insecure)
 
 
 def list_apps(client: ApiClient, query: str = "") -> list[dict[str, Any]]:
     """Every app entry (all pages), validated; exit 9 for anything malformed."""
+    from urllib.parse import urlencode
+
     apps: list[dict[str, Any]] = []
     cursor: str | None = None
     seen: set[str] = set()

@@ -1,14 +1,14 @@
 """The Rolegate API client: JSON over HTTPS with the standard library, every failure a CliError.
 
-`http.client` rather than urllib3: the credential path's cache miss must start fast (issue 23,
-item 5) and the slim CLI install carries no HTTP library. Every answer is checked for control
-characters before a caller sees it (see rolegate.validate).
+A few lines of HTTP/1.1 over `socket` (and `ssl`) rather than urllib3 or even `http.client`
+(which imports the e-mail parser, ~25 ms): the credential path's cache miss must start fast
+(issue 23, item 5), and the slim CLI install carries no HTTP library. One request per
+connection (`Connection: close`); bodies by Content-Length, chunked, or until close. Every
+answer is checked for control characters before a caller sees it (see rolegate.validate).
 """
 
 from __future__ import annotations
 
-import http.client
-import ipaddress
 import json
 import os
 import socket
@@ -36,6 +36,8 @@ def is_loopback(host: str) -> bool:
     """True for localhost and loopback addresses (where plain http cannot be intercepted)."""
     if host.lower() in ("localhost", "localhost.", "ip6-localhost"):
         return True
+    import ipaddress
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -77,12 +79,17 @@ def normalize_proxy(value: str, *, insecure_http: bool = False) -> str:
 
 
 def user_agent() -> str:
-    """`rolegate/<version> (<system>)`, recorded in the audit log."""
-    import platform
+    """`rolegate/<version> (<system>)`, recorded in the audit log (no `platform` import: the
+    miss path stays lean)."""
+    import sys
 
-    from rolegate import version
+    from rolegate import VERSION
 
-    return f"rolegate/{version()} ({platform.system()}; Python {platform.python_version()})"
+    system = {"linux": "Linux", "darwin": "Darwin", "win32": "Windows"}.get(
+        sys.platform, sys.platform
+    )
+    python = ".".join(str(part) for part in sys.version_info[:3])
+    return f"rolegate/{VERSION} ({system}; Python {python})"
 
 
 class ApiClient:
@@ -102,37 +109,42 @@ class ApiClient:
         self.base_path = parts.path.rstrip("/")
         self.netloc = parts.netloc
         self.check_answers = True
-        self._connection: http.client.HTTPConnection | None = None
-
-    def _connect(self) -> http.client.HTTPConnection:
-        if self._connection is not None:
-            return self._connection
-        connection: http.client.HTTPConnection
-        if self.https:
-            import ssl
-
-            context = ssl.create_default_context(cafile=self.ca_file or None)
-            if self.insecure:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            connection = http.client.HTTPSConnection(
-                self.hostname, self.port, timeout=CONNECT_TIMEOUT, context=context
-            )
-        else:
-            connection = http.client.HTTPConnection(
-                self.hostname, self.port, timeout=CONNECT_TIMEOUT
-            )
-        connection.connect()
-        if connection.sock is not None:
-            connection.sock.settimeout(read_timeout())
-        self._connection = connection
-        return connection
+        self.check_answers = True
 
     def close(self) -> None:
-        """Close the connection (if any)."""
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        """Nothing to close: every request has its own connection."""
+
+    def _exchange(self, method: str, target: str, payload: bytes | None, headers: dict[str, str]
+                  ) -> tuple[int, bytes]:  # fmt: skip
+        """Send one request and read the whole answer: (status, body)."""
+        port = self.port or (443 if self.https else 80)
+        raw = socket.create_connection((self.hostname, port), timeout=CONNECT_TIMEOUT)
+        connection: socket.socket = raw
+        try:
+            if self.https:
+                import ssl
+
+                context = ssl.create_default_context(cafile=self.ca_file or None)
+                if self.insecure:
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+                connection = context.wrap_socket(raw, server_hostname=self.hostname)
+            connection.settimeout(read_timeout())
+            lines = [f"{method} {target} HTTP/1.1", f"Host: {self.netloc}", "Connection: close"]
+            lines += [f"{name}: {value}" for name, value in headers.items()]
+            if payload is not None or method in ("POST", "PUT", "PATCH"):
+                lines.append(f"Content-Length: {len(payload or b'')}")
+            head = "\r\n".join(lines) + "\r\n\r\n"
+            if any(ch in value for value in lines for ch in "\r\n\x00"):
+                raise CliError("a request header contains a line break", ExitCode.ERROR)
+            connection.sendall(head.encode("latin-1") + (payload or b""))
+            reader = connection.makefile("rb")
+            try:
+                return _read_response(reader)
+            finally:
+                reader.close()
+        finally:
+            connection.close()
 
     def request(
         self,
@@ -157,18 +169,16 @@ class ApiClient:
             payload = json.dumps(body).encode("utf-8")
             headers["Content-Type"] = "application/json"
         try:
-            connection = self._connect()
-            connection.request(method, self.base_path + API_PREFIX + path, payload, headers)
-            response = connection.getresponse()
-            raw = response.read(MAX_ANSWER_BYTES + 1)
-            status = response.status
-            if response.will_close:
-                self.close()
-        except BaseException as error:
-            self.close()
-            if isinstance(error, OSError | http.client.HTTPException):
-                raise self._transport_error(error) from None
-            raise
+            status, raw = self._exchange(
+                method, self.base_path + API_PREFIX + path, payload, headers
+            )
+        except _BadAnswer:
+            raise CliError(
+                f"{self.netloc} does not speak HTTP as the Rolegate API does (check --proxy)",
+                ExitCode.SERVER,
+            ) from None
+        except OSError as error:
+            raise self._transport_error(error) from None
         if len(raw) > MAX_ANSWER_BYTES:
             raise self._not_api(status, "an answer larger than 64 MB")
         if status == 204 or not raw:
@@ -198,16 +208,9 @@ class ApiClient:
             if "WRONG_VERSION_NUMBER" in detail.upper() or "wrong version" in detail.lower():
                 hint = f"is it a plain-http server? then use http://{host}"
             return CliError(f"TLS failure talking to {host}: {detail} ({hint})", ExitCode.TLS)
-        if isinstance(reason, socket.timeout | TimeoutError):
+        if isinstance(reason, TimeoutError):
             return CliError(
                 f"the Rolegate proxy {host} did not answer in time", ExitCode.UNREACHABLE
-            )
-        if isinstance(reason, http.client.BadStatusLine) and not isinstance(
-            reason, http.client.RemoteDisconnected
-        ):
-            return CliError(
-                f"{host} does not speak HTTP as the Rolegate API does (check --proxy)",
-                ExitCode.SERVER,
             )
         return CliError(f"cannot reach the Rolegate proxy {host}", ExitCode.UNREACHABLE)
 
@@ -225,6 +228,64 @@ class ApiClient:
         if 200 <= status < 300:
             return data
         raise error_for(status, data, self.proxy)
+
+
+class _BadAnswer(Exception):
+    """The peer answered something that is not HTTP/1.x."""
+
+
+def _read_response(reader: Any) -> tuple[int, bytes]:
+    """(status, body) from a buffered socket reader; 1xx answers are skipped."""
+    while True:
+        status_line = reader.readline(65537)
+        if not status_line:
+            raise ConnectionResetError("the proxy closed the connection without answering")
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+            raise _BadAnswer
+        status = int(parts[1])
+        headers: dict[str, str] = {}
+        for _ in range(200):
+            line = reader.readline(65537)
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, sep, value = line.decode("latin-1").partition(":")
+            if not sep:
+                raise _BadAnswer
+            headers[name.strip().lower()] = value.strip()
+        else:
+            raise _BadAnswer
+        if 100 <= status < 200:
+            continue
+        break
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        body = bytearray()
+        while len(body) <= MAX_ANSWER_BYTES:
+            size_line = reader.readline(65537).split(b";", 1)[0].strip()
+            try:
+                size = int(size_line, 16)
+            except ValueError:
+                raise _BadAnswer from None
+            if size == 0:
+                break
+            chunk = reader.read(size)
+            if len(chunk) < size:
+                raise ConnectionResetError("the answer was cut short")
+            body += chunk
+            reader.readline(65537)
+        return status, bytes(body)
+    length = headers.get("content-length")
+    if length is not None:
+        if not length.isdigit():
+            raise _BadAnswer
+        wanted = min(int(length), MAX_ANSWER_BYTES + 1)
+        body_bytes: bytes = reader.read(wanted)
+        if len(body_bytes) < wanted:
+            raise ConnectionResetError("the answer was cut short")
+        return status, body_bytes
+    if status in (204, 304):
+        return status, b""
+    return status, reader.read(MAX_ANSWER_BYTES + 1)
 
 
 def api_path(*parts: str) -> str:

@@ -11,7 +11,7 @@
 | 6    | DENIED           | refused: wrong password, role not allowed, login denied, throttled    |
 | 7    | NOT_FOUND        | unknown app, or no allowed role matches the name given                |
 | 8    | AWS              | AWS refused or failed to issue the credentials                        |
-| 9    | SERVER           | the proxy failed or answered something that is not the Rolegate API   |
+| 9    | SERVER           | the proxy failed, or answered something that is not valid             |
 | 10   | LOCAL_CONFIG     | a local file is unusable: malformed AWS config, a profile section     |
 |      |                  | rolegate does not manage, unreadable state under ROLEGATE_HOME        |
 """

@@ -13,17 +13,18 @@ rebinding) get nothing.
 
 from __future__ import annotations
 
-import hmac
 import json
 import os
-import secrets
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 from rolegate import credentials
 from rolegate.errors import CliError, ExitCode
+
+TYPE_CHECKING = False  # `typing` and `http.server` load only when needed (exec runs often)
+if TYPE_CHECKING:
+    from http.server import BaseHTTPRequestHandler
+    from typing import Any
 
 # Variables that would make the child use something other than what exec hands it.
 _SHADOWING = (
@@ -176,6 +177,9 @@ class CredentialEndpoint:
     """The ECS container-credentials protocol for one (portal, app, role) on 127.0.0.1."""
 
     def __init__(self, app: str, role_arn: str, proxy: str, port: int = 0) -> None:
+        import secrets
+        from http.server import ThreadingHTTPServer
+
         self.app = app
         self.role_arn = role_arn
         self.proxy = proxy
@@ -224,6 +228,9 @@ class CredentialEndpoint:
 
 
 def _handler(endpoint: CredentialEndpoint) -> type[BaseHTTPRequestHandler]:
+    import hmac
+    from http.server import BaseHTTPRequestHandler
+
     class Handler(BaseHTTPRequestHandler):
         server_version = "rolegate"
         sys_version = ""

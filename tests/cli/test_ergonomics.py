@@ -174,3 +174,73 @@ def test_exec_options_go_before_the_double_dash_in_any_order(
     assert shown.stdout == f"eu-central-1 {APP}\n"
     # A full ARN and a region: no listing was needed.
     assert [path for _, path in stub_api.requests] == [f"/api/v1/apps/{APP}/credentials"]
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"Version": 1, "AccessKeyId": "ASIAX1", "SecretAccessKey": "s", "SessionToken": "t",
+         "Expiration": "2030-01-01T00:00:00+02:00"},
+        {"Version": 1, "AccessKeyId": "ASIAX1", "SecretAccessKey": "s", "SessionToken": "t",
+         "Expiration": "2030-01-01T00:00:00"},
+        {"Version": 2, "AccessKeyId": "ASIAX1", "SecretAccessKey": "s", "SessionToken": "t",
+         "Expiration": "2030-01-01T00:00:00Z"},
+        {"Version": True, "AccessKeyId": "ASIAX1", "SecretAccessKey": "s", "SessionToken": "t",
+         "Expiration": "2030-01-01T00:00:00Z"},
+        {"Version": 1, "AccessKeyId": "", "SecretAccessKey": "s", "SessionToken": "t",
+         "Expiration": "2030-01-01T00:00:00Z"},
+        {"Version": 1, "AccessKeyId": "ASIAX1", "SecretAccessKey": "s", "SessionToken": "t",
+         "Expiration": "soon"},
+        [],
+    ],
+)  # fmt: skip
+def test_the_cli_checks_credentials_as_awsra_does(document: object) -> None:
+    from awsra.credential_process import format_output, parse_output
+    from rolegate.credentials import checked_document
+    from rolegate.errors import CliError
+
+    try:
+        expected = json.loads(format_output(parse_output(json.dumps(document))))
+    except ValueError:
+        with pytest.raises(CliError) as refused:
+            checked_document(document)
+        assert refused.value.code == 9
+        return
+    assert checked_document(document) == expected
+
+
+def test_the_version_constant_matches_both_distributions() -> None:
+    import tomllib
+
+    from rolegate import VERSION
+
+    root = Path(__file__).resolve().parents[2]
+    for project in (root / "pyproject.toml", root / "cli" / "pyproject.toml"):
+        assert tomllib.loads(project.read_text())["project"]["version"] == VERSION, project
+
+
+def test_exec_server_hands_the_child_an_endpoint_and_no_keys(
+    stub_api: StubApi, cli_env: dict[str, str]
+) -> None:
+    write_login(cli_env, stub_api.url)
+    child = (
+        "import json, os, sys, urllib.request\n"
+        "assert 'AWS_ACCESS_KEY_ID' not in os.environ\n"
+        "url = os.environ['AWS_CONTAINER_CREDENTIALS_FULL_URI']\n"
+        "token = os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN']\n"
+        "request = urllib.request.Request(url, headers={'Authorization': token})\n"
+        "print(json.load(urllib.request.urlopen(request))['AccessKeyId'])\n"
+        "try:\n"
+        "    urllib.request.urlopen(url)\n"
+        "except urllib.error.HTTPError as error:\n"
+        "    print(error.code)\n"
+        "sys.exit(5)\n"
+    )
+    result = rolegate(
+        ["exec", APP, "--aws-role", ROLE_ARN, "--region", "us-east-1", "--server", "--",
+         sys.executable, "-c", child],
+        cli_env,
+    )  # fmt: skip
+    assert result.returncode == 5, result.stderr
+    assert result.stdout == "ASIASTUB1\n403\n"
+    assert stub_api.credentials_requests() == 1
