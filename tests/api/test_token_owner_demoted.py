@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize(
-    "scope,path", [("requests:review", "/requests/queue"), ("roles:read", "/roles")]
+    ("scope", "path"), [("requests:review", "/requests/queue"), ("roles:read", "/roles")]
 )
 def test_a_demoted_owner_stops_every_token(make_user: Any, scope: str, path: str) -> None:
     owner = make_user("ops", is_staff=True, groups=EVERY_CAPABILITY)
