@@ -10,8 +10,8 @@ import pytest
 from django.core import mail
 from django.test import Client
 
-from apps.access import requests_services as requests
-from apps.access.requests_models import AccessRequest
+from apps.access.requests import services as requests
+from apps.access.requests.models import AccessRequest
 from apps.audit.models import AuditEvent
 from apps.core.templatetags.rolegate import absolute
 from tests.resources.conftest import ACCESS_ROLE

@@ -14,11 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.access import requests_selectors as selectors
-from apps.access import requests_services as services
 from apps.access.errors import AccessDenied
-from apps.access.requests_forms import AccessRequestForm, HistoryFilterForm, ReviewForm
-from apps.access.requests_models import AccessRequest
+from apps.access.requests import selectors, services
+from apps.access.requests.forms import AccessRequestForm, HistoryFilterForm, ReviewForm
+from apps.access.requests.models import AccessRequest
 from apps.core.capabilities import ACCESS_ADMIN, has_capability
 from apps.core.policies import access_admin_required, login_required
 
