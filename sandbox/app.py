@@ -139,7 +139,10 @@ class SandboxApp:
         try:
             with permissions.request_context(self._session_context(environ)):
                 # Responses are built eagerly, so the context covers every IAM check.
-                return list(self._dispatch(environ, start_response))
+                body = list(self._dispatch(environ, start_response))
+            if environ.get("REQUEST_METHOD", "GET").upper() not in ("GET", "HEAD", "OPTIONS"):
+                self.sandbox.state_changed()
+            return body
         except Exception:
             # A bug in the sandbox must look like an AWS 500, not a dropped connection.
             logger.exception("sandbox: unhandled error")

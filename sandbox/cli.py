@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_CREDENTIALS_FILE,
         help=f"AWS shared-credentials file for the operator (default {DEFAULT_CREDENTIALS_FILE})",
     )
+    parser.add_argument(
+        "--state-file",
+        default=None,
+        help="keep the AWS state in this file: start from it when it exists (instead of the "
+        "seed) and save every change to it",
+    )
     return parser
 
 
@@ -42,7 +48,7 @@ def main(argv: Sequence[str] | None = None, *, stop_event: threading.Event | Non
     if not 0 <= args.port <= 65535:
         print(f"error: --port must be 0-65535, not {args.port}", file=sys.stderr)
         return 2
-    sandbox = Sandbox(host=args.host, port=args.port, seed=args.seed)
+    sandbox = Sandbox(host=args.host, port=args.port, seed=args.seed, state_file=args.state_file)
     try:
         sandbox.start()
     except OSError as error:
@@ -53,6 +59,9 @@ def main(argv: Sequence[str] | None = None, *, stop_event: threading.Event | Non
         operator = sandbox.seeded.get("operator") or create_operator()
         path = write_credentials_file(args.credentials_file, operator)
         print(f"Sandbox AWS endpoint: {sandbox.url}")
+        if args.state_file:
+            origin = "restored from" if sandbox.restored else "saved to"
+            print(f"State {origin} {args.state_file}")
         print(f"Account: {sandbox.seeded.get('account_id', '123456789012')}")
         print(f"Operator access key id: {operator.access_key_id}")
         print(f"Operator secret access key: {operator.secret_access_key}")

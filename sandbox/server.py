@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import moto_backend
+from . import moto_backend, persist
 from .app import SandboxApp
 from .clock import Clock
 from .faults import Faults
@@ -49,6 +50,7 @@ class Sandbox:
         port: int = DEFAULT_PORT,
         seed: str | None = None,
         max_skew: timedelta = timedelta(minutes=5),
+        state_file: str | Path | None = None,
     ) -> None:
         if seed is not None and seed not in SEEDS:
             raise ValueError(f"unknown seed {seed!r}; choose one of {', '.join(SEEDS)}")
@@ -61,6 +63,11 @@ class Sandbox:
         self.state = RolesAnywhereState()
         self.signin_tokens = SigninTokens()
         self.seeded: dict[str, Any] = {}
+        # With a state file, the sandbox starts from what it saved there (else from the seed)
+        # and saves every change back (sandbox/persist.py).
+        self.state_file = Path(state_file) if state_file is not None else None
+        self.restored = False
+        self._saver: persist.Saver | None = None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._previous_auth_count: float | None = None
@@ -88,6 +95,11 @@ class Sandbox:
         self._previous_auth_count = moto_backend.enable_iam_enforcement()
         try:
             self._reset_state()
+            if self.state_file is not None:
+                self.restored = persist.load(self, self.state_file)
+                self._saver = persist.Saver(self, self.state_file)
+                self._saver.start()
+                self._saver.changed()  # the seeded state is on disk from the start
         except Exception:
             self.stop()
             raise
@@ -102,6 +114,9 @@ class Sandbox:
         """Stop serving and release the process-wide slot (state is left for inspection)."""
         global _running
         self.faults.clear()
+        if self._saver is not None:
+            self._saver.stop()
+            self._saver = None
         if self._server is not None:
             if self._thread is not None:
                 self._server.shutdown()
@@ -149,6 +164,12 @@ class Sandbox:
     def reset(self) -> None:
         """Forget every AWS resource, fault, token and clock skew; re-apply the start seed."""
         self._reset_state()
+        self.state_changed()
+
+    def state_changed(self) -> None:
+        """Called after each request that may have changed a resource (saved with a state file)."""
+        if self._saver is not None:
+            self._saver.changed()
 
     def _reset_state(self) -> None:
         self.faults.clear()

@@ -197,6 +197,20 @@ class RolesAnywhereState:
         # aws:SourceIdentity and aws:TokenIssueTime, as AWS attaches them to every request.
         self.session_contexts: dict[str, dict[str, str]] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but the lock (for the sandbox's state file)."""
+        return {key: value for key, value in self.__dict__.items() if key != "lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+
+    def restore(self, other: RolesAnywhereState) -> None:
+        """Take over every resource of ``other`` (a state read back from disk)."""
+        with self.lock:
+            for key, value in other.__getstate__().items():
+                setattr(self, key, value)
+
     def clear(self) -> None:
         """Forget every resource."""
         with self.lock:

@@ -177,6 +177,21 @@ def enroll_sandbox(*, sandbox_url: str, credentials_file: Path) -> EnrollmentRes
     return EnrollmentResult(arns["trust_anchor_arn"], arns["profile_arn"], arns["role_arn"])
 
 
+def document_exists(document: dict[str, object]) -> bool:
+    """Whether the role or user a guide document describes exists already (an integration
+    always counts as missing: the demo re-applies it to match the sandbox account)."""
+    from apps.access.models import Role
+    from apps.accounts.models import User
+
+    metadata = document.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    if document.get("kind") == "role":
+        return Role.objects.filter(name=name).exists()
+    if document.get("kind") == "user":
+        return User.objects.filter(username=name).exists()
+    return False
+
+
 def guide_documents(
     enrollment: EnrollmentResult, guide_profile_arn: str
 ) -> list[dict[str, object]]:

@@ -178,9 +178,12 @@ def test_the_guide_in_a_browser_as_the_demo_sets_it_up(
             expect(launch).to_have_count(1)
             expect(launch).to_contain_text("success")
             expect(launch).to_contain_text(f"app/{demo.GUIDE_APP}")
-            launch.get_by_text("show").click()
-            expect(launch.locator("pre")).to_contain_text("'purpose': 'console'")
-            expect(launch.locator("pre")).to_contain_text(demo.GUIDE_ROLE_ARN)
+            expect(launch).to_contain_text("console")  # the purpose column
+            launch.get_by_role("button", name="Details").click()
+            details = launch.locator("xpath=following-sibling::tr[1]").locator("pre")
+            expect(details).to_be_visible()
+            expect(details).to_contain_text('"purpose": "console"')
+            expect(details).to_contain_text(demo.GUIDE_ROLE_ARN)
             page.screenshot(path=str(ARTIFACTS / "05-audit.png"))
 
             # ... and the integration's last sync as SUCCESS (step 1's checkpoint).

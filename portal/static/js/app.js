@@ -139,6 +139,7 @@
       }
       return;
     }
+    detail.isError = false;  // shown in the banner, not as an htmx error in the console
     banner(
       "The server could not complete the request (" + status + "). Nothing was changed; " +
       "try again in a moment, and tell an operator if it keeps happening."

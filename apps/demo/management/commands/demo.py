@@ -60,6 +60,9 @@ class Command(BaseCommand):
                 "guide",
                 "--credentials-file",
                 str(credentials_file),
+                # What the first run created in the sandbox is there in the next one.
+                "--state-file",
+                str(settings.VAR_DIR / "sandbox" / "state.pickle"),
             ],
         )
         if not demo.wait_for_port("127.0.0.1", sandbox_port):
@@ -110,7 +113,15 @@ class Command(BaseCommand):
         )
         documents = demo.guide_documents(enrollment, profile_arn)
         self.say("step 3: creating the integration, the role example-read-only-access and alice")
-        apply_documents(documents, actor=None, force=True)
+        # A second run keeps what the operator changed: the role and alice are created only
+        # when missing; the integration follows the (persisted) sandbox account.
+        fresh = [d for d in documents if not demo.document_exists(d)]
+        kept = [f"{d['kind']}/{d['metadata']['name']}" for d in documents if d not in fresh]  # type: ignore[index]
+        if kept:
+            self.say(f"keeping {', '.join(kept)} as they are")
+        integration = [d for d in documents if d["kind"] == "integration"]
+        apply_documents(integration, actor=None, force=True)
+        apply_documents([d for d in fresh if d["kind"] != "integration"], actor=None)
         alice = User.objects.get(username="alice")
         if not alice.check_password(alice_password):
             user_set_password(actor=None, user=alice, password=alice_password)
