@@ -498,6 +498,37 @@ API_ROUTES += [
         api_needs("audit_read", 200),
     ),
     ApiRoute(
+        "api/v1/webhooks",
+        "GET",
+        lambda w: "/api/v1/webhooks",
+        api_needs("integration_admin", 200),
+    ),
+    *(
+        ApiRoute(
+            "api/v1/webhooks/<name>",
+            method,
+            lambda w: "/api/v1/webhooks/no-such-hook",
+            api_needs("integration_admin", status),
+            lambda w: {"url": "ftp://x", "secret": "s" * 20, "event_types": ["sessions.revoked"]},
+        )
+        for method, status in (("PUT", 400), ("DELETE", 404))
+    ),
+    ApiRoute(
+        "api/v1/webhooks/<name>/deliveries",
+        "GET",
+        lambda w: "/api/v1/webhooks/no-such-hook/deliveries",
+        api_needs("integration_admin", 404),
+    ),
+    ApiRoute(
+        "api/v1/apply",
+        "POST",
+        lambda w: "/api/v1/apply",
+        api_needs("access_admin", 400),
+        lambda w: {
+            "documents": [{"kind": "role", "metadata": {"name": "m"}, "spec": _BAD_ROLE["spec"]}]
+        },
+    ),
+    ApiRoute(
         "api/v1/audit/export",
         "GET",
         lambda w: "/api/v1/audit/export",
