@@ -24,9 +24,15 @@ from awsra.errors import (
     error_from_response,
 )
 from awsra.http import call_with_retries, http_request
-from awsra.keys import CertificateInput, PrivateKeyInput
+from awsra.keys import (
+    CertificateInput,
+    PrivateKeyInput,
+    load_certificate,
+    load_certificates,
+    load_private_key,
+)
 from awsra.partitions import get_partition
-from awsra.signer import sign_create_session
+from awsra.signer import CreateSessionSigner
 
 __all__ = [
     "ENDPOINT_ENV",
@@ -156,6 +162,17 @@ def create_session(
     if budget is not None and budget <= 0:
         raise ValueError("budget must be positive")
     deadline = clock() + budget if budget is not None else None
+    prepared = CreateSessionSigner(
+        trust_anchor_arn=trust_anchor_arn,
+        profile_arn=profile_arn,
+        role_arn=role_arn,
+        endpoint_url=base_url,
+        role_session_name=role_session_name,
+        duration_seconds=duration_seconds,
+    )
+    leaf = load_certificate(certificate)
+    key = load_private_key(private_key)
+    intermediates = load_certificates(chain)
 
     def attempt() -> Credentials:
         attempt_timeout = timeout
@@ -163,17 +180,8 @@ def create_session(
             attempt_timeout = min(timeout, deadline - clock())
             if attempt_timeout <= 0.05:
                 raise AwsTimeoutError("Timeout", "the time budget ran out before CreateSession")
-        request = sign_create_session(
-            certificate=certificate,
-            private_key=private_key,
-            trust_anchor_arn=trust_anchor_arn,
-            profile_arn=profile_arn,
-            role_arn=role_arn,
-            endpoint_url=base_url,
-            role_session_name=role_session_name,
-            duration_seconds=duration_seconds,
-            chain=chain,
-        )
+        # Signed afresh per attempt (a new date), from the request prepared once above.
+        request = prepared.sign(leaf, key, intermediates)
         response = http_request(
             request.method,
             request.url,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -31,6 +31,7 @@ from awsra.sigv4 import (
     ALGORITHM_RSA,
     AMZ_DATE_FORMAT,
     SERVICE,
+    canonical_header_value,
     canonical_request,
     credential_scope,
     sha256_hex,
@@ -40,6 +41,7 @@ from awsra.sigv4 import (
 __all__ = [
     "MAX_CHAIN_LENGTH",
     "SESSION_NAME_RE",
+    "CreateSessionSigner",
     "SignedRequest",
     "algorithm_for_key",
     "build_create_session_body",
@@ -312,3 +314,118 @@ def sign_create_session(
         region=region,
     )
     return SignedRequest(method="POST", url=url, headers=headers, body=body)
+
+
+class CreateSessionSigner:
+    """A CreateSession request prepared once (body, its hash, URL, scope suffix, header layout),
+    signed per call with a fresh certificate: only what changes is computed per request.
+
+    Signs exactly what `sign_create_session` signs (Content-Type, Host, X-Amz-Date, X-Amz-X509
+    and, with intermediates, X-Amz-X509-Chain), so the two produce the same headers for the
+    same inputs (tests/awsra/test_awsra_fast_signer.py checks that, the vectors, the verifier,
+    and the independent `iam-rolesanywhere-session`).
+    """
+
+    __slots__ = (
+        "_canonical_head",
+        "_payload_hash",
+        "_region",
+        "body",
+        "content_type",
+        "host",
+        "url",
+    )
+
+    def __init__(
+        self,
+        *,
+        trust_anchor_arn: str,
+        profile_arn: str,
+        role_arn: str,
+        endpoint_url: str,
+        role_session_name: str | None = None,
+        duration_seconds: int | None = None,
+        content_type: str = "application/json",
+    ) -> None:
+        if content_type not in ("application/json", "application/x-amz-json-1.0"):
+            raise SignatureError(f"unsupported content type {content_type!r}")
+        self.content_type = content_type
+        self.body = build_create_session_body(
+            trust_anchor_arn=trust_anchor_arn,
+            profile_arn=profile_arn,
+            role_arn=role_arn,
+            role_session_name=role_session_name,
+            duration_seconds=duration_seconds,
+        )
+        self._region = parse_trust_anchor_arn(trust_anchor_arn).region
+        base = endpoint_url.rstrip("/")
+        if "?" in base or "#" in base:
+            raise SignatureError(
+                f"endpoint URL must not have a query or fragment: {endpoint_url!r}"
+            )
+        self.url = f"{base}/sessions"
+        host, path, query = _host_header(self.url)
+        if "\n" in host or "\r" in host:
+            raise SignatureError("host contains a line break")
+        self.host = host
+        self._payload_hash = sha256_hex(self.body)
+        # The canonical request up to the first per-call value (method, URI, query, then the
+        # headers that never change), in the layout `canonical_request` produces.
+        empty = canonical_request(
+            method="POST", path=path, query=query, headers=(), signed_headers=(), payload_sha256=""
+        )
+        method, uri, canonical_query = empty.split("\n")[:3]
+        self._canonical_head = (
+            f"{method}\n{uri}\n{canonical_query}\n"
+            f"content-type:{content_type}\nhost:{canonical_header_value(host)}\nx-amz-date:"
+        )
+
+    def sign(
+        self,
+        certificate: x509.Certificate,
+        private_key: PrivateKey,
+        chain: Sequence[x509.Certificate] = (),
+        now: datetime | None = None,
+    ) -> SignedRequest:
+        """Sign the prepared request with this certificate and key (they must match)."""
+        algorithm = algorithm_for_key(private_key)
+        if certificate.public_key() != private_key.public_key():
+            raise SignatureError("the private key does not match the certificate's public key")
+        intermediates = [cert for cert in chain if cert != certificate]
+        if len(intermediates) > MAX_CHAIN_LENGTH:
+            raise SignatureError(
+                f"certificate chain has {len(intermediates)} certificates besides the leaf; "
+                f"Roles Anywhere accepts at most {MAX_CHAIN_LENGTH}"
+            )
+        when = now if now is not None else datetime.now(UTC)
+        if when.tzinfo is None:
+            raise SignatureError("signing time must be timezone-aware")
+        amz_date = when.astimezone(UTC).strftime(AMZ_DATE_FORMAT)
+        x509_value = base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode(
+            "ascii"
+        )
+        headers = {
+            "Content-Type": self.content_type,
+            "Host": self.host,
+            "X-Amz-Date": amz_date,
+            "X-Amz-X509": x509_value,
+        }
+        if intermediates:
+            chain_value = ",".join(certificate_header_value(c) for c in intermediates)
+            headers["X-Amz-X509-Chain"] = chain_value
+            signed = "content-type;host;x-amz-date;x-amz-x509;x-amz-x509-chain"
+            chain_line = f"x-amz-x509-chain:{chain_value}\n"
+        else:
+            signed = "content-type;host;x-amz-date;x-amz-x509"
+            chain_line = ""
+        canonical = (
+            f"{self._canonical_head}{amz_date}\nx-amz-x509:{x509_value}\n{chain_line}\n"
+            f"{signed}\n{self._payload_hash}"
+        )
+        scope = f"{amz_date[:8]}/{self._region}/{SERVICE}/aws4_request"
+        signature = sign_string(private_key, string_to_sign(algorithm, amz_date, scope, canonical))
+        headers["Authorization"] = (
+            f"{algorithm} Credential={certificate.serial_number}/{scope}, "
+            f"SignedHeaders={signed}, Signature={signature}"
+        )
+        return SignedRequest(method="POST", url=self.url, headers=headers, body=self.body)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rolegate.errors import CliError, ExitCode
+from rolegate.validate import escape
 
 DEFAULT_POLL_SECONDS = 3.0
 # Keep polling a little past the review deadline: the server expires requests on its own beat.
@@ -64,7 +65,11 @@ def run(args: argparse.Namespace) -> int:
 def _api() -> Any:
     from rolegate import commands, state
 
-    return commands._client(state.require_login())
+    client = commands._client(state.require_login())
+    # Reasons and comments are people's free text (a newline is fine there): they are not
+    # refused, but every character the terminal would act on is escaped before printing.
+    client.check_answers = False
+    return client
 
 
 def _poll_seconds() -> float:
@@ -123,7 +128,7 @@ def _print_request(item: dict[str, Any]) -> None:
         comment = f': "{review.get("comment")}"' if review.get("comment") else ""
         label = "Reviews:" if index == 0 else ""
         lines.append(f"{label:12}{review.get('decision')} by {review.get('reviewer')}{comment}")
-    print("\n".join(lines))
+    print("\n".join(escape(line) for line in lines))
 
 
 def _emit(item: dict[str, Any], output_format: str) -> None:
@@ -243,7 +248,7 @@ def list_requests(*, output_format: str) -> int:
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for index, row in enumerate(rows):
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        print(escape("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()))
         if index == 0:
             print("  ".join("-" * w for w in widths))
     return ExitCode.OK

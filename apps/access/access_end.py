@@ -12,20 +12,29 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
 
-from apps.access.engine.decision import AppFacts, CompiledRole, Evaluator
-from apps.access.requests_models import AccessGrant
+from apps.access.engine.decision import (
+    DEFAULT_MAX_SESSION_TTL,
+    AppFacts,
+    CompiledRole,
+    Evaluator,
+    Traits,
+    max_session_ttl,
+)
+from apps.access.requests.models import AccessGrant
 from apps.access.selectors import AppLike, _compiled_roles, as_app_facts, user_traits
 
 __all__ = [
     "MIN_SESSION_SECONDS",
     "AccessEnd",
+    "AppDecision",
     "DurationPlan",
     "access_end_for",
+    "app_decision",
     "grant_only_ends",
     "issuance_duration",
 ]
@@ -69,6 +78,82 @@ def _allows(
     return role_arn in Evaluator(roles, traits).allowed_aws_roles(facts)
 
 
+class AppDecision:
+    """One user's decision on one app, made once per request and carried through issuance.
+
+    Built from two queries (the grants in force, then every role they and the assignment
+    name); everything after (allowed ARNs, the session cap, when access ends) is in memory.
+    """
+
+    def __init__(
+        self,
+        *,
+        facts: AppFacts,
+        assigned: Sequence[str],
+        grants: Sequence[tuple[str, datetime, Any]],
+        compiled: dict[str, CompiledRole],
+        traits: Traits,
+        now: datetime,
+    ) -> None:
+        self.facts = facts
+        self.now = now
+        self._assigned = list(assigned)
+        self._grants = list(grants)
+        self._compiled = compiled
+        self._traits = traits
+        held = [*self._assigned, *(name for name, _, _ in self._grants)]
+        self._roles = [compiled[name] for name in dict.fromkeys(held) if name in compiled]
+        self._evaluator = Evaluator(self._roles, traits)
+        self.allowed: frozenset[str] = frozenset(self._evaluator.allowed_aws_roles(facts))
+
+    def session_ttl(self, role_arn: str) -> timedelta:
+        """The cap for `role_arn`: the shortest TTL of the roles granting it (else of all roles)."""
+        granting = self._evaluator.granting_roles(self.facts, role_arn)
+        if granting:
+            return max_session_ttl(granting)
+        return max_session_ttl(self._roles) if self._roles else DEFAULT_MAX_SESSION_TTL
+
+    def access_end(self, role_arn: str, *, login_expires_at: datetime | None = None) -> AccessEnd:
+        """When access to `role_arn` ends (see `access_end_for`), from the loaded grants."""
+        return _access_end(
+            self._compiled,
+            self._assigned,
+            self._grants,
+            self._traits,
+            self.facts,
+            role_arn,
+            login_expires_at,
+        )
+
+
+def _grants_in_force(user: Any, moment: datetime) -> list[tuple[str, datetime, Any]]:
+    if getattr(user, "pk", None) is None:
+        return []
+    return list(
+        AccessGrant.objects.filter(user_id=user.pk, ended_at__isnull=True, ends_at__gt=moment)
+        .order_by("ends_at")
+        .values_list("role_name", "ends_at", "request_id")
+    )
+
+
+def app_decision(user: Any, app: AppFacts | AppLike, *, now: datetime | None = None) -> AppDecision:
+    """The user's decision on `app` (allowed ARNs, TTL, access end), in two queries."""
+    moment = now or timezone.now()
+    assigned = [name for name in (user.roles or []) if isinstance(name, str)]
+    active = bool(getattr(user, "is_authenticated", False) and user.is_active)
+    grants = _grants_in_force(user, moment) if active else []
+    names = [*assigned, *(g[0] for g in grants)] if active else []
+    compiled = {role.name: role for role in _compiled_roles(names)}
+    return AppDecision(
+        facts=as_app_facts(app),
+        assigned=assigned,
+        grants=grants,
+        compiled=compiled,
+        traits=user_traits(user),
+        now=moment,
+    )
+
+
 def access_end_for(
     user: Any,
     app: AppFacts | AppLike,
@@ -85,14 +170,22 @@ def access_end_for(
     """
     moment = now or timezone.now()
     assigned = [name for name in (user.roles or []) if isinstance(name, str)]
-    grants = list(
-        AccessGrant.objects.filter(user_id=user.pk, ended_at__isnull=True, ends_at__gt=moment)
-        .order_by("ends_at")
-        .values_list("role_name", "ends_at", "request_id")
-    )
+    grants = _grants_in_force(user, moment)
     compiled = {role.name: role for role in _compiled_roles([*assigned, *(g[0] for g in grants)])}
-    traits = user_traits(user)
-    facts = as_app_facts(app)
+    return _access_end(
+        compiled, assigned, grants, user_traits(user), as_app_facts(app), role_arn, login_expires_at
+    )
+
+
+def _access_end(
+    compiled: dict[str, CompiledRole],
+    assigned: Sequence[str],
+    grants: Sequence[tuple[str, datetime, Any]],
+    traits: Traits,
+    facts: AppFacts,
+    role_arn: str,
+    login_expires_at: datetime | None,
+) -> AccessEnd:
     grant_end: datetime | None = None
     request_ids: tuple[str, ...] = ()
     if not _allows(compiled, assigned, traits, facts, role_arn) and grants:

@@ -32,6 +32,7 @@ from apps.access.models import Role
 
 __all__ = [
     "AppLike",
+    "UserAccess",
     "accessible_apps",
     "allowed_aws_roles",
     "app_catalog",
@@ -44,6 +45,7 @@ __all__ = [
     "role_names_existing",
     "role_preview",
     "session_ttl",
+    "user_access",
     "user_evaluator",
     "user_role_names",
     "user_role_specs",
@@ -120,7 +122,7 @@ def app_catalog() -> AppCatalog:
 
 def extra_role_names(user: Any) -> list[str]:
     """Role names granted for a limited time by approved access requests still in force."""
-    from apps.access.requests_selectors import granted_role_names
+    from apps.access.requests.selectors import granted_role_names
 
     return granted_role_names(user)
 
@@ -174,16 +176,60 @@ def _compiled_roles(names: Sequence[str]) -> list[CompiledRole]:
 
 def user_role_specs(user: Any) -> list[CompiledRole]:
     """The user's roles (assigned and granted now), compiled, in one query; unknown names: none."""
+    # Grants ride along as a subquery, so a decision still costs one query.
+    return [_compile_stored(name, spec, at) for name, spec, at in _user_role_rows(user)]
+
+
+def _user_role_rows(user: Any) -> list[tuple[str, Any, datetime]]:
     names = [n for n in (user.roles or []) if isinstance(n, str)]
     if getattr(user, "pk", None) is None:
-        return _compiled_roles(names)
-    from apps.access.requests_selectors import granted_roles_query
+        if not names:
+            return []
+        query = Q(name__in=names)
+    else:
+        from apps.access.requests.selectors import granted_roles_query
 
-    # Grants ride along as a subquery, so a decision still costs one query.
-    rows = Role.objects.filter(
-        Q(name__in=names) | Q(name__in=granted_roles_query(user))
-    ).values_list("name", "spec", "updated_at")
-    return [_compile_stored(name, spec, updated_at) for name, spec, updated_at in rows]
+        query = Q(name__in=names) | Q(name__in=granted_roles_query(user))
+    return list(Role.objects.filter(query).values_list("name", "spec", "updated_at"))
+
+
+class UserAccess:
+    """A user's evaluator plus a key that is equal for every user whose decisions are equal.
+
+    The key names the roles in force (by name and version, grants included) and the values of
+    the traits their templates read, nothing else: two users with the same roles and the same
+    relevant traits reach the same apps, so a listing computed for one serves the other.
+    """
+
+    __slots__ = ("evaluator", "key")
+
+    def __init__(self, evaluator: Evaluator, key: tuple[Any, ...]) -> None:
+        self.evaluator = evaluator
+        self.key = key
+
+
+def _trait_refs(role: CompiledRole) -> set[Any]:
+    refs: set[Any] = set()
+    templates = [*role.allow_templates, *(d.template for d in role.deny_arns if d.template)]
+    for template in templates:
+        if template.expression is not None:
+            refs.add(template.expression.trait)
+    return refs
+
+
+def user_access(user: Any) -> UserAccess:
+    """The user's evaluator and access key, from one query (roles and grants in force)."""
+    if not user.is_authenticated or not user.is_active:
+        return UserAccess(Evaluator([], Traits()), ())
+    rows = _user_role_rows(user)
+    compiled = [_compile_stored(name, spec, updated_at) for name, spec, updated_at in rows]
+    traits = user_traits(user)
+    refs: set[Any] = set()
+    for role in compiled:
+        refs |= _trait_refs(role)
+    trait_key = tuple(sorted(((ref.namespace, ref.name), traits.values(ref)) for ref in refs))
+    role_key = tuple(sorted((name, updated_at) for name, _, updated_at in rows))
+    return UserAccess(Evaluator(compiled, traits), (role_key, trait_key))
 
 
 def user_evaluator(user: Any) -> Evaluator:

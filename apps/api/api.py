@@ -7,6 +7,7 @@ Launch also uses, so RBAC, audit and fail-closed behaviour are the same for both
 
 from __future__ import annotations
 
+import base64
 import logging
 from datetime import datetime
 from typing import Any
@@ -336,7 +337,7 @@ def me(request: HttpRequest) -> Any:
 
 
 def _grants(user: Any) -> list[dict[str, Any]]:
-    from apps.access.requests_models import AccessGrant
+    from apps.access.requests.models import AccessGrant
 
     rows = AccessGrant.objects.filter(
         user_id=user.pk, ended_at__isnull=True, ends_at__gt=timezone.now()
@@ -361,30 +362,102 @@ class AppOut(Schema):
     grant_ends_at: datetime | None = None
 
 
-@api.get("/apps", response=list[AppOut], summary="AWS apps the user can access")
-def apps_list(request: HttpRequest) -> Any:
-    """List the accessible apps, each with the role ARNs this user may assume."""
-    from apps.access.access_end import grant_only_ends
-    from apps.access.selectors import accessible_apps
-    from apps.resources.selectors import apps_all
+class AppPageOut(Schema):
+    """One page of the user's apps, in name order; pass `next_cursor` back for the next page."""
 
-    rows = {app.name: app for app in apps_all()}
+    items: list[AppOut]
+    next_cursor: str | None
+
+
+APPS_PAGE_DEFAULT = 500
+APPS_PAGE_MAX = 1000
+
+
+def _cursor_encode(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def _cursor_decode(cursor: str) -> str | None:
+    if len(cursor) > 400:
+        return None
+    try:
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        name = raw.decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    # Only what this API handed out: the canonical encoding of a name.
+    return name if _cursor_encode(name) == cursor else None
+
+
+@api.get(
+    "/apps",
+    response={200: AppPageOut, 400: ErrorOut},
+    summary="AWS apps the user can access (paginated: limit, cursor, q)",
+)
+def apps_list(
+    request: HttpRequest,
+    limit: int = APPS_PAGE_DEFAULT,
+    cursor: str = "",
+    q: str = "",
+) -> Any:
+    """List the accessible apps in name order, each with the role ARNs this user may assume.
+
+    `limit` (1-1000, default 500) apps per page; `next_cursor` is null on the last page. `q`
+    keeps the apps matching every word (name, account, profile, role ARNs, labels), as the
+    Resources page's search does. The set is computed once per catalog version and access, so
+    a page costs the same at 1,000 apps or 100,000.
+    """
+    from apps.access.access_end import grant_only_ends
+    from apps.resources.queries import reachable_apps, reachable_matching
+
+    if not 1 <= limit <= APPS_PAGE_MAX:
+        return Status(
+            400,
+            {"detail": f"limit must be between 1 and {APPS_PAGE_MAX}.", "code": "bad_request"},
+        )
+    if len(q) > 500:
+        return Status(400, {"detail": "q is longer than 500 characters.", "code": "bad_request"})
+    after = _cursor_decode(cursor) if cursor else None
+    if cursor and after is None:
+        return Status(400, {"detail": "cursor is not one this API returned.", "code": "bad_cursor"})
     user = _caller(request)
-    accessible = accessible_apps(user, rows.values())
-    grant_ends = grant_only_ends(user, accessible)
-    return [
+    reachable = reachable_apps(user)
+    terms = [term.casefold() for term in q.split()]
+    matching = reachable_matching(reachable, terms, ())
+    start = 0
+    if after is not None:
+        # Positions are in name order: the first position whose name sorts after the cursor.
+        names = reachable.rows
+        low, high = 0, len(matching)
+        while low < high:
+            middle = (low + high) // 2
+            if names[matching[middle]][0].name <= after:
+                low = middle + 1
+            else:
+                high = middle
+        start = low
+    page = [reachable.rows[p] for p in matching[start : start + limit]]
+    grant_ends = grant_only_ends(user, [(app.facts, arns) for app, arns in page])
+    more = start + limit < len(matching)
+    return Status(
+        200,
         {
-            "name": facts.name,
-            "account_id": rows[facts.name].account_id,
-            "integration": rows[facts.name].integration.name,
-            "region": rows[facts.name].region,
-            "profile_arn": rows[facts.name].profile_arn,
-            "labels": dict(rows[facts.name].labels),
-            "aws_role_arns": sorted(arns),
-            "grant_ends_at": grant_ends.get(facts.name),
-        }
-        for facts, arns in accessible
-    ]
+            "items": [
+                {
+                    "name": app.name,
+                    "account_id": app.account_id,
+                    "integration": app.integration_name,
+                    "region": app.region,
+                    "profile_arn": app.profile_arn,
+                    "labels": dict(app.labels),
+                    "aws_role_arns": list(arns),
+                    "grant_ends_at": grant_ends.get(app.name),
+                }
+                for app, arns in page
+            ],
+            "next_cursor": _cursor_encode(page[-1][0].name) if more and page else None,
+        },
+    )
 
 
 class CredentialsIn(Schema):
@@ -457,6 +530,79 @@ def app_credentials(request: HttpRequest, name: str, payload: CredentialsIn) -> 
             "Expiration": format_expiration(credentials.expiration),
         },
     )
+
+
+class ConsoleIn(Schema):
+    """Which IAM role to sign in to the AWS console as, and optionally where to land."""
+
+    role_arn: str = Field(min_length=20, max_length=2048)
+    region: str | None = Field(default=None, max_length=64)
+    destination: str | None = Field(default=None, max_length=2048)
+
+
+class ConsoleOut(Schema):
+    """The federation sign-in URL (holds a sign-in token: open it, do not log it)."""
+
+    url: str
+    role_arn: str
+    region: str
+    expiration: str
+
+
+@api.post(
+    "/apps/{name}/console",
+    response={
+        200: ConsoleOut,
+        400: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        429: ErrorOut,
+        502: ErrorOut,
+        503: ErrorOut,
+    },
+    summary="AWS console sign-in URL for an app and role (the Launch button's path)",
+)
+def app_console(request: HttpRequest, name: str, payload: ConsoleIn) -> Any:
+    """`rolegate console`: the web launch path itself (RBAC, destination rules, audit with
+    purpose console), answered as JSON instead of a redirect."""
+    from apps.access.errors import AccessDenied
+    from apps.resources.errors import AppNotFound, AuditUnavailable, IssuanceError, LaunchInputError
+    from apps.resources.services import console_launch
+
+    try:
+        launch = console_launch(
+            actor=_caller(request),
+            app_name=name,
+            role_arn=payload.role_arn,
+            region=payload.region or None,
+            destination=payload.destination or None,
+        )
+    except RateLimited as error:
+        return _rate_limited(request, error)
+    except AppNotFound as error:
+        return Status(404, {"detail": error.message, "code": "app_not_found"})
+    except AccessDenied as error:
+        return Status(403, {"detail": error.message, "code": "access_denied"})
+    except LaunchInputError as error:
+        return Status(400, {"detail": error.message, "code": "invalid_launch"})
+    except AuditUnavailable as error:
+        return Status(503, {"detail": error.message, "code": "audit_unavailable"})
+    except IssuanceError as error:
+        if error.retryable:
+            return Status(503, {"detail": error.message, "code": "aws_unavailable"})
+        return Status(502, {"detail": error.message, "code": "aws_error"})
+    response = api.create_response(
+        request,
+        {
+            "url": launch.url,
+            "role_arn": launch.role_arn,
+            "region": launch.region,
+            "expiration": launch.expiration,
+        },
+        status=200,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 api.add_router("/requests", "apps.api.requests_api.router")  # access requests (issue 11)

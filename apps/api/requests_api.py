@@ -14,11 +14,10 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from apps.access import requests_selectors as selectors
-from apps.access import requests_services as services
 from apps.access.engine.spec import format_duration
 from apps.access.errors import AccessDenied
-from apps.access.requests_models import AccessRequest
+from apps.access.requests import selectors, services
+from apps.access.requests.models import AccessRequest
 from apps.api.pagination import CursorInvalid, page_list, page_queryset
 from apps.api.scoped_auth import scoped
 

@@ -95,17 +95,21 @@ def audit_seal(*, settle_seconds: int = 0, event_ids: list[int] | None = None) -
     """
     keyring = audit_keyring()  # before taking the lock: a missing key fails fast
     with transaction.atomic():
-        lock, _ = AuditSealLock.objects.get_or_create(name="audit-chain")
-        AuditSealLock.objects.select_for_update().get(pk=lock.pk)
+        # One statement takes the lock once its row exists (every seal after the first).
+        if not AuditSealLock.objects.select_for_update().filter(name="audit-chain").exists():
+            lock, _ = AuditSealLock.objects.get_or_create(name="audit-chain")
+            AuditSealLock.objects.select_for_update().get(pk=lock.pk)
         last = AuditChainLink.objects.order_by("-id").first()
         previous = last.chain_hash if last else GENESIS
         if event_ids is not None:
-            sealed = set(
-                AuditChainLink.objects.filter(event_id__in=event_ids).values_list(
-                    "event_id", flat=True
+            wanted = set(event_ids)
+            pending = (
+                AuditEvent.objects.filter(id__in=wanted)
+                .exclude(
+                    id__in=AuditChainLink.objects.filter(event_id__in=wanted).values("event_id")
                 )
+                .order_by("id")
             )
-            pending = AuditEvent.objects.filter(id__in=set(event_ids) - sealed).order_by("id")
         else:
             cutoff = timezone.now() - dt.timedelta(seconds=settle_seconds)
             pending = (
@@ -116,14 +120,14 @@ def audit_seal(*, settle_seconds: int = 0, event_ids: list[int] | None = None) -
         return _seal(pending, previous, keyring)
 
 
-def seal_after_commit(event_id: int) -> None:
-    """Seal one committed event; a failure is logged and left to the beat sweep."""
+def seal_after_commit(*event_ids: int) -> None:
+    """Seal committed events (in one chain append); a failure is logged and left to the sweep."""
     try:
-        audit_seal(event_ids=[event_id])
+        audit_seal(event_ids=list(event_ids))
     except Exception:
         # The change the event records is committed; the sweep seals it later and
         # `unsealed_backlog` reports it if that keeps failing.
-        log.exception("could not seal audit event %s now; the sweep will retry", event_id)
+        log.exception("could not seal audit events %s now; the sweep will retry", event_ids)
 
 
 def unsealed_backlog(*, older_than_seconds: int = 60) -> tuple[int, dt.datetime | None]:

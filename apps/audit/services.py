@@ -53,8 +53,12 @@ def audit_record(
     target_name: str = "",
     details: dict[str, Any] | None = None,
     actor_name: str | None = None,
+    seal: bool = True,
 ) -> AuditEvent:
     """Write one audit event; call it inside the transaction of the change it records.
+
+    ``seal=False`` leaves sealing to the caller, which seals several events of one operation
+    in one chain append (`seal_after_commit(*ids)`), or to the beat sweep.
 
     If the write fails the exception propagates, so the surrounding change (or the credential
     issuance) fails with it: an action that cannot be audited does not happen.
@@ -86,7 +90,7 @@ def audit_record(
 
     for listener in audit_event_listeners:
         listener(event)
-    if getattr(settings, "ROLEGATE_AUDIT_SEAL_ON_COMMIT", True):
+    if seal and getattr(settings, "ROLEGATE_AUDIT_SEAL_ON_COMMIT", True):
         # Sealed as soon as the event is committed, outside the writer's transaction so that
         # the chain lock is never held across a slow change (CreateSession, say).
         transaction.on_commit(functools.partial(seal_after_commit, event.id))

@@ -7,15 +7,18 @@ pending intent (with the leaf's serial, which AWS shows in CloudTrail) still rec
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.audit import events
+from apps.audit.chain import seal_after_commit
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.resources.errors import AuditUnavailable
@@ -30,15 +33,18 @@ EVENT_CREDENTIALS_REQUESTED = events.AWS_CREDENTIALS_REQUESTED
 
 
 def issuance_intent_record(*, actor: User, app: AwsApp, details: Mapping[str, Any]) -> int:
-    """Commit the intent of an issuance (leaf serial, user, app, role, purpose) in its own
-    transaction, before CreateSession; return its audit event id.
+    """Commit the intent of an issuance (leaf serial, user, app, role, purpose) before
+    CreateSession, in its own transaction or the caller's (the issuance writes the leaf's row
+    and the intent together); return its audit event id.
 
     A session AWS makes afterwards is never unrecorded, even if this process or the database
     dies before the outcome is written. Raises AuditUnavailable when it cannot be written:
     no intent, no CreateSession.
     """
     try:
-        with transaction.atomic():
+        # No savepoint: inside the issuance's transaction (with the leaf's row) a failure here
+        # rolls the whole of it back, which is what fail closed asks for.
+        with transaction.atomic(savepoint=False):
             event = audit_record(
                 event_type=EVENT_CREDENTIALS_REQUESTED,
                 actor=actor,
@@ -46,6 +52,10 @@ def issuance_intent_record(*, actor: User, app: AwsApp, details: Mapping[str, An
                 target_kind="app",
                 target_name=app.name,
                 details=dict(details),
+                # Sealed with its outcome, in one chain append after the outcome commits, so
+                # no chain work sits before CreateSession; if the outcome never comes, the
+                # beat sweep seals it.
+                seal=False,
             )
     except DatabaseError:
         log.exception("audit write failed; no credentials issued for %s", app.name)
@@ -69,17 +79,24 @@ def issuance_outcome_record(
         outcome_details["session_may_exist"] = True
     try:
         with transaction.atomic():
-            audit_record(
+            event = audit_record(
                 event_type=EVENT_CREDENTIALS_ISSUED,
                 actor=actor,
                 outcome=AuditEvent.Outcome.SUCCESS if succeeded else AuditEvent.Outcome.ERROR,
                 target_kind="app",
                 target_name=app.name,
                 details=outcome_details,
+                seal=False,
             )
+            if getattr(settings, "ROLEGATE_AUDIT_SEAL_ON_COMMIT", True):
+                transaction.on_commit(functools.partial(seal_after_commit, intent, event.pk))
             if succeeded:
-                AppUserState.objects.update_or_create(
-                    user=actor, app_name=app.name, defaults={"last_launched_at": timezone.now()}
+                # One INSERT ... ON CONFLICT DO UPDATE: no SELECT FOR UPDATE, no savepoint.
+                AppUserState.objects.bulk_create(
+                    [AppUserState(user=actor, app_name=app.name, last_launched_at=timezone.now())],
+                    update_conflicts=True,
+                    unique_fields=["user", "app_name"],
+                    update_fields=["last_launched_at"],
                 )
     except DatabaseError:
         log.exception(

@@ -41,5 +41,19 @@ class AwsApp(models.Model):
         return self.name
 
 
+class CatalogVersion(models.Model):
+    """One row: the app catalog's version, bumped by a database trigger on any `AwsApp` write.
+
+    Set by migration 0003's statement-level trigger (inserts, updates, deletes, truncates, bulk
+    writes and raw SQL alike), never by application code; read with one primary-key lookup.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True)
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"catalog v{self.version}"
+
+
 # Per-user pins and last launches (owned by the Resources page work).
 from apps.resources.models_user import AppUserState  # noqa: E402, F401

@@ -8,22 +8,22 @@ whatever the number of apps.
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 from django.conf import settings
-from django.db.models import Count, Max
+from django.db import connection
 
 from apps.access import selectors as access
-from apps.access.access_end import grant_only_ends
-from apps.access.engine.decision import AppFacts
+from apps.access.access_end import AppDecision, app_decision, grant_only_ends
+from apps.access.engine.decision import AppCatalog, AppFacts
 from apps.accounts.models import User
 from apps.integrations.models import Integration
 from apps.integrations.naming import LABEL_PROFILE_ARN
-from apps.resources.models import AwsApp
+from apps.resources.models import AwsApp, CatalogVersion
 from apps.resources.models_user import AppUserState
 from awsra.arn import parse_role_arn
 
@@ -32,13 +32,20 @@ __all__ = [
     "AllowedRole",
     "AppRow",
     "AppSummary",
+    "Decided",
     "LabelChip",
     "Listing",
+    "Reachable",
     "app_catalog",
     "app_catalog_forget",
+    "app_decided",
+    "app_get",
     "app_listing",
+    "catalog_version",
     "launchable_app",
     "parse_label_filter",
+    "reachable_apps",
+    "reachable_matching",
 ]
 
 # Labels that are unique per app make useless filter chips.
@@ -127,11 +134,7 @@ class AppRow:
     @property
     def search_text(self) -> str:
         """Everything the search box matches, case-folded (built only when searching)."""
-        app = self.app
-        parts = [app.name, app.account_id, app.profile_name, app.profile_arn, app.integration_name]
-        parts.extend(self.role_arns)
-        parts.extend(f"{key}={value}" for key, value in app.labels.items())
-        return "\n".join(parts).casefold()
+        return _search_text(self.app, self.role_arns)
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,7 @@ class LabelChip:
 class Listing:
     """The Resources page data: the matching rows (sorted), chips and empty-state facts."""
 
-    rows: list[AppRow]
+    rows: Sequence[AppRow]  # built lazily: only the rows a page shows are materialised
     total_accessible: int
     chips: list[LabelChip]
     has_integrations: bool
@@ -169,55 +172,73 @@ def parse_label_filter(raw: str) -> tuple[str, str] | None:
     return key, value.strip()
 
 
-def _matches(row: AppRow, terms: Sequence[str], labels: Sequence[tuple[str, str]]) -> bool:
-    app_labels = row.app.labels
-    if not all(app_labels.get(key) == value for key, value in labels):
-        return False
-    if not terms:
-        return True
-    text = row.search_text
-    return all(term in text for term in terms)
+# --- the catalog and the reachable sets ------------------------------------------------------
+#
+# The catalog (every app as plain data, with the engine's label indexes) is parsed once per
+# catalog version: a one-row counter that a database trigger bumps on every statement that
+# changes the app table (migration 0003), read with one primary-key lookup per request.
+# What a user reaches depends only on the catalog and on the user's access key (roles in force
+# by version, grants included, and the trait values their templates read), so the reachable set
+# is computed once per (catalog version, access key) and shared by every user with that key:
+# a request then only slices it (and scans it when searching).
 
-
-def _chips(rows: Iterable[AppRow], active: Sequence[tuple[str, str]]) -> list[LabelChip]:
-    counts: Counter[tuple[str, str]] = Counter()
-    for row in rows:
-        for key, value in row.app.labels.items():
-            if key not in _CHIP_EXCLUDED_KEYS and isinstance(value, str):
-                counts[(key, value)] += 1
-    chosen = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:MAX_CHIPS]
-    chips = {pair: LabelChip(pair[0], pair[1], n, pair in active) for pair, n in chosen}
-    for pair in active:
-        if pair not in chips:
-            chips[pair] = LabelChip(pair[0], pair[1], counts.get(pair, 0), True)
-    return sorted(chips.values(), key=lambda chip: (not chip.active, -chip.count, chip.key))
-
-
-def _sort_key(row: AppRow) -> tuple[bool, float, str]:
-    launched = row.last_launched_at.timestamp() if row.last_launched_at else 0.0
-    return (not row.pinned, -launched, row.app.name)
-
-
-# The parsed catalog, reused until any app changes: decoding 10,000 rows of JSON into model
-# instances costs far more than deciding access. Keyed by (count, max id, max updated_at), which
-# moves on every insert, delete and sync update, and checked with one aggregate per request.
 _catalog_lock = threading.Lock()
-_catalog: tuple[tuple[Any, ...], list[AppSummary]] | None = None
 
 
-def _catalog_version() -> tuple[Any, ...]:
-    version = AwsApp.objects.aggregate(count=Count("id"), top=Max("id"), last=Max("updated_at"))
-    return (version["count"], version["top"], version["last"])
+@dataclass(frozen=True)
+class _Catalog:
+    version: int
+    summaries: tuple[AppSummary, ...]
+    facts: AppCatalog
 
 
-def app_catalog() -> list[AppSummary]:
-    """Every synced app as display-ready plain data, parsed once per catalog change."""
-    global _catalog
-    version = _catalog_version()
-    cached = _catalog
-    if cached is not None and cached[0] == version:
-        return cached[1]
-    rows = AwsApp.objects.order_by("name").values_list(
+_catalog: _Catalog | None = None
+
+
+@dataclass
+class Reachable:
+    """The apps one access key reaches, in name order, with what every page needs of them."""
+
+    rows: tuple[tuple[AppSummary, tuple[str, ...]], ...]
+    catalog_size: int
+    positions: dict[str, int]
+    # Label chip candidates over all reachable apps: ((key, value), count), most common first.
+    chip_counts: tuple[tuple[tuple[str, str], int], ...]
+    _search: tuple[str, ...] | None = field(default=None, repr=False)
+
+    def search_texts(self) -> tuple[str, ...]:
+        """What the search box matches, per row, case-folded (built once, on first search)."""
+        texts = self._search
+        if texts is None:
+            texts = tuple(_search_text(app, arns) for app, arns in self.rows)
+            self._search = texts
+        return texts
+
+    def names(self) -> list[str]:
+        """The reachable app names, in order (what cursors bisect on)."""
+        return [app.name for app, _ in self.rows]
+
+
+# Bounded by rows held, not entries: one 100,000-app reachable set weighs as much as many
+# small ones. LRU order; an entry for an old catalog version simply ages out.
+REACHABLE_ROW_BUDGET = 2_000_000
+_reachable: OrderedDict[tuple[Any, ...], Reachable] = OrderedDict()
+_reachable_rows = 0
+
+
+def catalog_version() -> int:
+    """The catalog's version: one primary-key read of the row the trigger bumps (0: none yet)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_VERSION_SQL)
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+_VERSION_SQL = f"SELECT version FROM {CatalogVersion._meta.db_table} WHERE id = 1"  # noqa: S608
+
+
+def _load_catalog(version: int) -> _Catalog:
+    rows = AwsApp.objects.values_list(
         "name",
         "integration__name",
         "profile_arn",
@@ -226,7 +247,7 @@ def app_catalog() -> list[AppSummary]:
         "region",
         "labels",
         "role_arns",
-    )
+    ).order_by()
     summaries = []
     for name, integration, profile_arn, profile_name, account, region, labels, roles in rows:
         plain_labels = {str(k): str(v) for k, v in (labels or {}).items()}
@@ -247,16 +268,178 @@ def app_catalog() -> list[AppSummary]:
                 ),
             )
         )
+    # Sorted here, in code-point order, so cursors can bisect on names.
+    summaries.sort(key=lambda summary: summary.name)
+    return _Catalog(
+        version=version,
+        summaries=tuple(summaries),
+        facts=AppCatalog([summary.facts for summary in summaries]),
+    )
+
+
+def _current_catalog(version: int) -> _Catalog:
+    global _catalog
+    cached = _catalog
+    if cached is not None and cached.version == version:
+        return cached
+    loaded = _load_catalog(version)
     with _catalog_lock:
-        _catalog = (version, summaries)
-    return summaries
+        _catalog = loaded
+    return loaded
+
+
+def app_catalog() -> list[AppSummary]:
+    """Every synced app as display-ready plain data, parsed once per catalog change."""
+    return list(_current_catalog(catalog_version()).summaries)
 
 
 def app_catalog_forget() -> None:
-    """Drop the cached catalog (tests and benchmarks measuring the cold path)."""
-    global _catalog
+    """Drop the cached catalog and reachable sets (tests and benchmarks of the cold path)."""
+    global _catalog, _reachable_rows
     with _catalog_lock:
         _catalog = None
+        _reachable.clear()
+        _reachable_rows = 0
+
+
+def _search_text(app: AppSummary, arns: Sequence[str]) -> str:
+    parts = [app.name, app.account_id, app.profile_name, app.profile_arn, app.integration_name]
+    parts.extend(arns)
+    parts.extend(f"{key}={value}" for key, value in app.labels.items())
+    return "\n".join(parts).casefold()
+
+
+def _build_reachable(user_access: access.UserAccess, catalog: _Catalog) -> Reachable:
+    by_name = {summary.name: summary for summary in catalog.summaries}
+    rows = tuple(
+        (by_name[facts.name], arns)
+        for facts, arns in user_access.evaluator.accessible_apps(catalog.facts)
+    )
+    counts: Counter[tuple[str, str]] = Counter()
+    for app, _ in rows:
+        for key, value in app.labels.items():
+            if key not in _CHIP_EXCLUDED_KEYS:
+                counts[(key, value)] += 1
+    return Reachable(
+        rows=rows,
+        catalog_size=len(catalog.summaries),
+        positions={app.name: position for position, (app, _) in enumerate(rows)},
+        chip_counts=tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0]))),
+    )
+
+
+def reachable_apps(user: User) -> Reachable:
+    """The apps `user` may use (name order, each with its allowed ARNs), shared by access key.
+
+    Two queries whatever the catalog size: the catalog version and the user's roles.
+    """
+    global _reachable_rows
+    version = catalog_version()
+    user_access = access.user_access(user)
+    key = (version, user_access.key)
+    with _catalog_lock:
+        found = _reachable.get(key)
+        if found is not None:
+            _reachable.move_to_end(key)
+            return found
+    built = _build_reachable(user_access, _current_catalog(version))
+    with _catalog_lock:
+        if key not in _reachable:
+            _reachable[key] = built
+            _reachable_rows += len(built.rows)
+        while _reachable_rows > REACHABLE_ROW_BUDGET and len(_reachable) > 1:
+            _, evicted = _reachable.popitem(last=False)
+            _reachable_rows -= len(evicted.rows)
+    return built
+
+
+def reachable_matching(
+    reachable: Reachable, terms: Sequence[str], labels: Sequence[tuple[str, str]]
+) -> Sequence[int]:
+    """Positions of the reachable rows matching every search term and label, in order."""
+    if not terms and not labels:
+        return range(len(reachable.rows))
+    rows = reachable.rows
+    positions: Iterable[int] = range(len(rows))
+    if labels:
+        positions = [p for p in positions if all(rows[p][0].labels.get(k) == v for k, v in labels)]
+    if terms:
+        texts = reachable.search_texts()
+        positions = [p for p in positions if all(term in texts[p] for term in terms)]
+    return list(positions)
+
+
+def _chips(reachable: Reachable, active: Sequence[tuple[str, str]]) -> list[LabelChip]:
+    chosen = reachable.chip_counts[:MAX_CHIPS]
+    chips = {pair: LabelChip(pair[0], pair[1], n, pair in active) for pair, n in chosen}
+    if active:
+        counts = dict(reachable.chip_counts)
+        for pair in active:
+            if pair not in chips:
+                chips[pair] = LabelChip(pair[0], pair[1], counts.get(pair, 0), True)
+    return sorted(chips.values(), key=lambda chip: (not chip.active, -chip.count, chip.key))
+
+
+class _ListingRows(Sequence[AppRow]):
+    """The page's rows: the user's pinned and recent apps first, then the rest by name.
+
+    Only the rows a page shows are built (the paginator slices this), so a request costs the
+    same whatever the number of reachable apps.
+    """
+
+    def __init__(
+        self,
+        user: User,
+        reachable: Reachable,
+        front: list[int],
+        rest: Sequence[int],
+        states: Mapping[str, AppUserState],
+    ) -> None:
+        self._user = user
+        self._reachable = reachable
+        self._front = front
+        self._rest = rest
+        self._states = states
+
+    def __len__(self) -> int:
+        return len(self._front) + len(self._rest)
+
+    def _position(self, index: int) -> int:
+        front = self._front
+        return front[index] if index < len(front) else self._rest[index - len(front)]
+
+    def _build(self, positions: Sequence[int]) -> list[AppRow]:
+        rows = self._reachable.rows
+        picked = [rows[p] for p in positions]
+        grant_ends = grant_only_ends(self._user, [(app.facts, arns) for app, arns in picked])
+        built = []
+        for app, arns in picked:
+            state = self._states.get(app.name)
+            built.append(
+                AppRow(
+                    app=app,
+                    role_arns=arns,
+                    pinned=bool(state and state.pinned),
+                    last_launched_at=state.last_launched_at if state else None,
+                    grant_ends_at=grant_ends.get(app.name),
+                )
+            )
+        return built
+
+    @overload
+    def __getitem__(self, index: int) -> AppRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[AppRow]: ...
+
+    def __getitem__(self, index: int | slice) -> AppRow | list[AppRow]:
+        if isinstance(index, slice):
+            return self._build([self._position(i) for i in range(*index.indices(len(self)))])
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._build([self._position(index)])[0]
 
 
 def app_listing(user: User, *, query: str = "", labels: Sequence[tuple[str, str]] = ()) -> Listing:
@@ -264,41 +447,70 @@ def app_listing(user: User, *, query: str = "", labels: Sequence[tuple[str, str]
 
     Pinned apps come first, then recently launched ones, then the rest by name.
     """
-    catalog = app_catalog()
-    by_name = {summary.name: summary for summary in catalog}
-    accessible = access.accessible_apps(user, [summary.facts for summary in catalog])
+    reachable = reachable_apps(user)
     states = {
         state.app_name: state
         for state in AppUserState.objects.filter(user=user).only(
             "app_name", "pinned", "last_launched_at"
         )
     }
-    grant_ends = grant_only_ends(user, accessible)
-    rows: list[AppRow] = []
-    for facts, arns in accessible:
-        state = states.get(facts.name)
-        rows.append(
-            AppRow(
-                app=by_name[facts.name],
-                role_arns=tuple(sorted(arns)),
-                pinned=bool(state and state.pinned),
-                last_launched_at=state.last_launched_at if state else None,
-                grant_ends_at=grant_ends.get(facts.name),
-            )
-        )
     terms = [term.casefold() for term in query.split()]
     active = list(dict.fromkeys(labels))
-    matching = [row for row in rows if _matches(row, terms, active)]
-    matching.sort(key=_sort_key)
-    has_apps = bool(catalog)
+    matching = reachable_matching(reachable, terms, active)
+    chosen = set(matching) if (terms or active) else None
+    marked = [
+        reachable.positions[name]
+        for name, state in states.items()
+        if (state.pinned or state.last_launched_at) and name in reachable.positions
+    ]
+    front = [p for p in marked if chosen is None or p in chosen]
+    front.sort(key=lambda p: _front_key(states[reachable.rows[p][0].name]))
+    if front:
+        skip = set(front)
+        rest: Sequence[int] = [p for p in matching if p not in skip]
+    else:
+        rest = matching
+    has_apps = reachable.catalog_size > 0
     has_integrations = has_apps or Integration.objects.exists()
     return Listing(
-        rows=matching,
-        total_accessible=len(rows),
-        chips=_chips(rows, active),
+        rows=_ListingRows(user, reachable, front, rest, states),
+        total_accessible=len(reachable.rows),
+        chips=_chips(reachable, active),
         has_integrations=has_integrations,
         has_apps=has_apps,
     )
+
+
+def _front_key(state: AppUserState) -> tuple[bool, float, str]:
+    launched = state.last_launched_at.timestamp() if state.last_launched_at else 0.0
+    return (not state.pinned, -launched, state.app_name)
+
+
+def app_get(app_name: str) -> AwsApp | None:
+    """One app with its integration by name (no permission check), or None."""
+    if not isinstance(app_name, str) or not app_name or len(app_name) > 255:
+        return None
+    try:
+        # A plain get: no ORDER BY to compile for a single row by its unique name.
+        return AwsApp.objects.select_related("integration").get(name=app_name)
+    except AwsApp.DoesNotExist:
+        return None
+
+
+@dataclass(frozen=True)
+class Decided:
+    """An app and the user's decision on it, made once per request and carried through."""
+
+    app: AwsApp
+    decision: AppDecision
+
+
+def app_decided(user: User, app_name: str) -> Decided | None:
+    """The app and the user's decision on it (three queries), or None for a missing app."""
+    app = app_get(app_name)
+    if app is None:
+        return None
+    return Decided(app=app, decision=app_decision(user, app))
 
 
 @dataclass(frozen=True)
@@ -309,25 +521,23 @@ class LaunchTarget:
     roles: tuple[AllowedRole, ...]
     regions: tuple[str, ...]
     default_region: str
+    decided: Decided
 
 
 def launchable_app(user: User, app_name: str) -> LaunchTarget | None:
     """The app and the user's allowed roles on it, or None if missing or not allowed."""
-    if not app_name or len(app_name) > 255:
+    decided = app_decided(user, app_name)
+    if decided is None or not decided.decision.allowed:
         return None
-    app = AwsApp.objects.select_related("integration").filter(name=app_name).first()
-    if app is None:
-        return None
-    arns = access.allowed_aws_roles(user, app)
-    if not arns:
-        return None
+    app = decided.app
     regions = CONSOLE_REGIONS.get(app.partition, ())
     default_region = app.region or settings.ROLEGATE_DEFAULT_REGION
     if default_region not in regions:
         regions = (default_region, *regions)
     return LaunchTarget(
         app=app,
-        roles=tuple(AllowedRole.from_arn(arn) for arn in sorted(arns)),
+        roles=tuple(AllowedRole.from_arn(arn) for arn in sorted(decided.decision.allowed)),
         regions=regions,
         default_region=default_region,
+        decided=decided,
     )

@@ -32,7 +32,7 @@ from django.views.decorators.debug import sensitive_variables
 
 import awsra
 from apps.access import selectors as access
-from apps.access.access_end import access_end_for, issuance_duration
+from apps.access.access_end import issuance_duration
 from apps.access.errors import AccessDenied
 from apps.accounts.models import User
 from apps.accounts.usernames import RESERVED_USERNAMES
@@ -40,7 +40,7 @@ from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.authority.pki import CaKeyError
-from apps.authority.services import RotationError, certificate_issue
+from apps.authority.services import IssuedCertificate, RotationError, certificate_issue
 from apps.core.metrics import observe_issuance
 from apps.core.ratelimit import RateLimited, rate_limit_hit
 from apps.integrations.revocation.services import revocation_settle
@@ -58,6 +58,7 @@ from apps.resources.issuance_audit import (
 )
 from apps.resources.models import AwsApp
 from apps.resources.models_user import AppUserState
+from apps.resources.queries import Decided, app_decided, app_get
 from awsra import federation, partitions
 from awsra.arn import is_valid_role_arn
 
@@ -70,6 +71,8 @@ __all__ = [
     "MAX_DURATION_SECONDS",
     "MIN_DURATION_SECONDS",
     "ConsoleLaunch",
+    "Decided",
+    "app_decided",
     "app_pin_set",
     "aws_credentials_issue",
     "console_launch",
@@ -234,12 +237,6 @@ def _check_issuance_rate(actor: User, app_name: str, base: Mapping[str, Any]) ->
 # --- the one issuance path --------------------------------------------------------------------
 
 
-def _load_app(app_name: str) -> AwsApp | None:
-    if not isinstance(app_name, str) or not app_name or len(app_name) > 255:
-        return None
-    return AwsApp.objects.select_related("integration").filter(name=app_name).first()
-
-
 def _aws_failure(exc: awsra.AwsError) -> IssuanceError:
     if isinstance(exc, awsra.TransientError):
         return IssuanceError(
@@ -263,99 +260,110 @@ def _aws_failure(exc: awsra.AwsError) -> IssuanceError:
     )
 
 
-@observe_issuance  # rolegate_credential_issuances{outcome,purpose}, latency, AWS error codes
-@sensitive_variables("leaf", "credentials")
-def _issue(
-    *,
-    actor: User,
-    app_name: str,
-    role_arn: str,
-    duration_seconds: int | None,
-    purpose: str,
-    extra: Mapping[str, Any],
-    login_expires_at: datetime | None = None,
-) -> tuple[awsra.Credentials, AwsApp, int]:
-    base: dict[str, Any] = {"app": app_name, "role_arn": role_arn, "purpose": purpose, **extra}
-    if not getattr(actor, "is_authenticated", False) or not actor.is_active:
-        raise AccessDenied("Sign in first.")
-    _check_issuance_rate(actor, app_name, base)
-    if not isinstance(role_arn, str):
-        role_arn = ""
-        base["role_arn"] = ""
-    app = _load_app(app_name)
-    if app is None:
-        _audit_refusal(
-            actor=actor,
-            app_name=str(app_name)[:300],
-            outcome=AuditEvent.Outcome.DENIED,
-            details={**base, "reason": "no such app"},
-        )
-        raise AppNotFound(str(app_name))
+def _refuse(actor: User, app_name: str, base: Mapping[str, Any], reason: str) -> None:
+    _audit_refusal(
+        actor=actor,
+        app_name=app_name,
+        outcome=AuditEvent.Outcome.DENIED,
+        details={**base, "reason": reason},
+    )
 
-    allowed = access.allowed_aws_roles(actor, app)
+
+def _decide(
+    actor: User, app_name: str, role_arn: str, base: dict[str, Any], decided: Decided | None
+) -> Decided:
+    """Step 1: the app and the decision on it (reused when the caller already made it)."""
+    if decided is None or decided.app.name != app_name:
+        decided = app_decided(actor, app_name)
+    if decided is None:
+        _refuse(actor, str(app_name)[:300], base, "no such app")
+        raise AppNotFound(str(app_name))
+    app, allowed = decided.app, decided.decision.allowed
     if not allowed:
-        _audit_refusal(
-            actor=actor,
-            app_name=app.name,
-            outcome=AuditEvent.Outcome.DENIED,
-            details={**base, "reason": "no role of the user allows this app"},
-        )
+        _refuse(actor, app.name, base, "no role of the user allows this app")
         # The same error (and so the same API status) as for a missing app: a refusal never
         # confirms that an app the user may not see exists.
         raise AppNotFound(app.name)
     if not is_valid_role_arn(role_arn) or role_arn not in allowed:
-        _audit_refusal(
-            actor=actor,
-            app_name=app.name,
-            outcome=AuditEvent.Outcome.DENIED,
-            details={**base, "reason": "IAM role not allowed on this app"},
-        )
+        _refuse(actor, app.name, base, "IAM role not allowed on this app")
         raise AccessDenied(
             f"You are not allowed to assume {role_arn[:200]!r} on {app.name!r}. "
             "Pick one of the roles offered for this app, or request access."
         )
+    return decided
 
-    if duration_seconds is not None and (
-        isinstance(duration_seconds, bool) or not isinstance(duration_seconds, int)
-    ):
+
+def _duration(
+    actor: User,
+    decided: Decided,
+    role_arn: str,
+    requested: int | None,
+    login_expires_at: datetime | None,
+    base: dict[str, Any],
+) -> int:
+    """Step 2: how long the session may last (role TTL, profile, request, access end)."""
+    if requested is not None and (isinstance(requested, bool) or not isinstance(requested, int)):
         raise IssuanceError("duration_seconds must be a whole number of seconds")
-    ttl = access.session_ttl(actor, app, role_arn) or access.max_session_ttl(actor)
+    app, decision = decided.app, decided.decision
     # Credentials never outlive the access that allowed them (apps.access.access_end).
     plan = issuance_duration(
         base_seconds=session_duration_seconds(
-            max_session_ttl=ttl, profile_seconds=app.duration_seconds, requested=duration_seconds
+            max_session_ttl=decision.session_ttl(role_arn),
+            profile_seconds=app.duration_seconds,
+            requested=requested,
         ),
-        access_end=access_end_for(actor, app, role_arn, login_expires_at=login_expires_at),
+        access_end=decision.access_end(role_arn, login_expires_at=login_expires_at),
         kill_switch=app.integration.session_revocation_enabled,
+        now=decision.now,
     )
     base.update(access_ends_at=plan.access_ends_at, duration_reason=plan.reason)
     if plan.refusal:
-        _audit_refusal(
-            actor=actor,
-            app_name=app.name,
-            outcome=AuditEvent.Outcome.DENIED,
-            details={**base, "reason": plan.refusal},
-        )
+        _refuse(actor, app.name, base, plan.refusal)
         raise AccessDenied(plan.refusal)
-    duration = plan.seconds
     if actor.get_username().lower() in RESERVED_USERNAMES:
         # A user made before the name was reserved must not share Rolegate's own identity.
-        _audit_refusal(
-            actor=actor,
-            app_name=app.name,
-            outcome=AuditEvent.Outcome.DENIED,
-            details={**base, "reason": "username reserved for Rolegate's own certificates"},
-        )
+        _refuse(actor, app.name, base, "username reserved for Rolegate's own certificates")
         raise AccessDenied("This username is reserved for Rolegate itself; ask an operator.")
-    if app.integration.session_revocation_enabled:
-        revocation_settle(
-            integration_id=app.integration_id, role_arn=role_arn, username=actor.get_username()
-        )
+    return plan.seconds
+
+
+@dataclass(frozen=True)
+class _Signed:
+    leaf: IssuedCertificate
+    intent: int
+    details: dict[str, Any]
+    session_name: str | None
+
+
+@sensitive_variables("leaf")
+def _sign_with_intent(
+    actor: User, app: AwsApp, purpose: str, duration: int, base: Mapping[str, Any]
+) -> _Signed:
+    """Step 3: the leaf and its row, and the committed intent naming it, in one transaction.
+
+    Nothing of it is committed unless both are: no intent, no CreateSession (AuditUnavailable).
+    """
     username = actor.get_username()
+    session_name = role_session_name_for(username) if app.accept_role_session_name else None
     try:
-        leaf = certificate_issue(
-            subject_cn=username, purpose=f"aws-{purpose}"[:64], ttl=LEAF_TTL, actor=actor
-        )
+        with transaction.atomic():
+            leaf = certificate_issue(
+                subject_cn=username, purpose=f"aws-{purpose}"[:64], ttl=LEAF_TTL, actor=actor
+            )
+            details: dict[str, Any] = {
+                **base,
+                "profile_arn": app.profile_arn,
+                "trust_anchor_arn": app.integration.trust_anchor_arn,
+                "integration": app.integration.name,
+                "certificate_serial": leaf.serial_hex,
+                # Without a session name AWS uses the certificate serial (hex), which is what
+                # CloudTrail then shows; recording it here links the entry back to the user.
+                "role_session_name": session_name or leaf.serial_hex,
+                "role_session_name_sent": session_name is not None,
+                "duration_seconds": duration,
+                "region": app.integration.region,
+            }
+            intent = issuance_intent_record(actor=actor, app=app, details=details)
     except ValueError as exc:
         # A username the CA cannot put in a CN (longer than 64 characters).
         _audit_refusal(
@@ -384,32 +392,28 @@ def _issue(
             hint="An operator should check the certificate authority: the audit log says why "
             "(an expired CA needs manage.py rotate_ca).",
         ) from None
+    except DatabaseError:
+        log.exception("audit write failed; no credentials issued for %s", app.name)
+        raise AuditUnavailable() from None
+    return _Signed(leaf=leaf, intent=intent, details=details, session_name=session_name)
 
-    session_name = role_session_name_for(username) if app.accept_role_session_name else None
-    trust_anchor_arn = app.integration.trust_anchor_arn
-    details: dict[str, Any] = {
-        **base,
-        "profile_arn": app.profile_arn,
-        "trust_anchor_arn": trust_anchor_arn,
-        "integration": app.integration.name,
-        "certificate_serial": leaf.serial_hex,
-        # Without a session name AWS uses the certificate serial (hex), which is what CloudTrail
-        # then shows; recording it here links the CloudTrail entry back to the user.
-        "role_session_name": session_name or leaf.serial_hex,
-        "role_session_name_sent": session_name is not None,
-        "duration_seconds": duration,
-        "region": app.integration.region,
-    }
-    intent = issuance_intent_record(actor=actor, app=app, details=details)
+
+@sensitive_variables("credentials", "signed")
+def _exchange(
+    actor: User, app: AwsApp, role_arn: str, duration: int, signed: _Signed
+) -> awsra.Credentials:
+    """Step 4: CreateSession outside any transaction, never retried after a read timeout,
+    then the outcome (and the user's last launch) in one transaction."""
+    details = signed.details
     try:
         credentials = awsra.create_session(
-            certificate=leaf.certificate,
-            private_key=leaf.private_key,
-            chain=leaf.chain,
-            trust_anchor_arn=trust_anchor_arn,
+            certificate=signed.leaf.certificate,
+            private_key=signed.leaf.private_key,
+            chain=signed.leaf.chain,
+            trust_anchor_arn=app.integration.trust_anchor_arn,
             profile_arn=app.profile_arn,
             role_arn=role_arn,
-            role_session_name=session_name,
+            role_session_name=signed.session_name,
             duration_seconds=duration,
             timeout=min(CREATE_SESSION_ATTEMPT_TIMEOUT, float(settings.ROLEGATE_ISSUANCE_TIMEOUT)),
             budget=float(settings.ROLEGATE_ISSUANCE_TIMEOUT),
@@ -419,7 +423,7 @@ def _issue(
         issuance_outcome_record(
             actor=actor,
             app=app,
-            intent=intent,
+            intent=signed.intent,
             details={**details, "aws_error_code": exc.code, "aws_error": exc.message[:2000]},
             succeeded=False,
             session_may_exist=unknown,
@@ -439,7 +443,7 @@ def _issue(
         issuance_outcome_record(
             actor=actor,
             app=app,
-            intent=intent,
+            intent=signed.intent,
             details={**details, "reason": str(exc)[:2000]},
             succeeded=False,
         )
@@ -448,7 +452,7 @@ def _issue(
             hint="An operator should check the integration's trust anchor ARN and the app.",
         ) from None
     if not issuance_outcome_record(
-        actor=actor, app=app, intent=intent, details=details, succeeded=True
+        actor=actor, app=app, intent=signed.intent, details=details, succeeded=True
     ):
         # AWS made the session, but its success could not be recorded: the credentials are
         # dropped (fail closed); the committed intent still shows an issuance that succeeded
@@ -458,7 +462,39 @@ def _issue(
             "so it did not hand them out (the request itself is recorded). Try again in a "
             "moment; if it keeps failing, an operator should check the database."
         )
-    return credentials, app, duration
+    return credentials
+
+
+@observe_issuance  # rolegate_credential_issuances{outcome,purpose}, latency, AWS error codes
+@sensitive_variables("credentials")
+def _issue(
+    *,
+    actor: User,
+    app_name: str,
+    role_arn: str,
+    duration_seconds: int | None,
+    purpose: str,
+    extra: Mapping[str, Any],
+    login_expires_at: datetime | None = None,
+    decided: Decided | None = None,
+) -> tuple[awsra.Credentials, AwsApp, int]:
+    """Decide (once), size the session, sign with a committed intent, exchange; audited."""
+    base: dict[str, Any] = {"app": app_name, "role_arn": role_arn, "purpose": purpose, **extra}
+    if not getattr(actor, "is_authenticated", False) or not actor.is_active:
+        raise AccessDenied("Sign in first.")
+    _check_issuance_rate(actor, app_name, base)
+    if not isinstance(role_arn, str):
+        role_arn = ""
+        base["role_arn"] = ""
+    decided = _decide(actor, app_name, role_arn, base, decided)
+    app = decided.app
+    duration = _duration(actor, decided, role_arn, duration_seconds, login_expires_at, base)
+    if app.integration.session_revocation_enabled:
+        revocation_settle(
+            integration_id=app.integration_id, role_arn=role_arn, username=actor.get_username()
+        )
+    signed = _sign_with_intent(actor, app, purpose, duration, base)
+    return _exchange(actor, app, role_arn, duration, signed), app, duration
 
 
 def aws_credentials_issue(
@@ -530,6 +566,7 @@ def console_launch(
     role_arn: str,
     region: str | None = None,
     destination: str | None = None,
+    decided: Decided | None = None,
 ) -> ConsoleLaunch:
     """Sign `actor` in to the AWS console as `role_arn` on `app_name`: the federation login URL.
 
@@ -537,12 +574,14 @@ def console_launch(
     partition's `Action=login` URL with Issuer = ROLEGATE_PUBLIC_URL. Input is validated before
     anything is issued, so a bad region or destination costs no credentials.
     """
-    app = _load_app(app_name)
+    if decided is None or decided.app.name != app_name:
+        decided = app_decided(actor, app_name)
     console_region: str | None = None
     target: str | None = None
     # Input is only judged for an app the user may see: a refusal for a hidden app must read
     # the same as for a missing one, whatever the region or destination asked for.
-    if app is not None and access.allowed_aws_roles(actor, app):
+    if decided is not None and decided.decision.allowed:
+        app = decided.app
         try:
             console_region = console_region_for(app, region)
             target = console_destination_for(app, console_region, destination)
@@ -567,6 +606,7 @@ def console_launch(
         duration_seconds=None,
         purpose="console",
         extra={"console_region": console_region, "destination": target},
+        decided=decided,
     )
     assert console_region is not None
     assert target is not None
@@ -638,7 +678,7 @@ def app_pin_set(*, actor: User, app_name: str, pinned: bool) -> bool:
     Only apps the actor may access can be pinned; anything else raises `AppNotFound`, worded
     the same for missing and hidden apps.
     """
-    app = _load_app(app_name)
+    app = app_get(app_name)
     if app is None or not access.allowed_aws_roles(actor, app):
         raise AppNotFound(str(app_name)[:255])
     with transaction.atomic():

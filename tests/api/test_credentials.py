@@ -25,13 +25,15 @@ def test_apps_lists_the_users_apps_with_allowed_roles(
     scenario = launch_scenario
     response = token_for(scenario.alice).get("/apps")
     assert response.status_code == 200
-    (app,) = response.json()
+    body = response.json()
+    assert body["next_cursor"] is None
+    (app,) = body["items"]
     assert app["name"] == scenario.app.name
     assert app["aws_role_arns"] == [scenario.role_arn]
     assert app["integration"] == "aws-prod"
     assert app["account_id"] == scenario.role_arn.split(":")[4]
     assert app["labels"]["rolegate.dev/integration"] == "aws-prod"
-    assert token_for(scenario.bob).get("/apps").json() == []
+    assert token_for(scenario.bob).get("/apps").json() == {"items": [], "next_cursor": None}
     assert ApiClient().get("/apps").status_code == 401
 
 

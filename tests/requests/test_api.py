@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from apps.access.requests_models import AccessRequest, AccessReview
+from apps.access.requests.models import AccessRequest, AccessReview
 from tests.api.conftest import ApiClient
 from tests.requests.conftest import TARGET_ROLE, People
 

@@ -114,7 +114,7 @@ def test_short_grant_gets_900_seconds_with_the_kill_switch_and_a_refusal_without
         kill.capture(execute=True),
         time_machine.travel(grant.access_ends_at + timedelta(seconds=1)),
     ):
-        from apps.access.requests_services import access_requests_expire
+        from apps.access.requests.services import access_requests_expire
 
         assert access_requests_expire().ended == 1
     assert not kill.s3_works(armed)
@@ -142,7 +142,7 @@ def test_api_credentials_are_bounded_by_the_login_and_the_grant(
     assert answer.status_code == 200, answer.content
     expiration = datetime.fromisoformat(answer.json()["Expiration"].replace("Z", "+00:00"))
     assert expiration <= grant.access_ends_at
-    listed = api.get("/apps").json()
+    listed = api.get("/apps").json()["items"]
     assert listed[0]["grant_ends_at"] is not None
     me = api.get("/me").json()
     assert [g["role"] for g in me["grants"]] == [ACCESS_ROLE]

@@ -117,6 +117,15 @@ def _scratch_role(world: World, persona: str) -> str:
     return f"/manage/roles/{name}/"
 
 
+def _scratch_user(world: World, persona: str) -> str:
+    from apps.accounts.models import User
+
+    name = f"scratch-user-{persona.replace('_', '-')}-{len(world.tokens)}"
+    world.tokens[name] = name
+    User.objects.create(username=name)
+    return f"/manage/users/{name}/"
+
+
 def _members_token(world: World, persona: str) -> str:
     from apps.api.models import ApiToken
 
@@ -280,6 +289,21 @@ ROUTES: dict[str, Route] = {
         post=needs("access_admin", "R:/manage/roles/"),
     ),
     "manage/explain/": Route(fixed("/manage/explain/"), needs("access_admin", 200)),
+    # the Users page: roles and traits, written through apps.access.user_admin
+    "manage/users/": Route(fixed("/manage/users/"), needs("access_admin", 200)),
+    "manage/users/<str:username>/": Route(_scratch_user, needs("access_admin", 200)),
+    "manage/users/<str:username>/roles/": Route(
+        lambda world, persona: _scratch_user(world, persona) + "roles/",
+        get=needs("access_admin", 405),
+        post=needs("access_admin", "R:~/manage/users/scratch-user-"),
+        data=lambda world, persona: {"roles": "example-read-only-access"},
+    ),
+    "manage/users/<str:username>/traits/": Route(
+        lambda world, persona: _scratch_user(world, persona) + "traits/",
+        get=needs("access_admin", 405),
+        post=needs("access_admin", "R:~/manage/users/scratch-user-"),
+        data=lambda world, persona: {"trait_name": "team", "trait_values": "platform"},
+    ),
     # access requests: `other` may ask for the access role, `reviewer` may review it
     "requests/": Route(fixed("/requests/"), signed_in(200)),
     "requests/new/": Route(
@@ -375,6 +399,13 @@ API_ROUTES: list[ApiRoute] = [
         "api/v1/apps/<name>/credentials",
         "POST",
         lambda w: f"/api/v1/apps/{w.app_name}/credentials",
+        like_user((401, 404, 200, 404, 404, 404)),
+        lambda w: {"role_arn": w.role_arn},
+    ),
+    ApiRoute(
+        "api/v1/apps/<name>/console",
+        "POST",
+        lambda w: f"/api/v1/apps/{w.app_name}/console",
         like_user((401, 404, 200, 404, 404, 404)),
         lambda w: {"role_arn": w.role_arn},
     ),
