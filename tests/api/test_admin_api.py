@@ -112,6 +112,10 @@ ENDPOINTS = [
         404,
         lambda: {"reason": "no"},
     ),
+    Endpoint("GET", "/users", "users:read", 200),
+    Endpoint("GET", "/users/ops", "users:read", 200),
+    Endpoint("PUT", "/users/nobody/roles", "users:write", 404, lambda: {"roles": []}),
+    Endpoint("PUT", "/users/nobody/traits", "users:write", 404, lambda: {"traits": {}}),
     Endpoint("GET", "/webhooks", "webhooks:write", 200),
     Endpoint(
         "PUT",

@@ -528,6 +528,27 @@ API_ROUTES += [
         lambda w: "/api/v1/audit/events",
         api_needs("audit_read", 200),
     ),
+    ApiRoute("api/v1/users", "GET", lambda w: "/api/v1/users", api_needs("access_admin", 200)),
+    ApiRoute(
+        "api/v1/users/<username>",
+        "GET",
+        lambda w: "/api/v1/users/no-such-user",
+        api_needs("access_admin", 404),
+    ),
+    ApiRoute(
+        "api/v1/users/<username>/roles",
+        "PUT",
+        lambda w: "/api/v1/users/no-such-user/roles",
+        api_needs("access_admin", 404),
+        lambda w: {"roles": []},
+    ),
+    ApiRoute(
+        "api/v1/users/<username>/traits",
+        "PUT",
+        lambda w: "/api/v1/users/no-such-user/traits",
+        api_needs("access_admin", 404),
+        lambda w: {"traits": {}},
+    ),
     ApiRoute(
         "api/v1/webhooks",
         "GET",
