@@ -20,6 +20,7 @@ def _allowed(request: HttpRequest) -> bool:
 class WebhookEndpointForm(forms.ModelForm[WebhookEndpoint]):
     """The secret is write-only: blank keeps the current one."""
 
+    url = forms.URLField(max_length=2000, assume_scheme="https")
     secret = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),
