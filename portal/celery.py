@@ -74,6 +74,17 @@ def beat_schedule(
             "schedule": 300.0,
             "options": {"expires": 290},
         },
+        # Issue 25: webhook deliveries the after-commit enqueue missed; CA expiry warnings.
+        "deliver-due-webhooks": {
+            "task": "apps.webhooks.tasks.deliver_due_webhooks",
+            "schedule": 60.0,
+            "options": {"expires": 55},
+        },
+        "warn-ca-expiry": {
+            "task": "apps.webhooks.tasks.warn_ca_expiry",
+            "schedule": 3600.0,
+            "options": {"expires": 3540},
+        },
         "refresh-crl": {
             "task": "apps.integrations.tasks.refresh_crl",
             "schedule": 3600.0,

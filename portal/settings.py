@@ -99,6 +99,20 @@ if not PRODUCTION and not ROLEGATE_AUDIT_KEY and not ROLEGATE_AUDIT_KEY_FILE:
     read_or_create_secret(Path(ROLEGATE_AUDIT_KEY_FILE))
 # Seal each audit event right after its transaction commits (off only to measure the cost).
 ROLEGATE_AUDIT_SEAL_ON_COMMIT = env_bool("ROLEGATE_AUDIT_SEAL_ON_COMMIT", True)
+# Webhooks (issue 25): attempts per delivery, the first retry's delay (doubling after), the HTTP
+# timeout, and how many deliveries failing in a row disable an endpoint.
+ROLEGATE_WEBHOOK_MAX_ATTEMPTS = env_int("ROLEGATE_WEBHOOK_MAX_ATTEMPTS", 6, minimum=1, maximum=20)
+ROLEGATE_WEBHOOK_BACKOFF_SECONDS = env_int(
+    "ROLEGATE_WEBHOOK_BACKOFF_SECONDS", 30, minimum=1, maximum=3600
+)
+ROLEGATE_WEBHOOK_TIMEOUT = env_int("ROLEGATE_WEBHOOK_TIMEOUT", 5, minimum=1, maximum=60)
+ROLEGATE_WEBHOOK_DISABLE_AFTER = env_int(
+    "ROLEGATE_WEBHOOK_DISABLE_AFTER", 5, minimum=1, maximum=1000
+)
+# A trusted CA expiring within this many days is announced daily (ca.expiry_warned).
+ROLEGATE_CA_EXPIRY_WARNING_DAYS = env_int(
+    "ROLEGATE_CA_EXPIRY_WARNING_DAYS", 30, minimum=1, maximum=3650
+)
 # Signed checkpoints of the chain, written by beat to the log and to these sinks.
 ROLEGATE_AUDIT_CHECKPOINT_INTERVAL = env_int(
     "ROLEGATE_AUDIT_CHECKPOINT_INTERVAL", 300, minimum=10, maximum=86400
@@ -140,6 +154,7 @@ INSTALLED_APPS = [
     "apps.resources",
     "apps.access",
     "apps.api",
+    "apps.webhooks",
     "apps.demo",
 ]
 

@@ -15,7 +15,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from apps.api.pagination import CursorInvalid, page_queryset
-from apps.api.scoped_auth import scoped
+from apps.api.scoped_auth import DEFERRED, ScopedBearer, require_scopes, scoped
 from apps.audit.selectors import StreamCursorInvalid
 from apps.core.registry import (
     Document,
@@ -656,3 +656,415 @@ def audit_export(request: HttpRequest, query: Query[AuditQuery]) -> Any:
         response = StreamingHttpResponse(_export_lines(events), content_type="application/jsonl")
     response["Content-Disposition"] = 'attachment; filename="rolegate-audit.jsonl"'
     return response
+
+
+# --- roles as code -----------------------------------------------------------------------------
+
+# The scope a document of each kind needs (and with it the owner's capability).
+KIND_SCOPES = {
+    "role": "roles:write",
+    "user": "users:write",
+    "oidc_connector": "users:write",
+    "integration": "integrations:write",
+}
+
+
+def _kind_name(value: Any) -> str:
+    try:
+        return get_kind(str(value)).kind
+    except ResourceError:
+        return ""
+
+
+class ApplyIn(Schema):
+    """Documents (JSON, or one multi-document YAML text) to plan or apply, like manage.py apply."""
+
+    documents: list[dict[str, Any]] = Field(default_factory=list, max_length=1000)
+    yaml: str = Field(default="", max_length=1_000_000)
+    source: str = Field(default="", max_length=100)
+    prune: bool = False
+    dry_run: bool = True
+
+
+class FieldChangeOut(Schema):
+    """One changed field."""
+
+    path: str
+    before: Any = None
+    after: Any = None
+
+
+class PlanEntryOut(Schema):
+    """What applying does to one resource."""
+
+    action: str
+    kind: str
+    name: str
+    changes: list[FieldChangeOut]
+
+
+class PlanOut(Schema):
+    """The plan and whether it was applied (false for a dry run)."""
+
+    applied: bool
+    plan: list[PlanEntryOut]
+
+
+@router.post(
+    "/apply",
+    auth=ScopedBearer(DEFERRED),
+    response={200: PlanOut, 400: ValidationErrorOut, 403: AdminErrorOut},
+    tags=["roles as code"],
+    summary="Plan (dry_run, the default) or apply resource documents, optionally pruning",
+)
+def apply_documents(request: HttpRequest, payload: ApplyIn) -> Any:
+    """The API of ``manage.py apply``: needs the write scope of every kind it touches."""
+    from apps.core.apply import plan_apply
+    from apps.core.models import ManagedResource
+    from apps.core.registry import load_documents
+
+    try:
+        documents: list[Any] = list(payload.documents)
+        if payload.yaml:
+            documents += load_documents(payload.yaml)
+        if not documents:
+            raise ResourceError("give documents or yaml")
+        kinds = {_kind_name(d.get("kind")) for d in documents if isinstance(d, dict)}
+        if payload.prune and payload.source:
+            owned = ManagedResource.objects.filter(source=payload.source)
+            kinds |= set(owned.values_list("kind", flat=True))
+        scopes = [KIND_SCOPES[kind] for kind in kinds if kind in KIND_SCOPES]
+        require_scopes(request, scopes or ["roles:write"])
+        plan = plan_apply(
+            documents,
+            actor=_caller(request),
+            source=payload.source,
+            prune=payload.prune,
+            dry_run=payload.dry_run,
+        )
+    except ResourceError as error:
+        return _refused(error)
+    return {"applied": not payload.dry_run, "plan": [entry.as_dict() for entry in plan]}
+
+
+# --- webhooks ----------------------------------------------------------------------------------
+
+
+class WebhookIn(Schema):
+    """An endpoint: where, which events, in which format, signed with `secret` (write-only)."""
+
+    url: str = Field(min_length=1, max_length=2000)
+    secret: str = Field(min_length=16, max_length=200)
+    event_types: list[str] = Field(min_length=1, max_length=50)
+    payload_format: str = Field(default="json", pattern="^(json|slack)$")
+    enabled: bool = True
+
+
+class WebhookOut(Schema):
+    """An endpoint as admins see it (never its secret), with why it was disabled."""
+
+    name: str
+    url: str
+    event_types: list[str]
+    payload_format: str
+    enabled: bool
+    disabled_reason: str
+    consecutive_failures: int
+
+
+class WebhookPage(Schema):
+    """A page of endpoints, by name."""
+
+    items: list[WebhookOut]
+    next_cursor: str | None
+
+
+class AttemptOut(Schema):
+    """One attempt of a delivery."""
+
+    number: int
+    at: datetime
+    status_code: int | None
+    error: str
+    duration_ms: int
+    will_retry: bool
+
+
+class DeliveryOut(Schema):
+    """One event delivered (or being delivered) to the endpoint, with every attempt."""
+
+    id: int
+    event_id: int
+    event_type: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    delivered_at: datetime | None
+    log: list[AttemptOut]
+
+
+class DeliveryPage(Schema):
+    """A page of deliveries, newest first."""
+
+    items: list[DeliveryOut]
+    next_cursor: str | None
+
+
+def _webhook_out(endpoint: Any) -> dict[str, Any]:
+    return {field: getattr(endpoint, field) for field in WebhookOut.model_fields}
+
+
+def _webhook(name: str) -> Any:
+    from apps.webhooks.models import WebhookEndpoint
+
+    return WebhookEndpoint.objects.filter(name=name).first()
+
+
+def _no_webhook(name: str) -> Status[dict[str, str]]:
+    return Status(404, {"detail": f"webhook endpoint {name!r} not found", "code": "not_found"})
+
+
+@router.get(
+    "/webhooks",
+    auth=scoped("webhooks:write"),
+    response={200: WebhookPage, 400: AdminErrorOut},
+    tags=["webhooks"],
+    summary="List webhook endpoints",
+)
+def webhooks_list(request: HttpRequest, page: Query[PageIn]) -> Any:
+    """Every endpoint, by name (secrets are never returned)."""
+    from apps.webhooks.models import WebhookEndpoint
+
+    try:
+        rows, next_cursor = page_queryset(
+            WebhookEndpoint.objects.all(),
+            keys=("name",),
+            descending=False,
+            limit=page.limit,
+            cursor=page.cursor,
+        )
+    except CursorInvalid as error:
+        return _bad_cursor(error)
+    return {"items": [_webhook_out(row) for row in rows], "next_cursor": next_cursor}
+
+
+@router.put(
+    "/webhooks/{name}",
+    auth=scoped("webhooks:write"),
+    response={200: WebhookOut, 400: AdminErrorOut},
+    tags=["webhooks"],
+    summary="Create or replace a webhook endpoint",
+)
+def webhooks_put(request: HttpRequest, name: str, payload: WebhookIn) -> Any:
+    """Create or replace an endpoint (audited, without the secret)."""
+    from apps.webhooks import services
+
+    try:
+        saved = services.webhook_endpoint_save(
+            actor=_caller(request),
+            name=name,
+            url=payload.url,
+            secret=payload.secret,
+            event_types=payload.event_types,
+            payload_format=payload.payload_format,
+            enabled=payload.enabled,
+        )
+    except services.WebhookInvalid as error:
+        return Status(400, {"detail": error.message, "code": "invalid"})
+    return Status(200, _webhook_out(saved))
+
+
+@router.delete(
+    "/webhooks/{name}",
+    auth=scoped("webhooks:write"),
+    response={204: None, 404: AdminErrorOut},
+    tags=["webhooks"],
+    summary="Delete a webhook endpoint and its delivery log",
+)
+def webhooks_delete(request: HttpRequest, name: str) -> Any:
+    """Delete an endpoint."""
+    from apps.webhooks import services
+
+    endpoint = _webhook(name)
+    if endpoint is None:
+        return _no_webhook(name)
+    services.webhook_endpoint_delete(actor=_caller(request), endpoint=endpoint)
+    return Status(204, None)
+
+
+@router.get(
+    "/webhooks/{name}/deliveries",
+    auth=scoped("webhooks:write"),
+    response={200: DeliveryPage, 400: AdminErrorOut, 404: AdminErrorOut},
+    tags=["webhooks"],
+    summary="An endpoint's delivery log, newest first, with every attempt",
+)
+def webhooks_deliveries(request: HttpRequest, name: str, page: Query[PageIn]) -> Any:
+    """The deliveries of one endpoint."""
+    endpoint = _webhook(name)
+    if endpoint is None:
+        return _no_webhook(name)
+    try:
+        rows, next_cursor = page_queryset(
+            endpoint.deliveries.prefetch_related("log"),
+            keys=("id",),
+            descending=True,
+            limit=page.limit,
+            cursor=page.cursor,
+        )
+    except CursorInvalid as error:
+        return _bad_cursor(error)
+    items = [
+        {
+            **{field: getattr(row, field) for field in DeliveryOut.model_fields if field != "log"},
+            "log": [
+                {field: getattr(attempt, field) for field in AttemptOut.model_fields}
+                for attempt in row.log.all()
+            ],
+        }
+        for row in rows
+    ]
+    return {"items": items, "next_cursor": next_cursor}
+
+
+# --- users: roles and traits -------------------------------------------------------------------
+
+
+class UserOut(Schema):
+    """A user's access: assigned roles, internal traits, and the identity provider's traits."""
+
+    username: str
+    email: str
+    is_active: bool
+    is_staff: bool
+    roles: list[str]
+    traits: dict[str, list[str]]
+    external_traits: dict[str, Any]
+
+
+class UserPage(Schema):
+    """A page of users, by username."""
+
+    items: list[UserOut]
+    next_cursor: str | None
+
+
+class UserRolesIn(Schema):
+    """The user's roles, replacing the current ones."""
+
+    roles: list[str] = Field(max_length=200)
+
+
+class UserTraitsIn(Schema):
+    """The user's internal traits, replacing the current ones (external ones are the IdP's)."""
+
+    traits: dict[str, list[str]]
+
+
+def _user_out(user: Any) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "email": user.email,
+        "is_active": user.is_active,
+        "is_staff": user.is_staff,
+        "roles": sorted(user.roles or []),
+        "traits": dict(user.traits or {}),
+        "external_traits": dict(user.external_traits or {}),
+    }
+
+
+def _user(username: str) -> Any:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(username=username).first()
+
+
+def _no_user(username: str) -> Status[dict[str, str]]:
+    return Status(404, {"detail": f"user {username!r} not found", "code": "not_found"})
+
+
+@router.get(
+    "/users",
+    auth=scoped("users:read"),
+    response={200: UserPage, 400: AdminErrorOut},
+    tags=["users"],
+    summary="List users with their roles and traits (q: username, e-mail or role)",
+)
+def users_list(request: HttpRequest, page: Query[PageIn]) -> Any:
+    """Every user, by username."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    users = get_user_model().objects.all()
+    if page.q:
+        users = users.filter(
+            Q(username__icontains=page.q) | Q(email__icontains=page.q) | Q(roles__contains=[page.q])
+        )
+    try:
+        rows, next_cursor = page_queryset(
+            users, keys=("username",), descending=False, limit=page.limit, cursor=page.cursor
+        )
+    except CursorInvalid as error:
+        return _bad_cursor(error)
+    return {"items": [_user_out(row) for row in rows], "next_cursor": next_cursor}
+
+
+@router.get(
+    "/users/{username}",
+    auth=scoped("users:read"),
+    response={200: UserOut, 404: AdminErrorOut},
+    tags=["users"],
+    summary="One user's roles and traits",
+)
+def users_get(request: HttpRequest, username: str) -> Any:
+    """One user."""
+    user = _user(username)
+    if user is None:
+        return _no_user(username)
+    return Status(200, _user_out(user))
+
+
+def _user_change(request: HttpRequest, username: str, field: str, value: Any) -> Any:
+    from django.core.exceptions import PermissionDenied
+
+    from apps.access import user_admin
+
+    user = _user(username)
+    if user is None:
+        return _no_user(username)
+    try:
+        if field == "roles":
+            changed = user_admin.set_user_roles(_caller(request), user, value, via="api")
+        else:
+            changed = user_admin.set_user_traits(_caller(request), user, value, via="api")
+    except PermissionDenied as error:
+        return Status(403, {"detail": str(error), "code": "forbidden"})
+    except user_admin.UserChangeInvalid as error:
+        errors = [{"field": error.field, "message": error.message}] if error.field else []
+        return Status(400, {"detail": error.message, "code": "invalid", "errors": errors})
+    return Status(200, _user_out(changed))
+
+
+@router.put(
+    "/users/{username}/roles",
+    auth=scoped("users:write"),
+    response={200: UserOut, 400: ValidationErrorOut, 403: AdminErrorOut, 404: AdminErrorOut},
+    tags=["users"],
+    summary="Replace a user's roles (audited with a before/after diff)",
+)
+def users_set_roles(request: HttpRequest, username: str, payload: UserRolesIn) -> Any:
+    """Replace the roles; unchanged input writes nothing; never your own (unless superuser)."""
+    return _user_change(request, username, "roles", payload.roles)
+
+
+@router.put(
+    "/users/{username}/traits",
+    auth=scoped("users:write"),
+    response={200: UserOut, 400: ValidationErrorOut, 403: AdminErrorOut, 404: AdminErrorOut},
+    tags=["users"],
+    summary="Replace a user's internal traits (audited with a before/after diff)",
+)
+def users_set_traits(request: HttpRequest, username: str, payload: UserTraitsIn) -> Any:
+    """Replace the internal traits; the identity provider's traits are never edited."""
+    return _user_change(request, username, "traits", payload.traits)

@@ -33,60 +33,87 @@ class ScopedBearer(HttpBearer):
 
     def __init__(self, scope: str) -> None:
         super().__init__()
-        capability_for(scope)  # a typo in a scope name fails at import, not at the first call
+        if scope != DEFERRED:
+            capability_for(scope)  # a typo in a scope name fails at import, not at first call
         self.scope = scope
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         """Return the user the call acts as, None for an unknown token, or raise ScopeRefused."""
         raw = token.strip()
-        capability = capability_for(self.scope)
         found = selectors.automation_token_authenticate(raw)
         if found is not None:
-            return self._automation(request, found, capability)
+            request.automation_token = found  # type: ignore[attr-defined]
+            if self.scope != DEFERRED:
+                require_scopes(request, [self.scope], user=found.owner)
+            return found.owner
         cli = selectors.token_authenticate(raw)
         if cli is None:
             return None
-        if capability and not has_capability(cli.user, capability):
-            message = f"This endpoint needs the {capability} capability."
-            automation.cli_token_refused(
-                token=cli,
-                scope=self.scope,
-                method=request.method or "",
-                path=request.path,
-                refusal=message,
-            )
-            raise ScopeRefused(message, "capability_missing")
-        services.token_touch(token=cli)
         request.api_token = cli  # type: ignore[attr-defined]
+        if self.scope != DEFERRED:
+            require_scopes(request, [self.scope], user=cli.user)
+        services.token_touch(token=cli)
         return cli.user
 
-    def _automation(self, request: HttpRequest, token: AutomationToken, capability: str) -> Any:
-        refusal, code = "", ""
-        if self.scope not in token.scopes:
-            refusal = f"The token {token.name!r} lacks the {self.scope} scope."
-            code = "scope_missing"
-        elif not has_capability(token.owner, "staff"):
-            # Only staff may hold automation tokens, so a demoted (or deactivated) owner's
-            # tokens stop at once, whatever their scopes, review scopes included.
-            refusal = f"The owner of token {token.name!r} is no longer an active staff user."
-            code = "capability_missing"
-        elif capability and not has_capability(token.owner, capability):
-            refusal = (
-                f"The owner of token {token.name!r} no longer holds the {capability} capability "
-                f"that {self.scope} needs."
-            )
-            code = "capability_missing"
+
+# The endpoint decides which scopes it needs from the body (``apply``: one per document kind)
+# and calls ``require_scopes`` itself.
+DEFERRED = "*"
+
+
+def require_scopes(request: HttpRequest, scopes: list[str], *, user: Any = None) -> None:
+    """Refuse (ScopeRefused) unless the caller holds every scope in ``scopes`` right now.
+
+    An automation token needs each scope and its owner each scope's capability, and the call is
+    audited with the token's name either way; a CLI token needs only the capabilities.
+    """
+    caller = user if user is not None else request.auth  # type: ignore[attr-defined]
+    token: AutomationToken | None = getattr(request, "automation_token", None)
+    wanted = sorted(set(scopes))
+    refusal, code = "", ""
+    missing = [scope for scope in wanted if token is not None and scope not in token.scopes]
+    lacking = [
+        capability_for(scope)
+        for scope in wanted
+        if capability_for(scope) and not has_capability(caller, capability_for(scope))
+    ]
+    if missing and token is not None:
+        refusal = f"The token {token.name!r} lacks the {', '.join(missing)} scope."
+        code = "scope_missing"
+    elif token is not None and not has_capability(token.owner, "staff"):
+        # Only staff may hold automation tokens, so a demoted (or deactivated) owner's tokens
+        # stop at once, whatever their scopes, review scopes included.
+        refusal = f"The owner of token {token.name!r} is no longer an active staff user."
+        code = "capability_missing"
+    elif lacking:
+        whose = f"The owner of token {token.name!r}" if token is not None else "You"
+        refusal = (
+            f"{whose} does not hold the {', '.join(sorted(set(lacking)))} capability that "
+            f"{', '.join(wanted)} needs."
+        )
+        if token is None:
+            refusal = f"This endpoint needs the {', '.join(sorted(set(lacking)))} capability."
+        code = "capability_missing"
+    if token is not None:
         automation.automation_token_used(
             token=token,
-            scope=self.scope,
+            scope=",".join(wanted),
             method=request.method or "",
             path=request.path,
             refusal=refusal,
         )
-        if refusal:
-            raise ScopeRefused(refusal, code)
-        request.automation_token = token  # type: ignore[attr-defined]
-        return token.owner
+    else:
+        cli: Any = getattr(request, "api_token", None)
+        if refusal and cli is not None:
+            automation.cli_token_refused(
+                token=cli,
+                scope=",".join(wanted),
+                method=request.method or "",
+                path=request.path,
+                refusal=refusal,
+            )
+    if refusal:
+        raise ScopeRefused(refusal, code)
 
 
 def scoped(scope: str) -> ScopedBearer:

@@ -67,6 +67,8 @@ CA_ROTATION_FINISHED = "ca.rotation_finished"  # certificate_authority/<fingerpr
 CA_ROTATION_ROLLED_BACK = "ca.rotation_rolled_back"  # certificate_authority/<fingerprint(s)>
 CA_KEYS_REWRAPPED = "ca.keys_rewrapped"  # certificate_authority/<fingerprint(s)>
 CA_CRL_REFRESHED = "ca.crl_refreshed"  # certificate_authority/<fingerprint(s)>
+# certificate_authority/<fingerprint>: a trusted CA expires within the warning window (daily)
+CA_EXPIRY_WARNED = "ca.expiry_warned"
 CERTIFICATE_REVOKED = "certificate.revoked"  # certificate/<serial>
 
 # integrations
@@ -77,6 +79,17 @@ INTEGRATION_SYNC_REQUESTED = "integration.sync_requested"  # integration/<name>
 INTEGRATION_PROFILES_SYNCED = "integration.profiles_synced"  # integration/<name>
 INTEGRATION_SYNC_CERTIFICATE_ISSUED = "integration.sync_certificate_issued"  # integration/<name>
 INTEGRATION_CRL_PUSHED = "integration.crl_pushed"  # integration/<name>
+# integration/<name>: the first failed sync run after a success (not every failing run)
+INTEGRATION_SYNC_FAILED = "integration.sync_failed"
+# integration/<name>: the first successful sync run after failed ones
+INTEGRATION_SYNC_RECOVERED = "integration.sync_recovered"
+
+# webhooks
+WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint.created"  # webhook_endpoint/<name>
+WEBHOOK_ENDPOINT_UPDATED = "webhook_endpoint.updated"  # webhook_endpoint/<name>
+WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint.deleted"  # webhook_endpoint/<name>
+# webhook_endpoint/<name>: turned off after deliveries failed in a row (reason in details)
+WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
 
 # live-session revocation
 SESSIONS_REVOKED = "sessions.revoked"  # user/<username> or app/<name>

@@ -86,6 +86,10 @@ def audit_record(
         # The action fails with it (fail closed); operators see the rate on /metrics.
         AUDIT_WRITE_FAILURES.inc()
         raise
+    from apps.core.hooks import audit_event_listeners
+
+    for listener in audit_event_listeners:
+        listener(event)
     if seal and getattr(settings, "ROLEGATE_AUDIT_SEAL_ON_COMMIT", True):
         # Sealed as soon as the event is committed, outside the writer's transaction so that
         # the chain lock is never held across a slow change (CreateSession, say).

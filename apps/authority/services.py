@@ -587,3 +587,42 @@ def ca_keys_rewrap(*, actor: Any) -> int:
                 details={"count": changed, "kek_id": keks[0].key_id},
             )
     return changed
+
+
+def ca_expiry_warn(*, now: datetime | None = None) -> int:
+    """Audit each trusted CA expiring within the warning window, at most once a day each.
+
+    The audit event is what webhooks announce (``ca.expiry_warned``); returns how many were
+    written. Idempotent: a CA warned in the last 24 hours is skipped.
+    """
+    from apps.audit.models import AuditEvent
+
+    now = now or timezone.now()
+    window = timedelta(days=int(getattr(settings, "ROLEGATE_CA_EXPIRY_WARNING_DAYS", 30)))
+    expiring = CertificateAuthority.objects.filter(
+        state__in=CertificateAuthority.TRUSTED_STATES, not_after__lte=now + window
+    ).order_by("not_after")
+    written = 0
+    for authority in expiring:
+        recent = AuditEvent.objects.filter(
+            event_type=events.CA_EXPIRY_WARNED,
+            target_name=authority.fingerprint_sha256,
+            time__gte=now - timedelta(hours=24),
+        )
+        if recent.exists():
+            continue
+        with transaction.atomic():
+            audit_record(
+                event_type=events.CA_EXPIRY_WARNED,
+                actor=None,
+                target_kind="certificate_authority",
+                target_name=authority.fingerprint_sha256,
+                details={
+                    "state": authority.state,
+                    "subject": authority.subject,
+                    "not_after": authority.not_after,
+                    "days_left": max(0, (authority.not_after - now).days),
+                },
+            )
+        written += 1
+    return written

@@ -179,3 +179,33 @@ def test_openapi_documents_the_admin_api(client: Any) -> None:
         "/api/v1/audit/export",
     ):
         assert path in paths, path
+
+
+def test_users_roles_and_traits_through_the_api(admin: Any, make_user: Any) -> None:
+    from apps.accounts.models import User
+    from apps.audit.models import AuditEvent
+
+    Role.objects.create(name="dev", spec=SPEC)
+    make_user("alice")
+    caller = token(admin, ["users:read", "users:write"])
+    changed = caller.put("/users/alice/roles", {"roles": ["dev"]})
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["roles"] == ["dev"]
+    event = AuditEvent.objects.filter(event_type="user.updated", target_name="alice").get()
+    assert event.details["via"] == "api"
+    assert event.actor_name == "ops"
+    unknown = caller.put("/users/alice/roles", {"roles": ["nope"]})
+    assert unknown.status_code == 400
+    assert "nope" in unknown.json()["detail"]
+    traits = caller.put("/users/alice/traits", {"traits": {"logins": ["alice"]}})
+    assert traits.json()["traits"] == {"logins": ["alice"]}
+    assert User.objects.get(username="alice").traits == {"logins": ["alice"]}
+    # Nobody widens their own access, through the API neither.
+    own = caller.put("/users/ops/roles", {"roles": ["dev"]})
+    assert own.status_code == 403
+    assert User.objects.get(username="ops").roles == []
+    for index in range(60):
+        make_user(f"user-{index:02d}")
+    items, pages = walk(caller, "/users?limit=25")
+    assert len(items) == 62
+    assert pages == 3

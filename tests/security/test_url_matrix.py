@@ -528,6 +528,58 @@ API_ROUTES += [
         lambda w: "/api/v1/audit/events",
         api_needs("audit_read", 200),
     ),
+    ApiRoute("api/v1/users", "GET", lambda w: "/api/v1/users", api_needs("access_admin", 200)),
+    ApiRoute(
+        "api/v1/users/<username>",
+        "GET",
+        lambda w: "/api/v1/users/no-such-user",
+        api_needs("access_admin", 404),
+    ),
+    ApiRoute(
+        "api/v1/users/<username>/roles",
+        "PUT",
+        lambda w: "/api/v1/users/no-such-user/roles",
+        api_needs("access_admin", 404),
+        lambda w: {"roles": []},
+    ),
+    ApiRoute(
+        "api/v1/users/<username>/traits",
+        "PUT",
+        lambda w: "/api/v1/users/no-such-user/traits",
+        api_needs("access_admin", 404),
+        lambda w: {"traits": {}},
+    ),
+    ApiRoute(
+        "api/v1/webhooks",
+        "GET",
+        lambda w: "/api/v1/webhooks",
+        api_needs("integration_admin", 200),
+    ),
+    *(
+        ApiRoute(
+            "api/v1/webhooks/<name>",
+            method,
+            lambda w: "/api/v1/webhooks/no-such-hook",
+            api_needs("integration_admin", status),
+            lambda w: {"url": "ftp://x", "secret": "s" * 20, "event_types": ["sessions.revoked"]},
+        )
+        for method, status in (("PUT", 400), ("DELETE", 404))
+    ),
+    ApiRoute(
+        "api/v1/webhooks/<name>/deliveries",
+        "GET",
+        lambda w: "/api/v1/webhooks/no-such-hook/deliveries",
+        api_needs("integration_admin", 404),
+    ),
+    ApiRoute(
+        "api/v1/apply",
+        "POST",
+        lambda w: "/api/v1/apply",
+        api_needs("access_admin", 400),
+        lambda w: {
+            "documents": [{"kind": "role", "metadata": {"name": "m"}, "spec": _BAD_ROLE["spec"]}]
+        },
+    ),
     ApiRoute(
         "api/v1/audit/export",
         "GET",

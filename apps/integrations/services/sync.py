@@ -235,7 +235,40 @@ def _finish(run: SyncRun, **fields: Any) -> SyncRun:
         setattr(run, key, value)
     run.ended_at = timezone.now()
     run.save()
+    _record_health_change(run)
     return run
+
+
+def _record_health_change(run: SyncRun) -> None:
+    """Audit the turn from success to failure and back (what webhooks announce), once each."""
+    if run.status not in (SyncRun.Status.SUCCESS, SyncRun.Status.ERROR):
+        return
+    previous = (
+        SyncRun.objects.filter(
+            integration_id=run.integration_id,
+            status__in=(SyncRun.Status.SUCCESS, SyncRun.Status.ERROR),
+        )
+        .exclude(pk=run.pk)
+        .order_by("-started_at", "-id")
+        .values_list("status", flat=True)
+        .first()
+    )
+    failed = run.status == SyncRun.Status.ERROR
+    if failed and previous == SyncRun.Status.ERROR:
+        return  # still failing: announced when it started
+    if not failed and previous != SyncRun.Status.ERROR:
+        return  # healthy as before
+    audit_record(
+        event_type=events.INTEGRATION_SYNC_FAILED if failed else events.INTEGRATION_SYNC_RECOVERED,
+        actor=None,
+        outcome=AuditEvent.Outcome.ERROR if failed else AuditEvent.Outcome.SUCCESS,
+        target_kind="integration",
+        target_name=run.integration.name,
+        details={
+            "run_id": run.pk,
+            "error": run.error_message.splitlines()[0] if failed and run.error_message else "",
+        },
+    )
 
 
 def _database_label() -> str:
@@ -272,6 +305,10 @@ def sync_failure_record(run: SyncRun, error: BaseException) -> bool:
             continue
         for key, value in fields.items():
             setattr(run, key, value)
+        try:
+            _record_health_change(run)
+        except DatabaseError:
+            log.warning("could not audit the failing sync of run %s", run.pk)
         return True
     log.error("could not record the failed sync run %s; the next run will close it", run.pk)
     return False

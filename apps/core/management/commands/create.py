@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from apps.core.apply import format_plan, plan_apply
 from apps.core.registry import ResourceError, apply_documents, load_documents
 
 
@@ -30,10 +31,15 @@ class Command(BaseCommand):
         except UnicodeDecodeError:
             raise CommandError(f"{filename} is not UTF-8 text") from None
         try:
-            applied = apply_documents(load_documents(text), actor=None, force=options["force"])
+            documents = load_documents(text)
+            if options["force"]:
+                # Replacing: report what really happened to each (created, updated, unchanged).
+                lines = format_plan(plan_apply(documents, actor=None), dry_run=False)[:-1]
+            else:
+                applied = apply_documents(documents, actor=None, force=False)
+                lines = [f'{kind} "{name}" has been created' for kind, name in applied]
         except ResourceError as error:
             raise CommandError(f"{error} (nothing was written)") from None
-        for kind, name in applied:
-            self.stdout.write(
-                f'{kind} "{name}" has been {"updated" if options["force"] else "created"}'
-            )
+        for line in lines:
+            if not line.startswith(" "):
+                self.stdout.write(line)
