@@ -159,7 +159,7 @@ def _denied(client: Any) -> bool:
 
 def run(runs: int, mode: str, scenario: Any, carol: Any) -> dict[str, list[float]]:
     """`runs` grant/end cycles; milliseconds from end to the first AccessDenied."""
-    from apps.access import requests_services as requests
+    from apps.access.requests import services as requests
     from apps.resources.services import aws_credentials_issue
     from portal.celery import app as celery_app
 

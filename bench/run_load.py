@@ -148,8 +148,8 @@ def set_up(
 
     from apps.accounts.models import User
     from apps.api.services import token_create
-    from apps.core import demo
     from apps.core.registry import apply_documents
+    from apps.demo import demo
     from apps.resources.models import AwsApp
 
     call_command("migrate", verbosity=0)

@@ -140,6 +140,7 @@ INSTALLED_APPS = [
     "apps.resources",
     "apps.access",
     "apps.api",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [
@@ -151,6 +152,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "apps.accounts.middleware.LegacyBackendPathMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -427,8 +429,9 @@ ROLEGATE_PASSWORD_LOGIN = env_bool("ROLEGATE_PASSWORD_LOGIN", True)
 ROLEGATE_ISSUANCE_RATE_LIMIT = env_int("ROLEGATE_ISSUANCE_RATE_LIMIT", 60, minimum=0)
 ROLEGATE_DEVICE_LOGIN_RATE_LIMIT = env_int("ROLEGATE_DEVICE_LOGIN_RATE_LIMIT", 10, minimum=0)
 
-# Single sign-on (OpenID Connect): on when an issuer is set. The provider's discovery document is
-# fetched lazily at first use (apps/accounts/oidc.py), so start-up never depends on the IdP.
+# Single sign-on (OpenID Connect): on when an issuer is set. The provider's discovery document
+# is fetched lazily at first use (apps/accounts/oidc/provider.py), so start-up never depends on
+# the IdP.
 ROLEGATE_OIDC_ISSUER = env_str("ROLEGATE_OIDC_ISSUER", "").strip().rstrip("/")
 ROLEGATE_OIDC_ENABLED = bool(ROLEGATE_OIDC_ISSUER)
 if ROLEGATE_OIDC_ENABLED:
@@ -449,6 +452,6 @@ ROLEGATE_OIDC_CLOCK_SKEW = env_int("ROLEGATE_OIDC_CLOCK_SKEW", 60, minimum=0, ma
 ROLEGATE_OIDC_CONNECTOR = env_str("ROLEGATE_OIDC_CONNECTOR", "oidc")
 # The password backend refuses every attempt when ROLEGATE_PASSWORD_LOGIN=false (web, API, admin).
 AUTHENTICATION_BACKENDS = [
-    "apps.accounts.oidc_backend.PasswordBackend",
-    "apps.accounts.oidc_backend.OidcBackend",
+    "apps.accounts.oidc.backend.PasswordBackend",
+    "apps.accounts.oidc.backend.OidcBackend",
 ]

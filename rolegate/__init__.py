@@ -14,7 +14,9 @@ def version() -> str:
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as package_version
 
-    try:
-        return package_version("rolegate")
-    except PackageNotFoundError:
-        return "0+unknown"
+    for distribution in ("rolegate", "rolegate-cli"):  # the server, or the slim CLI alone
+        try:
+            return package_version(distribution)
+        except PackageNotFoundError:
+            continue
+    return "0+unknown"

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rolegate.errors import CliError, ExitCode
+from rolegate.validate import APP_NAME_RE, CONTROL_RE, escape, invalid, is_region
 
 MARKER = "; Managed by rolegate (rolegate apps login/logout). Do not edit this section."
 _MARKER_RE = re.compile(r"^\s*[;#]\s*Managed by rolegate\b")
 _HEADER_RE = re.compile(r"^\s*\[\s*([^\]]*?)\s*\]\s*(?:[;#].*)?$")
 _KEY_RE = re.compile(r"^\s*([^=\s:;#][^=:]*?)\s*[=:]")
-APP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,254}$")
 
 
 def config_path() -> Path:
@@ -46,10 +46,11 @@ def credential_process_line(command: list[str]) -> str:
 
 
 def check_app_name(app: str) -> None:
-    """Refuse names that cannot be a profile section header or a safe argument."""
-    if not APP_NAME_RE.match(app):
+    """Refuse names that cannot be a profile section header or a safe argument (full match:
+    `"myapp\\n"` is refused)."""
+    if not APP_NAME_RE.fullmatch(app):
         raise CliError(
-            f"app name {app!r} cannot be used as an AWS profile name "
+            f"app name {escape(app)!r} cannot be used as an AWS profile name "
             "(letters, digits and . _ @ + - only)",
             ExitCode.USAGE,
         )
@@ -142,6 +143,13 @@ class AwsConfig:
             if s.managed and s.name.startswith("profile ")
         ]
 
+    def section_lines(self, profile: str) -> list[str]:
+        """The lines of `[profile PROFILE]` after its header (empty when absent)."""
+        section = self._find(profile)
+        if section is None:
+            return []
+        return self.lines[section.header + 1 : section.content_end]
+
     def check_can_write(self, profile: str) -> None:
         """Raise unless `[profile PROFILE]` is absent or managed by rolegate."""
         section = self._find(profile)
@@ -158,6 +166,12 @@ class AwsConfig:
         ``region`` (the app's region) is added when the section has none, because services
         such as STS need one and a user's own `region =` line must win.
         """
+        check_app_name(profile)
+        # Defence in depth: callers validated these, but nothing reaches the file unchecked.
+        if region is not None and not is_region(region):
+            raise invalid(f"region {escape(region)[:80]!r} is not an AWS region")
+        if any(CONTROL_RE.search(part) for part in command):
+            raise invalid("the credential_process command contains a control character")
         self.check_can_write(profile)
         section = self._find(profile)
         nl = self.newline
@@ -206,12 +220,54 @@ class AwsConfig:
         """The edited file content."""
         return "".join(self.lines)
 
+    def check_only_managed_changed(self, content: str) -> None:
+        """Refuse `content` unless every byte outside rolegate's managed sections is unchanged
+        and the managed sections hold nothing but the marker, our keys, and keys the user had
+        put there before."""
+        before_lines = self.original.splitlines(keepends=True)
+        after_lines = content.splitlines(keepends=True)
+        before_sections = _sections(before_lines)
+        after_sections = _sections(after_lines)
+        if _outside_managed(before_lines, before_sections) != _outside_managed(
+            after_lines, after_sections
+        ):
+            raise invalid(
+                f"writing {self.path} would change more than rolegate's own section; "
+                "nothing was changed"
+            )
+        kept = {
+            line
+            for section in before_sections
+            if section.managed
+            for line in before_lines[section.header + 1 : section.content_end]
+        }
+        for section in after_sections:
+            if not section.managed:
+                continue
+            for line in after_lines[section.header + 1 : section.content_end]:
+                key = _key_of(line)
+                if _MARKER_RE.match(line) or key in ("credential_process", "region"):
+                    continue
+                if line in kept or not line.strip():
+                    continue
+                raise invalid(
+                    f"writing {self.path} would add {escape(line.strip())[:80]!r} to "
+                    f"[{section.name}]; nothing was changed"
+                )
+
     def save(self) -> bool:
-        """Write the file if it changed (atomically, keeping its mode); True if written."""
+        """Write the file if it changed (atomically, keeping its mode); True if written.
+
+        The new content must parse, and differ from the old only inside rolegate's managed
+        sections; after the write the file is read back and compared.
+        """
+        import tempfile
+
         content = self.text()
         if content == self.original:
             return False
         self._check_parses(content)  # never write something we could not read back
+        self.check_only_managed_changed(content)
         # Write through a symlink (dotfile managers link ~/.aws/config) instead of replacing it.
         target = self.path.resolve()
         directory = target.parent
@@ -220,20 +276,43 @@ class AwsConfig:
             mode = target.stat().st_mode & 0o777
         except FileNotFoundError:
             mode = 0o600
-        temporary = directory / f".{target.name}.rolegate-{os.getpid()}.tmp"
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        # mkstemp: O_EXCL and an unpredictable name, so a planted symlink cannot take the write.
+        descriptor, name = tempfile.mkstemp(
+            prefix=f".{target.name}.rolegate-", suffix=".tmp", dir=directory
+        )
+        temporary = Path(name)
         try:
+            os.fchmod(descriptor, mode)
             with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
                 handle.write(content)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.chmod(temporary, mode)
             os.replace(temporary, target)
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
+        written = target.read_bytes()
+        if written != content.encode("utf-8"):
+            raise CliError(
+                f"{self.path} changed while rolegate wrote it (another program?); check it",
+                ExitCode.LOCAL_CONFIG,
+            )
         self.original = content
         return True
+
+
+def _outside_managed(lines: list[str], sections: list[_Section]) -> str:
+    """The file's text without its managed sections (header through content end)."""
+    dropped: set[int] = set()
+    for section in sections:
+        if section.managed:
+            dropped.update(range(section.header, section.content_end))
+    return "".join(
+        line.rstrip("\r\n") + "\n"
+        for index, line in enumerate(lines)
+        if index not in dropped
+        if line.strip()
+    )
 
 
 def _key_of(line: str) -> str | None:

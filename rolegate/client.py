@@ -1,73 +1,138 @@
-"""The Rolegate API client: JSON over HTTPS with urllib3, every failure mapped to a CliError."""
+"""The Rolegate API client: JSON over HTTPS with the standard library, every failure a CliError.
+
+`http.client` rather than urllib3: the credential path's cache miss must start fast (issue 23,
+item 5) and the slim CLI install carries no HTTP library. Every answer is checked for control
+characters before a caller sees it (see rolegate.validate).
+"""
 
 from __future__ import annotations
 
+import http.client
+import ipaddress
 import json
-import platform
-import ssl
+import os
+import socket
 from typing import Any
 from urllib.parse import quote, urlsplit
-
-import urllib3
-from urllib3.exceptions import (
-    HTTPError,
-    MaxRetryError,
-    NewConnectionError,
-    ProtocolError,
-    SSLError,
-    TimeoutError,
-)
 
 from rolegate.errors import CliError, ExitCode, not_logged_in
 
 API_PREFIX = "/api/v1"
-TIMEOUT = urllib3.Timeout(connect=5.0, read=60.0)
+CONNECT_TIMEOUT = 5.0
+DEFAULT_READ_TIMEOUT = 60.0
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 
-def normalize_proxy(value: str) -> str:
-    """`host[:port]` or a URL → `scheme://host[:port][/path]` without a trailing slash."""
+def read_timeout() -> float:
+    """Seconds to wait for an answer (ROLEGATE_READ_TIMEOUT, default 60); also bounds lock waits."""
+    try:
+        value = float(os.environ.get("ROLEGATE_READ_TIMEOUT", "") or DEFAULT_READ_TIMEOUT)
+    except ValueError:
+        return DEFAULT_READ_TIMEOUT
+    return min(max(value, 1.0), 600.0)
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (where plain http cannot be intercepted)."""
+    if host.lower() in ("localhost", "localhost.", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def normalize_proxy(value: str, *, insecure_http: bool = False) -> str:
+    """A proxy URL → `scheme://host[:port][/path]` without a trailing slash, or a usage error.
+
+    A value without a scheme is refused with a "did you mean" (rather than guessed, which ended
+    in an SSL error against a plain-http development server); `http://` is only for loopback
+    unless `insecure_http` is set, because a bearer token and AWS keys travel over it.
+    """
     text = value.strip()
     if not text:
         raise CliError("--proxy must not be empty", ExitCode.USAGE)
     if "://" not in text:
-        text = "https://" + text
+        host = text.split("/", 1)[0]
+        hint = f"https://{text}"
+        if is_loopback(host.rsplit(":", 1)[0].strip("[]")):
+            hint += f" (or http://{text} for a development server)"
+        raise CliError(f"--proxy {value!r} has no scheme: did you mean {hint}?", ExitCode.USAGE)
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CliError(f"--proxy {value!r} is not an http(s) URL", ExitCode.USAGE)
-    if parts.query or parts.fragment or parts.username:
+    if parts.query or parts.fragment or parts.username or parts.password:
         raise CliError(f"--proxy {value!r} must not carry a query or credentials", ExitCode.USAGE)
     try:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
         raise CliError(f"--proxy {value!r} has an invalid port", ExitCode.USAGE) from None
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+    if parts.scheme == "http" and not insecure_http and not is_loopback(parts.hostname):
+        raise CliError(
+            f"--proxy {value!r} uses plain http to a host that is not this machine: tokens and "
+            "AWS keys would travel unencrypted. Use https://, or --insecure-http if you must",
+            ExitCode.USAGE,
+        )
+    return f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
 
 
 def user_agent() -> str:
     """`rolegate/<version> (<system>)`, recorded in the audit log."""
+    import platform
+
     from rolegate import version
 
     return f"rolegate/{version()} ({platform.system()}; Python {platform.python_version()})"
 
 
 class ApiClient:
-    """Calls one Rolegate proxy, optionally with a bearer token."""
+    """Calls one Rolegate proxy, optionally with a bearer token; one connection, reused."""
 
     def __init__(
         self, proxy: str, *, token: str = "", ca_file: str = "", insecure: bool = False
     ) -> None:
         self.proxy = proxy
         self.token = token
-        kwargs: dict[str, Any] = {"timeout": TIMEOUT, "retries": False}
-        if proxy.startswith("https://"):
-            if insecure:
-                kwargs["cert_reqs"] = ssl.CERT_NONE
-                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-            else:
-                kwargs["cert_reqs"] = ssl.CERT_REQUIRED
-                if ca_file:
-                    kwargs["ca_certs"] = ca_file
-        self._pool = urllib3.PoolManager(**kwargs)
+        self.ca_file = ca_file
+        self.insecure = insecure
+        parts = urlsplit(proxy)
+        self.https = parts.scheme == "https"
+        self.hostname = parts.hostname or ""
+        self.port = parts.port
+        self.base_path = parts.path.rstrip("/")
+        self.netloc = parts.netloc
+        self.check_answers = True
+        self._connection: http.client.HTTPConnection | None = None
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self._connection is not None:
+            return self._connection
+        connection: http.client.HTTPConnection
+        if self.https:
+            import ssl
+
+            context = ssl.create_default_context(cafile=self.ca_file or None)
+            if self.insecure:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            connection = http.client.HTTPSConnection(
+                self.hostname, self.port, timeout=CONNECT_TIMEOUT, context=context
+            )
+        else:
+            connection = http.client.HTTPConnection(
+                self.hostname, self.port, timeout=CONNECT_TIMEOUT
+            )
+        connection.connect()
+        if connection.sock is not None:
+            connection.sock.settimeout(read_timeout())
+        self._connection = connection
+        return connection
+
+    def close(self) -> None:
+        """Close the connection (if any)."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     def request(
         self,
@@ -76,11 +141,13 @@ class ApiClient:
         body: dict[str, Any] | None = None,
         *,
         authenticated: bool = True,
+        check: bool = True,
     ) -> tuple[int, Any]:
         """Send one request; return (status, parsed JSON) or raise CliError for transport errors.
 
         HTTP error statuses are returned, not raised, so callers can react to the API's codes;
-        `raise_for` turns them into CliErrors.
+        `call` turns them into CliErrors. With `check`, an answer with a control character in
+        any string is refused (exit 9) before anyone can write or print it.
         """
         headers = {"Accept": "application/json", "User-Agent": user_agent()}
         if authenticated:
@@ -89,41 +156,60 @@ class ApiClient:
         if body is not None:
             payload = json.dumps(body).encode("utf-8")
             headers["Content-Type"] = "application/json"
-        url = self.proxy + API_PREFIX + path
         try:
-            response = self._pool.request(method, url, body=payload, headers=headers)
-        except MaxRetryError as error:
-            raise self._transport_error(error.reason) from None
-        except (HTTPError, OSError) as error:
-            raise self._transport_error(error) from None
-        text = response.data.decode("utf-8", errors="replace")
-        if response.status == 204 or not text:
-            return response.status, None
+            connection = self._connect()
+            connection.request(method, self.base_path + API_PREFIX + path, payload, headers)
+            response = connection.getresponse()
+            raw = response.read(MAX_ANSWER_BYTES + 1)
+            status = response.status
+            if response.will_close:
+                self.close()
+        except BaseException as error:
+            self.close()
+            if isinstance(error, OSError | http.client.HTTPException):
+                raise self._transport_error(error) from None
+            raise
+        if len(raw) > MAX_ANSWER_BYTES:
+            raise self._not_api(status, "an answer larger than 64 MB")
+        if status == 204 or not raw:
+            return status, None
         try:
-            return response.status, json.loads(text)
-        except ValueError:
-            raise CliError(
-                f"{self.proxy} answered HTTP {response.status} with something that is not the "
-                "Rolegate API (check --proxy)",
-                ExitCode.SERVER,
-            ) from None
+            data = json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError):
+            raise self._not_api(status, "something that is not the Rolegate API") from None
+        if check and self.check_answers:
+            from rolegate.validate import check_tree
 
-    def _transport_error(self, reason: BaseException | None) -> CliError:
-        host = urlsplit(self.proxy).netloc
-        if isinstance(reason, (SSLError, ssl.SSLError)):
-            detail = str(reason).split(":", 1)[-1].strip() or "handshake failed"
-            return CliError(
-                f"TLS failure talking to {host}: {detail} (use --ca-file for a private CA)",
-                ExitCode.TLS,
-            )
-        # NewConnectionError subclasses ConnectTimeoutError in urllib3 2, so test it first.
-        if isinstance(reason, NewConnectionError | ProtocolError | ConnectionError):
-            return CliError(f"cannot reach the Rolegate proxy {host}", ExitCode.UNREACHABLE)
-        if isinstance(reason, TimeoutError):
+            check_tree(data)
+        return status, data
+
+    def _not_api(self, status: int, what: str) -> CliError:
+        return CliError(
+            f"{self.proxy} answered HTTP {status} with {what} (check --proxy)", ExitCode.SERVER
+        )
+
+    def _transport_error(self, reason: BaseException) -> CliError:
+        import ssl
+
+        host = self.netloc
+        if isinstance(reason, ssl.SSLError):
+            detail = str(getattr(reason, "reason", "") or reason).strip() or "handshake failed"
+            hint = "use --ca-file for a private CA"
+            if "WRONG_VERSION_NUMBER" in detail.upper() or "wrong version" in detail.lower():
+                hint = f"is it a plain-http server? then use http://{host}"
+            return CliError(f"TLS failure talking to {host}: {detail} ({hint})", ExitCode.TLS)
+        if isinstance(reason, socket.timeout | TimeoutError):
             return CliError(
                 f"the Rolegate proxy {host} did not answer in time", ExitCode.UNREACHABLE
             )
-        return CliError(f"cannot reach the Rolegate proxy {host}: {reason}", ExitCode.UNREACHABLE)
+        if isinstance(reason, http.client.BadStatusLine) and not isinstance(
+            reason, http.client.RemoteDisconnected
+        ):
+            return CliError(
+                f"{host} does not speak HTTP as the Rolegate API does (check --proxy)",
+                ExitCode.SERVER,
+            )
+        return CliError(f"cannot reach the Rolegate proxy {host}", ExitCode.UNREACHABLE)
 
     def call(
         self,
@@ -132,9 +218,10 @@ class ApiClient:
         body: dict[str, Any] | None = None,
         *,
         authenticated: bool = True,
+        check: bool = True,
     ) -> Any:
         """`request`, then raise CliError for any status but 2xx."""
-        status, data = self.request(method, path, body, authenticated=authenticated)
+        status, data = self.request(method, path, body, authenticated=authenticated, check=check)
         if 200 <= status < 300:
             return data
         raise error_for(status, data, self.proxy)
@@ -147,11 +234,13 @@ def api_path(*parts: str) -> str:
 
 def error_for(status: int, data: Any, proxy: str) -> CliError:
     """Map an API error response to the CLI's exit codes, keeping the server's message."""
+    from rolegate.validate import escape
+
     detail = ""
     code = ""
     if isinstance(data, dict):
-        detail = str(data.get("detail") or "")
-        code = str(data.get("code") or "")
+        detail = escape(data.get("detail") or "")[:1000]
+        code = escape(data.get("code") or "")[:100]
     if status == 401:
         if code == "bad_credentials":
             return CliError(detail or "wrong username or password", ExitCode.DENIED)

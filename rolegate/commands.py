@@ -9,7 +9,6 @@ import os
 import socket
 import sys
 import time
-import urllib.parse
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -18,6 +17,7 @@ from rolegate import cache, state
 from rolegate.awsconfig import AwsConfig, check_app_name
 from rolegate.client import ApiClient, normalize_proxy
 from rolegate.errors import CliError, ExitCode
+from rolegate.validate import escape, is_region
 
 DEVICE_POLL_LIMIT_SECONDS = 15 * 60
 
@@ -133,14 +133,20 @@ def login(
     insecure: bool,
     open_browser: bool,
     stdin: TextIO,
+    insecure_http: bool = False,
 ) -> int:
-    """Sign in (password or device flow), store the token, and print the status."""
-    previous = state.load_login(required=False)
+    """Sign in (password or device flow) to one portal, store its token, print the status.
+
+    Logins are kept per portal: signing in to one never touches another's token or profiles.
+    """
     if proxy is None:
-        if previous is None:
-            raise CliError("--proxy is required for the first login", ExitCode.USAGE)
-        proxy = previous.proxy
-    proxy_url = normalize_proxy(proxy)
+        proxy = state.default_proxy() or None
+        if proxy is None:
+            raise CliError(
+                "--proxy is required for the first login (or set ROLEGATE_PROXY)", ExitCode.USAGE
+            )
+    proxy_url = normalize_proxy(proxy, insecure_http=insecure_http)
+    previous = state.load_login(required=False, proxy=proxy_url)
     if ca_file and not os.path.isfile(ca_file):
         raise CliError(f"--ca-file {ca_file!r} does not exist", ExitCode.USAGE)
     ca_path = os.path.abspath(ca_file) if ca_file else ""
@@ -149,10 +155,22 @@ def login(
         issued = _password_login(client, user, stdin)
     else:
         issued = _device_login(client, open_browser=open_browser)
+    username = issued.get("username") if isinstance(issued, dict) else None
+    token = issued.get("token") if isinstance(issued, dict) else None
+    if not isinstance(username, str) or not isinstance(token, str) or not token.isprintable():
+        from rolegate.validate import invalid
+
+        raise invalid("the login answer has no usable username or token")
+    try:
+        state.parse_time(str(issued.get("expires_at")))
+    except ValueError:
+        from rolegate.validate import invalid
+
+        raise invalid("the login answer's expires_at is not a time") from None
     new_login = state.Login(
         proxy=proxy_url,
-        user=str(issued["username"]),
-        token=str(issued["token"]),
+        user=username,
+        token=token,
         expires_at=str(issued["expires_at"]),
         ca_file=ca_path,
         insecure=insecure,
@@ -160,7 +178,7 @@ def login(
     state.save_login(new_login)
     if previous is not None and previous.token != new_login.token:
         _revoke_quietly(previous)
-    return status(stdout=sys.stdout)
+    return status(stdout=sys.stdout, proxy=proxy_url)
 
 
 def _revoke_quietly(login: state.Login) -> None:
@@ -169,30 +187,99 @@ def _revoke_quietly(login: state.Login) -> None:
         _client(login).request("POST", "/auth/logout")
 
 
-def status(*, stdout: TextIO) -> int:
-    """Print proxy, user, roles, traits and expiry, like `tsh status`."""
-    login = state.require_login()
-    me = _client(login).call("GET", "/me")
-    expires = state.parse_time(str(me["token_expires_at"]))
-    traits = me.get("traits") or {}
+def _status_of(login: state.Login, default: str) -> dict[str, Any]:
+    """What `status` shows for one login: the server's view, or why it is unusable."""
+    entry: dict[str, Any] = {
+        "proxy": login.proxy,
+        "user": login.user,
+        "default": login.proxy == default,
+        "expires_at": login.expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if login.expired():
+        entry.update(state="expired")
+        return entry
+    try:
+        me = _client(login).call("GET", "/me")
+        if not isinstance(me, dict):
+            from rolegate.validate import invalid
+
+            raise invalid("the /me answer is not an object")
+        expires = state.parse_time(str(me["token_expires_at"]))
+    except CliError as error:
+        entry.update(state="error", error=error.message, exit_code=int(error.code))
+        return entry
+    except (KeyError, ValueError):
+        entry.update(state="error", error="the /me answer is malformed", exit_code=9)
+        return entry
+    raw_traits = me.get("traits")
+    traits: dict[str, Any] = raw_traits if isinstance(raw_traits, dict) else {}
+    entry.update(
+        state="valid",
+        user=str(me.get("username", login.user)),
+        roles=[str(role) for role in me.get("roles") or []],
+        traits={str(k): [str(v) for v in values] for k, values in sorted(traits.items())},
+        grants=[g for g in me.get("grants") or [] if isinstance(g, dict)],
+        expires_at=expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    return entry
+
+
+def status(*, stdout: TextIO, proxy: str | None = None, output_format: str = "text") -> int:
+    """Print every login (or one portal's): proxy, user, roles, traits, expiry, like `tsh status`.
+
+    Exit 0 when the shown default login is usable; otherwise the code of what is wrong with it.
+    """
+    if proxy is not None:
+        logins = [state.require_login(proxy)]
+    else:
+        logins = state.all_logins()
+        if not logins:
+            state.require_login()  # raises the usual "not logged in" (or unreadable login)
+    current = state.load_login(required=False)
+    default = current.proxy if current is not None else ""
+    entries = [_status_of(login, default) for login in logins]
+    if len(entries) == 1 and entries[0]["state"] == "error":
+        raise CliError(entries[0]["error"], ExitCode(entries[0]["exit_code"]))
+    if output_format == "json":
+        print(json.dumps(entries, indent=2, sort_keys=True), file=stdout)
+    else:
+        print("\n\n".join(_status_text(entry) for entry in entries), file=stdout)
+    main = next((e for e in entries if e["default"]), entries[0]) if proxy is None else entries[0]
+    if len(entries) == 1 or proxy is not None:
+        if main["state"] == "expired":
+            from rolegate.errors import not_logged_in
+
+            raise not_logged_in(f"the login to {main['proxy']} has expired")
+        if main["state"] == "error":
+            return int(main["exit_code"])
+    return ExitCode.OK
+
+
+def _status_text(entry: dict[str, Any]) -> str:
     width = 16
-    lines = [
-        f"> Profile URL:   {login.proxy}",
-        f"  {'Logged in as:':{width}}{me['username']}",
-        f"  {'Roles:':{width}}{', '.join(me.get('roles') or []) or '(none)'}",
+    marker = ">" if entry["default"] else " "
+    lines = [f"{marker} Profile URL:   {escape(entry['proxy'])}"]
+    lines.append(f"  {'Logged in as:':{width}}{escape(entry['user'])}")
+    if entry["state"] != "valid":
+        why = "expired" if entry["state"] == "expired" else escape(entry.get("error", ""))
+        lines.append(f"  {'Status:':{width}}{why}")
+        return "\n".join(lines)
+    expires = state.parse_time(entry["expires_at"])
+    traits = entry["traits"]
+    lines += [
+        f"  {'Roles:':{width}}{escape(', '.join(entry['roles'])) or '(none)'}",
         f"  {'Traits:':{width}}"
         + (
             "\n".join(
-                (" " * (width + 2) if index else "") + f"{key}: {', '.join(values)}"
+                (" " * (width + 2) if index else "") + escape(f"{key}: {', '.join(values)}")
                 for index, (key, values) in enumerate(sorted(traits.items()))
             )
             or "(none)"
         ),
         f"  {'Valid until:':{width}}{expires:%Y-%m-%d %H:%M:%S} UTC [{_remaining(expires)}]",
     ]
-    lines[3:3] = _grant_lines(me.get("grants"), width)
-    print("\n".join(lines), file=stdout)
-    return ExitCode.OK
+    lines[3:3] = _grant_lines(entry["grants"], width)
+    return "\n".join(lines)
 
 
 def _grant_lines(grants: Any, width: int) -> list[str]:
@@ -207,70 +294,110 @@ def _grant_lines(grants: Any, width: int) -> list[str]:
             continue
         label = "Grants:" if not lines else ""
         lines.append(
-            f"  {label:{width}}{str(grant.get('role', ''))[:64]} until "
+            f"  {label:{width}}{escape(str(grant.get('role', '')))[:64]} until "
             f"{ends:%Y-%m-%d %H:%M:%S} UTC [{_remaining(ends)}]"
         )
     return lines
 
 
-def logout() -> int:
-    """Revoke the token, remove the managed AWS profiles and the cache, forget the login."""
-    login = state.load_login(required=False)
-    if login is not None:
+def logout(*, proxy: str | None = None, everything: bool = False) -> int:
+    """Revoke the token of one portal (default: the default portal, or all with `everything`),
+    remove that portal's managed AWS profiles and cache, forget the login."""
+    if everything:
+        logins = state.all_logins()
+    else:
+        one = state.load_login(required=False, proxy=proxy)
+        logins = [one] if one is not None else []
+    if not logins:
+        if proxy is None and not everything:
+            # An unreadable login file: remove it so the next login starts clean.
+            with contextlib.suppress(CliError):
+                state.load_login(required=True)
+            if (state.home() / state.LOGIN_FILE).exists():
+                state.delete_login(state.default_proxy() or "")
+                (state.home() / state.LOGIN_FILE).unlink(missing_ok=True)
+        print("Not logged in.")
+        return ExitCode.OK
+    config_error: CliError | None = None
+    for login in logins:
         try:
             _client(login).call("POST", "/auth/logout")
         except CliError as error:
             if error.code != ExitCode.NOT_LOGGED_IN:
                 _err(f"rolegate: warning: could not revoke the token ({error.message})")
-    removed: list[str] = []
-    config_error: CliError | None = None
-    try:
-        config = AwsConfig()
-        for profile in config.managed_profiles():
-            config.remove(profile)
-            removed.append(profile)
-        config.save()
-    except CliError as error:
-        config_error = error
-    cache.forget()
-    had_login = state.delete_login()
-    if login is not None or had_login:
-        print(f"Logged out of {login.proxy if login else 'Rolegate'}.")
-    else:
-        print("Not logged in.")
-    for profile in removed:
-        print(f'Removed AWS profile "{profile}".')
+        removed: list[str] = []
+        try:
+            with _config_lock():
+                config = AwsConfig()
+                default = _is_default(login)
+                for profile in config.managed_profiles():
+                    portal = profile_portal(config, profile)
+                    if portal == login.proxy or (portal is None and default):
+                        config.remove(profile)
+                        removed.append(profile)
+                config.save()
+        except CliError as error:
+            config_error = error
+        cache.forget(proxy=login.proxy)
+        state.delete_login(login.proxy)
+        print(f"Logged out of {login.proxy}.")
+        for profile in removed:
+            print(f'Removed AWS profile "{profile}".')
     if config_error is not None:
         raise config_error
     return ExitCode.OK
 
 
-# --- apps --------------------------------------------------------------------------------------
+def _is_default(login: state.Login) -> bool:
+    return login.proxy == state.default_proxy() or len(state.all_logins()) <= 1
+
+
+@contextlib.contextmanager
+def _config_lock() -> Any:
+    from rolegate.client import read_timeout
+
+    state.ensure_dir(state.home())
+    try:
+        with cache.Lock(state.home() / "awsconfig.lock", timeout=read_timeout()):
+            yield
+    except TimeoutError:
+        raise CliError(
+            "another rolegate process is editing the AWS config; try again", ExitCode.ERROR
+        ) from None
+
+
+def profile_portal(config: AwsConfig, profile: str) -> str | None:
+    """The portal a managed profile's credential_process names (None: written before portals
+    were named, i.e. the default portal's)."""
+    import shlex
+
+    for line in config.section_lines(profile):
+        if line.strip().startswith("credential_process"):
+            try:
+                argv = shlex.split(line.split("=", 1)[1])
+            except ValueError:
+                return None
+            if "--proxy" in argv[:-1]:
+                return state.canonical_proxy(argv[argv.index("--proxy") + 1])
+    return None
+
+
+# --- apps ------------------------------------------------------------------------------------
 
 
 def _apps(login: state.Login) -> list[dict[str, Any]]:
-    # GET /apps is paginated ({"items": [...], "next_cursor": ...}): follow the cursor.
+    from rolegate.catalog import list_apps
+
     client = _client(login)
-    items: list[Any] = []
-    path = "/apps"
-    for _ in range(10_000):
-        data = client.call("GET", path)
-        if isinstance(data, list):  # a server from before pagination
-            items.extend(data)
-            break
-        if not isinstance(data, dict) or not isinstance(data.get("items"), list):
-            raise CliError("the Rolegate proxy sent an unexpected app list", ExitCode.SERVER)
-        items.extend(data["items"])
-        cursor = data.get("next_cursor")
-        if not cursor or not isinstance(cursor, str):
-            break
-        path = "/apps?" + urllib.parse.urlencode({"cursor": cursor})
-    return [item for item in items if isinstance(item, dict)]
+    try:
+        return list_apps(client)
+    finally:
+        client.close()
 
 
-def apps_ls(*, output_format: str) -> int:
+def apps_ls(*, output_format: str, proxy: str | None = None) -> int:
     """List accessible apps as a table or as JSON."""
-    login = state.require_login()
+    login = state.require_login(proxy)
     apps = _apps(login)
     if output_format == "json":
         print(json.dumps(apps, indent=2, sort_keys=True))
@@ -281,7 +408,7 @@ def apps_ls(*, output_format: str) -> int:
     rows = [("Application", "Account", "Integration", "AWS roles")]
     for app in apps:
         roles = app.get("aws_role_arns") or []
-        name = str(app.get("name", ""))
+        name = escape(app.get("name", ""))
         with contextlib.suppress(ValueError):
             if app.get("grant_ends_at"):
                 ends = state.parse_time(str(app["grant_ends_at"]))
@@ -289,8 +416,8 @@ def apps_ls(*, output_format: str) -> int:
         rows.append(
             (
                 name,
-                str(app.get("account_id", "")),
-                str(app.get("integration", "")),
+                escape(app.get("account_id", "")),
+                escape(app.get("integration", "")),
                 str(roles[0]) if roles else "",
             )
         )
@@ -303,36 +430,11 @@ def apps_ls(*, output_format: str) -> int:
     return ExitCode.OK
 
 
-def resolve_role(app: dict[str, Any], wanted: str) -> str:
-    """An allowed role ARN from an ARN or a role name (unique match required)."""
-    allowed = [str(arn) for arn in app.get("aws_role_arns") or []]
-    name = app.get("name", "")
-    if wanted.startswith("arn:"):
-        if wanted in allowed:
-            return wanted
-        raise CliError(
-            f"you are not allowed to assume {wanted} on {name} "
-            f"(allowed: {', '.join(allowed) or 'none'})",
-            ExitCode.DENIED,
-        )
-    matches = [
-        arn
-        for arn in allowed
-        if arn.rsplit("/", 1)[-1] == wanted or arn.split(":role/", 1)[-1] == wanted
-    ]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise CliError(
-            f"no role named {wanted!r} is allowed on {name} "
-            f"(allowed: {', '.join(allowed) or 'none'})",
-            ExitCode.NOT_FOUND,
-        )
-    raise CliError(
-        f"role name {wanted!r} matches several roles on {name}: {', '.join(matches)}; "
-        "pass the full ARN",
-        ExitCode.USAGE,
-    )
+def resolve_role(app: dict[str, Any], wanted: str | None) -> str:
+    """An allowed role ARN from an ARN, a role name, or nothing (see rolegate.catalog)."""
+    from rolegate.catalog import resolve_role as resolve
+
+    return resolve(app, wanted, interactive=True)
 
 
 def rolegate_command() -> list[str]:
@@ -348,46 +450,57 @@ def rolegate_command() -> list[str]:
     return [os.path.abspath(sys.executable), "-m", "rolegate"]
 
 
-def apps_login(*, app_name: str, aws_role: str) -> int:
-    """Resolve the role, fetch credentials once (priming the cache), write the AWS profile."""
-    from rolegate.credentials import credentials_document
+def apps_login(
+    *, app_name: str, aws_role: str | None, proxy: str | None = None, profile: str | None = None
+) -> int:
+    """Resolve the role, fetch fresh credentials (refreshing the cache), write the AWS profile.
+
+    The profile's credential_process names its portal, so profiles of several portals work
+    side by side whichever is the default.
+    """
+    from rolegate import catalog
+    from rolegate.credentials import obtain
 
     check_app_name(app_name)
-    login = state.require_login()
+    profile_name = profile or app_name
+    check_app_name(profile_name)
+    login = state.require_login(proxy)
     # Refuse a malformed file or a foreign section before asking for anything.
-    AwsConfig().check_can_write(app_name)
-    apps = {str(app.get("name")): app for app in _apps(login)}
-    app = apps.get(app_name)
-    if app is None:
-        raise CliError(
-            f"app {app_name!r} was not found, or you are not allowed to use it "
-            "(see rolegate apps ls)",
-            ExitCode.NOT_FOUND,
-        )
+    AwsConfig().check_can_write(profile_name)
+    app = catalog.find_app(login, app_name, use_cache=False)
     role_arn = resolve_role(app, aws_role)
-    credentials_document(app_name, role_arn)
-    command = [*rolegate_command(), "aws", "credentials", "--app", app_name, "--aws-role", role_arn]
-    from filelock import FileLock
-
-    state.ensure_dir(state.home())
-    with FileLock(str(state.home() / "awsconfig.lock"), timeout=30):
+    obtain(app_name, role_arn, proxy=login.proxy, force=True)
+    command = [
+        *rolegate_command(),
+        "aws",
+        "credentials",
+        "--proxy",
+        login.proxy,
+        "--app",
+        app_name,
+        "--aws-role",
+        role_arn,
+    ]
+    region = app.get("region")
+    with _config_lock():
         config = AwsConfig()  # re-read under the lock: another login may have written it
-        region = app.get("region")
-        config.upsert(app_name, command, region=region if isinstance(region, str) else None)
+        config.upsert(profile_name, command, region=region if is_region(region) else None)
         config.save()
     print(
         f'Logged into AWS app "{app_name}".\n'
+        "\n"
+        f"Portal: {login.proxy}\n"
         "\n"
         "Your IAM role:\n"
         f"  {role_arn}\n"
         "\n"
         "Example AWS CLI commands:\n"
-        f"  aws --profile {app_name} s3 ls\n"
-        f"  AWS_PROFILE={app_name} aws s3 ls\n"
+        f"  aws --profile {profile_name} s3 ls\n"
+        f"  AWS_PROFILE={profile_name} aws s3 ls\n"
         "\n"
         "Terraform:\n"
         '  provider "aws" {\n'
-        f'    profile = "{app_name}"\n'
+        f'    profile = "{profile_name}"\n'
         "  }\n"
         "\n"
         f"The profile is in {config.path}; rolegate refreshes its credentials as they expire."
@@ -397,10 +510,7 @@ def apps_login(*, app_name: str, aws_role: str) -> int:
 
 def apps_logout(*, app_name: str | None) -> int:
     """Remove one managed AWS profile (or all of them) and their cached credentials."""
-    from filelock import FileLock
-
-    state.ensure_dir(state.home())
-    with FileLock(str(state.home() / "awsconfig.lock"), timeout=30):
+    with _config_lock():
         config = AwsConfig()
         if app_name is None:
             removed = config.managed_profiles()
@@ -419,4 +529,60 @@ def apps_logout(*, app_name: str | None) -> int:
         print(f'Logged out of AWS app "{profile}".')
     if not removed:
         print("No AWS apps to log out of.")
+    return ExitCode.OK
+
+
+# --- console -----------------------------------------------------------------------------------
+
+
+def console(
+    *,
+    app_name: str,
+    aws_role: str | None,
+    proxy: str | None,
+    region: str | None,
+    destination: str | None,
+    print_url: bool,
+) -> int:
+    """Open the AWS console as the app's role, through the server's launch path."""
+    from urllib.parse import urlsplit
+
+    from rolegate import catalog
+    from rolegate.client import api_path
+    from rolegate.validate import invalid
+
+    if region is not None and not is_region(region):
+        raise CliError(f"--region {escape(region)!r} is not an AWS region", ExitCode.USAGE)
+    login = state.require_login(proxy)
+    if aws_role and aws_role.startswith("arn:"):
+        role_arn = aws_role
+    else:
+        role_arn = resolve_role(catalog.find_app(login, app_name), aws_role)
+    body: dict[str, Any] = {"role_arn": role_arn}
+    if region:
+        body["region"] = region
+    if destination:
+        body["destination"] = destination
+    client = _client(login)
+    try:
+        answer = client.call("POST", api_path("apps", app_name, "console"), body)
+    finally:
+        client.close()
+    url = answer.get("url") if isinstance(answer, dict) else None
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
+        raise invalid("the console answer has no sign-in URL")
+    if parts.scheme == "http":
+        from rolegate.client import is_loopback
+
+        if not is_loopback(parts.hostname):
+            raise invalid("the console sign-in URL is not https")
+    assert isinstance(url, str)
+    if not print_url and _can_open_browser():
+        import webbrowser
+
+        if webbrowser.open(url, new=2):
+            _err(f"Opened the AWS console for {app_name} as {role_arn}.")
+            return ExitCode.OK
+    print(url)
     return ExitCode.OK

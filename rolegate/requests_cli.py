@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rolegate.errors import CliError, ExitCode
+from rolegate.validate import escape
 
 DEFAULT_POLL_SECONDS = 3.0
 # Keep polling a little past the review deadline: the server expires requests on its own beat.
@@ -64,7 +65,11 @@ def run(args: argparse.Namespace) -> int:
 def _api() -> Any:
     from rolegate import commands, state
 
-    return commands._client(state.require_login())
+    client = commands._client(state.require_login())
+    # Reasons and comments are people's free text (a newline is fine there): they are not
+    # refused, but every character the terminal would act on is escaped before printing.
+    client.check_answers = False
+    return client
 
 
 def _poll_seconds() -> float:
@@ -123,7 +128,7 @@ def _print_request(item: dict[str, Any]) -> None:
         comment = f': "{review.get("comment")}"' if review.get("comment") else ""
         label = "Reviews:" if index == 0 else ""
         lines.append(f"{label:12}{review.get('decision')} by {review.get('reviewer')}{comment}")
-    print("\n".join(lines))
+    print("\n".join(escape(line) for line in lines))
 
 
 def _emit(item: dict[str, Any], output_format: str) -> None:
@@ -197,11 +202,32 @@ def _outcome(item: dict[str, Any]) -> int:
     )
 
 
+def _my_requests(client: Any) -> list[Any]:
+    """Every one of the user's requests, following the server's cursor pages (issue 25).
+
+    A server from before pagination answers a bare list; that is accepted as the whole list.
+    """
+    from urllib.parse import quote
+
+    collected: list[Any] = []
+    cursor = ""
+    for _page in range(1000):
+        path = "/requests?limit=500" + (f"&cursor={quote(cursor)}" if cursor else "")
+        data = client.call("GET", path)
+        if isinstance(data, list):
+            return data
+        if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+            raise CliError("the Rolegate proxy sent an unexpected request list", ExitCode.SERVER)
+        collected += data["items"]
+        cursor = data.get("next_cursor") or ""
+        if not cursor:
+            break
+    return collected
+
+
 def list_requests(*, output_format: str) -> int:
     """List the user's requests."""
-    data = _api().call("GET", "/requests")
-    if not isinstance(data, list):
-        raise CliError("the Rolegate proxy sent an unexpected request list", ExitCode.SERVER)
+    data = _my_requests(_api())
     items = [_request_dict(entry) for entry in data]
     if output_format == "json":
         print(json.dumps(items, indent=2, sort_keys=True))
@@ -222,7 +248,7 @@ def list_requests(*, output_format: str) -> int:
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for index, row in enumerate(rows):
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        print(escape("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()))
         if index == 0:
             print("  ".join("-" * w for w in widths))
     return ExitCode.OK
@@ -238,10 +264,10 @@ def show(*, request_id: str, output_format: str) -> int:
         # A short id: resolve it among the user's own requests.
         if len(wanted) < 4:
             raise CliError("give at least 4 characters of the request id", ExitCode.USAGE)
-        mine = client.call("GET", "/requests")
+        mine = _my_requests(client)
         matches = [
             str(entry["id"])
-            for entry in (mine if isinstance(mine, list) else [])
+            for entry in mine
             if isinstance(entry, dict)
             and str(entry.get("id", "")).replace("-", "").startswith(wanted.replace("-", ""))
         ]
@@ -265,10 +291,10 @@ def _resolve_mine(client: Any, request_id: str) -> str:
         return wanted
     if len(wanted) < 4:
         raise CliError("give at least 4 characters of the request id", ExitCode.USAGE)
-    mine = client.call("GET", "/requests")
+    mine = _my_requests(client)
     matches = [
         str(entry["id"])
-        for entry in (mine if isinstance(mine, list) else [])
+        for entry in mine
         if isinstance(entry, dict)
         and str(entry.get("id", "")).replace("-", "").startswith(wanted.replace("-", ""))
     ]

@@ -12,7 +12,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rolegate.errors import CliError, ExitCode, not_logged_in
+from rolegate.errors import CliError, not_logged_in
 
 LOGIN_FILE = "login.json"
 
@@ -32,15 +32,21 @@ def ensure_dir(path: Path) -> Path:
 
 
 def write_private(path: Path, data: str, mode: int = 0o600) -> None:
-    """Atomically replace `path` with `data`, readable only by its owner (by default)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    """Atomically replace `path` with `data`, readable only by its owner (by default).
+
+    The temporary file comes from `mkstemp` (O_EXCL, unpredictable name) in the same
+    directory, so a pre-created symlink cannot redirect the write.
+    """
+    import tempfile
+
+    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temporary = Path(name)
     try:
+        os.fchmod(descriptor, mode)
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, mode)  # O_CREAT's mode is filtered by the umask
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -98,21 +104,47 @@ class Login:
         return self.expires <= (now or datetime.now(UTC))
 
 
-def load_login(*, required: bool = True) -> Login | None:
-    """Read the login; with `required`, raise the "run rolegate login" error when unusable."""
-    path = home() / LOGIN_FILE
+LOGINS_DIR = "logins"
+DEFAULT_FILE = "default-proxy"
+
+
+def canonical_proxy(value: str) -> str:
+    """The stored spelling of a proxy URL: lower-case scheme and host, no trailing slash.
+
+    Standard library string work only (the credential path calls it on every hit); full
+    validation happens in rolegate.client.normalize_proxy at login.
+    """
+    text = value.strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return text.rstrip("/")
+    netloc, slash, path = rest.partition("/")
+    return f"{scheme.lower()}://{netloc.lower()}{(slash + path).rstrip('/')}"
+
+
+def login_path(proxy: str) -> Path:
+    """The login file of one portal: readable name plus a hash, one file per proxy URL."""
+    import hashlib
+    import re
+
+    canonical = canonical_proxy(proxy)
+    readable = re.sub(r"[^A-Za-z0-9.-]+", "_", canonical.partition("://")[2])[:60].strip("_")
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+    return home() / LOGINS_DIR / f"{readable or 'proxy'}-{digest}.json"
+
+
+def _read_login(path: Path) -> Login | None:
+    """The login stored in `path`; None when absent; the exit-3 error when unusable."""
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
-        if required:
-            raise not_logged_in() from None
         return None
     except OSError as error:
-        raise CliError(f"cannot read {path}: {error.strerror}", ExitCode.LOCAL_CONFIG) from None
+        raise not_logged_in(f"cannot read the login in {path} ({error.strerror})") from None
     try:
-        data = json.loads(raw)
+        data = json.loads(raw.decode("utf-8"))
         login = Login(
-            proxy=str(data["proxy"]),
+            proxy=canonical_proxy(str(data["proxy"])),
             user=str(data["user"]),
             token=str(data["token"]),
             expires_at=str(data["expires_at"]),
@@ -120,33 +152,122 @@ def load_login(*, required: bool = True) -> Login | None:
             insecure=bool(data.get("insecure", False)),
         )
         login.expires  # noqa: B018 - validates the stored time
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        raise not_logged_in(f"the login in {path} is unreadable") from None
+    return login
+
+
+def default_proxy() -> str:
+    """ROLEGATE_PROXY, else the portal of the most recent login, else ""."""
+    configured = os.environ.get("ROLEGATE_PROXY", "").strip()
+    if configured:
+        return canonical_proxy(configured)
+    try:
+        return canonical_proxy(
+            (home() / DEFAULT_FILE).read_text(encoding="utf-8", errors="replace")
+        )
+    except OSError:
+        return ""
+
+
+def load_login(*, required: bool = True, proxy: str | None = None) -> Login | None:
+    """The login to `proxy` (default: see `default_proxy`); with `required`, raise the
+    "run rolegate login" error (exit 3) when there is none, it is unreadable or expired."""
+    try:
+        login = _find_login(canonical_proxy(proxy) if proxy else default_proxy())
+    except CliError:
         if required:
-            raise not_logged_in(f"the login in {path} is unreadable") from None
+            raise
+        return None
+    if login is None:
+        if required:
+            where = f" to {proxy}" if proxy else ""
+            raise not_logged_in(f"not logged in{where}")
         return None
     if required and login.expired():
         raise not_logged_in(f"the login to {login.proxy} as {login.user} has expired")
     return login
 
 
-def require_login() -> Login:
+def _find_login(proxy: str) -> Login | None:
+    legacy_path = home() / LOGIN_FILE  # the single login of earlier versions
+    if proxy:
+        login = _read_login(login_path(proxy))
+        if login is not None:
+            return login
+        legacy = _read_login(legacy_path)
+        return legacy if legacy is not None and legacy.proxy == proxy else None
+    legacy = _read_login(legacy_path)
+    if legacy is not None:
+        return legacy
+    logins = all_logins()
+    if len(logins) == 1:
+        return logins[0]
+    if len(logins) > 1:
+        raise not_logged_in(
+            "logged in to several portals and none is the default; pass --proxy or set "
+            "ROLEGATE_PROXY"
+        )
+    return None
+
+
+def all_logins() -> list[Login]:
+    """Every stored login (unreadable files are skipped), sorted by proxy."""
+    found: dict[str, Login] = {}
+    paths = sorted((home() / LOGINS_DIR).glob("*.json")) if (home() / LOGINS_DIR).is_dir() else []
+    for path in [home() / LOGIN_FILE, *paths]:
+        try:
+            login = _read_login(path)
+        except CliError:
+            continue
+        if login is not None:
+            found.setdefault(login.proxy, login)
+    return [found[proxy] for proxy in sorted(found)]
+
+
+def require_login(proxy: str | None = None) -> Login:
     """The current, unexpired login, or the "run rolegate login" error."""
-    login = load_login(required=True)
+    login = load_login(required=True, proxy=proxy)
     if login is None:  # load_login(required=True) raises instead; this keeps mypy informed
         raise not_logged_in()
     return login
 
 
 def save_login(login: Login) -> None:
-    """Store the login (0600)."""
+    """Store the login of its portal (0600) and make that portal the default."""
     ensure_dir(home())
-    write_private(home() / LOGIN_FILE, json.dumps(login.as_dict(), indent=2) + "\n")
-
-
-def delete_login() -> bool:
-    """Forget the login; True if there was one."""
+    ensure_dir(home() / LOGINS_DIR)
+    legacy_path = home() / LOGIN_FILE
     try:
-        (home() / LOGIN_FILE).unlink()
+        legacy = _read_login(legacy_path)
+    except CliError:
+        legacy = None
+    # Move the single login of an earlier version to its own file, so it keeps working.
+    moved = legacy is not None and legacy.proxy != login.proxy
+    if moved and legacy is not None and not login_path(legacy.proxy).exists():
+        write_private(login_path(legacy.proxy), json.dumps(legacy.as_dict(), indent=2) + "\n")
+    legacy_path.unlink(missing_ok=True)
+    write_private(login_path(login.proxy), json.dumps(login.as_dict(), indent=2) + "\n")
+    write_private(home() / DEFAULT_FILE, login.proxy + "\n")
+
+
+def delete_login(proxy: str) -> bool:
+    """Forget the login to `proxy`; True if there was one."""
+    removed = False
+    try:
+        login_path(proxy).unlink()
+        removed = True
     except FileNotFoundError:
-        return False
-    return True
+        pass
+    try:
+        legacy = _read_login(home() / LOGIN_FILE)
+    except CliError:
+        legacy = None
+        (home() / LOGIN_FILE).unlink(missing_ok=True)
+        removed = True
+    if legacy is not None and legacy.proxy == canonical_proxy(proxy):
+        (home() / LOGIN_FILE).unlink(missing_ok=True)
+        removed = True
+    if default_proxy() == canonical_proxy(proxy) and not os.environ.get("ROLEGATE_PROXY"):
+        (home() / DEFAULT_FILE).unlink(missing_ok=True)
+    return removed

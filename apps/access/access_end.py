@@ -25,7 +25,7 @@ from apps.access.engine.decision import (
     Traits,
     max_session_ttl,
 )
-from apps.access.requests_models import AccessGrant
+from apps.access.requests.models import AccessGrant
 from apps.access.selectors import AppLike, _compiled_roles, as_app_facts, user_traits
 
 __all__ = [

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from apps.access.models import Role
+from apps.access.requests import admin as requests_admin  # noqa: F401 - registers the request admin
 
 
 @admin.register(Role)
@@ -36,6 +37,3 @@ class RoleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-
-from apps.access import requests_admin  # noqa: E402, F401 - registers the read-only request admin

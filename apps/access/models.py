@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from django.db import models
 
+# The access-request models live in their sub-app; importing them here registers them with the
+# `access` app (their tables and migrations stay the app's).
+from apps.access.requests.models import AccessGrant, AccessRequest, AccessReview
+
+__all__ = ["AccessGrant", "AccessRequest", "AccessReview", "Role"]
+
 
 class Role(models.Model):
     """A role as stored: the normalized `spec:` mapping of its YAML document."""
@@ -22,6 +28,3 @@ class Role(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-from apps.access.requests_models import AccessGrant, AccessRequest, AccessReview  # noqa: E402, F401

@@ -122,7 +122,7 @@ def app_catalog() -> AppCatalog:
 
 def extra_role_names(user: Any) -> list[str]:
     """Role names granted for a limited time by approved access requests still in force."""
-    from apps.access.requests_selectors import granted_role_names
+    from apps.access.requests.selectors import granted_role_names
 
     return granted_role_names(user)
 
@@ -187,7 +187,7 @@ def _user_role_rows(user: Any) -> list[tuple[str, Any, datetime]]:
             return []
         query = Q(name__in=names)
     else:
-        from apps.access.requests_selectors import granted_roles_query
+        from apps.access.requests.selectors import granted_roles_query
 
         query = Q(name__in=names) | Q(name__in=granted_roles_query(user))
     return list(Role.objects.filter(query).values_list("name", "spec", "updated_at"))

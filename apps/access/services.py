@@ -143,7 +143,7 @@ def _holders_reach(name: str) -> list[tuple[Any, set[tuple[int, str]]]]:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from apps.access.requests_models import AccessGrant
+    from apps.access.requests.models import AccessGrant
     from apps.integrations.revocation.services import revocable_access, revocation_in_use
 
     if not revocation_in_use():

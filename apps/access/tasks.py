@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from apps.access.requests_services import access_requests_expire
+from apps.access.requests.services import access_requests_expire
 
 
 @shared_task(name="apps.access.tasks.expire_access_requests", ignore_result=True)

@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.access import selectors, services
-from apps.access.forms import RoleForm, initial_for
+from apps.access.forms import STARTER_DOCUMENT, RoleForm, initial_for
 from apps.access.models import Role
 from apps.core.policies import access_admin_required
 
@@ -57,7 +57,10 @@ def role_list(request: HttpRequest) -> HttpResponse:
 def role_create(request: HttpRequest) -> HttpResponse:
     """Create a role from the form or from a YAML document."""
     if request.method == "GET":
-        form = RoleForm(initial={"mode": request.GET.get("mode", "form")})
+        # The YAML tab of a new role opens on a commented starter document, not an empty box.
+        form = RoleForm(
+            initial={"mode": request.GET.get("mode", "form"), "document": STARTER_DOCUMENT}
+        )
         return TemplateResponse(request, "access/role_form.html", {"form": form, "role": None})
     form = RoleForm(request.POST)
     if form.is_valid():

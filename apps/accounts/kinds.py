@@ -6,6 +6,7 @@ from typing import Any
 
 from apps.accounts import services
 from apps.accounts.models import User
+from apps.accounts.oidc import kinds as oidc_kinds  # noqa: F401 - registers kind oidc_connector
 from apps.accounts.usernames import USERNAME_RE, USERNAME_RULE, username_problem
 from apps.core.registry import (
     Document,
@@ -110,5 +111,3 @@ register(
         name_rule=USERNAME_RULE,
     )
 )
-
-from apps.accounts import oidc_kinds  # noqa: E402, F401 - registers kind oidc_connector

@@ -27,7 +27,7 @@ from apps.accounts import services
 METHOD_ATTRIBUTE = "rolegate_login_method"
 REFUSAL_ATTRIBUTE = "rolegate_login_refusal"
 THROTTLED = "throttled"
-OIDC_BACKEND = "apps.accounts.oidc_backend.OidcBackend"
+OIDC_BACKEND = "apps.accounts.oidc.backend.OidcBackend"
 
 
 def set_method(request: HttpRequest | None, method: str) -> None:

@@ -29,6 +29,7 @@ from apps.accounts import services as account_services
 from apps.accounts import signin
 from apps.api import selectors, services
 from apps.api.models import ApiToken
+from apps.api.scoped_auth import ScopeRefused
 from apps.core.ratelimit import RateLimited
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,11 @@ class BearerToken(HttpBearer):
 api = NinjaAPI(
     title="Rolegate API",
     version="1.0.0",
-    description="Used by the rolegate CLI: sign-in, the user's apps, and AWS credentials.",
+    description=(
+        "Used by the rolegate CLI (sign-in, the user's apps, AWS credentials) and by automation "
+        "with scoped tokens (roles, users, integrations, access reviews, audit events). Lists "
+        "take ?limit=&cursor= and answer {items, next_cursor}; errors are {detail, code}."
+    ),
     urls_namespace=URLS_NAMESPACE,
     auth=BearerToken(),
 )
@@ -332,7 +337,7 @@ def me(request: HttpRequest) -> Any:
 
 
 def _grants(user: Any) -> list[dict[str, Any]]:
-    from apps.access.requests_models import AccessGrant
+    from apps.access.requests.models import AccessGrant
 
     rows = AccessGrant.objects.filter(
         user_id=user.pk, ended_at__isnull=True, ends_at__gt=timezone.now()
@@ -527,4 +532,83 @@ def app_credentials(request: HttpRequest, name: str, payload: CredentialsIn) -> 
     )
 
 
+class ConsoleIn(Schema):
+    """Which IAM role to sign in to the AWS console as, and optionally where to land."""
+
+    role_arn: str = Field(min_length=20, max_length=2048)
+    region: str | None = Field(default=None, max_length=64)
+    destination: str | None = Field(default=None, max_length=2048)
+
+
+class ConsoleOut(Schema):
+    """The federation sign-in URL (holds a sign-in token: open it, do not log it)."""
+
+    url: str
+    role_arn: str
+    region: str
+    expiration: str
+
+
+@api.post(
+    "/apps/{name}/console",
+    response={
+        200: ConsoleOut,
+        400: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        429: ErrorOut,
+        502: ErrorOut,
+        503: ErrorOut,
+    },
+    summary="AWS console sign-in URL for an app and role (the Launch button's path)",
+)
+def app_console(request: HttpRequest, name: str, payload: ConsoleIn) -> Any:
+    """`rolegate console`: the web launch path itself (RBAC, destination rules, audit with
+    purpose console), answered as JSON instead of a redirect."""
+    from apps.access.errors import AccessDenied
+    from apps.resources.errors import AppNotFound, AuditUnavailable, IssuanceError, LaunchInputError
+    from apps.resources.services import console_launch
+
+    try:
+        launch = console_launch(
+            actor=_caller(request),
+            app_name=name,
+            role_arn=payload.role_arn,
+            region=payload.region or None,
+            destination=payload.destination or None,
+        )
+    except RateLimited as error:
+        return _rate_limited(request, error)
+    except AppNotFound as error:
+        return Status(404, {"detail": error.message, "code": "app_not_found"})
+    except AccessDenied as error:
+        return Status(403, {"detail": error.message, "code": "access_denied"})
+    except LaunchInputError as error:
+        return Status(400, {"detail": error.message, "code": "invalid_launch"})
+    except AuditUnavailable as error:
+        return Status(503, {"detail": error.message, "code": "audit_unavailable"})
+    except IssuanceError as error:
+        if error.retryable:
+            return Status(503, {"detail": error.message, "code": "aws_unavailable"})
+        return Status(502, {"detail": error.message, "code": "aws_error"})
+    response = api.create_response(
+        request,
+        {
+            "url": launch.url,
+            "role_arn": launch.role_arn,
+            "region": launch.region,
+            "expiration": launch.expiration,
+        },
+        status=200,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 api.add_router("/requests", "apps.api.requests_api.router")  # access requests (issue 11)
+api.add_router("", "apps.api.admin_api.router")  # the admin API (issue 25)
+
+
+@api.exception_handler(ScopeRefused)
+def _on_scope_refused(request: HttpRequest, exc: ScopeRefused) -> HttpResponse:
+    return _error(request, 403, exc.code, exc.message)

@@ -19,3 +19,19 @@ class DeviceDecisionForm(forms.Form):
         if len(code) != 9:
             raise forms.ValidationError("A code has 8 letters, like BCDF-GHJK.")
         return code
+
+
+class AutomationTokenForm(forms.Form):
+    """A new automation token: name, scopes and lifetime (the owner is the signed-in admin)."""
+
+    name = forms.CharField(max_length=64, help_text="e.g. ci-roles or siem-poller")
+    scopes = forms.MultipleChoiceField(choices=(), widget=forms.CheckboxSelectMultiple)
+    days = forms.IntegerField(min_value=1, max_value=366, initial=90, label="Lifetime (days)")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        from apps.api.scopes import SCOPES
+
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        field = self.fields["scopes"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [(scope, scope) for scope in sorted(SCOPES)]

@@ -84,3 +84,45 @@ class DeviceAuthorization(models.Model):
     def is_expired(self) -> bool:
         """True once the code can no longer be approved or exchanged."""
         return self.expires_at <= timezone.now()
+
+
+class AutomationToken(models.Model):
+    """A named, scoped bearer token for automation (CI, Terraform-like tools, a SIEM poller).
+
+    Created by an admin for an owner; only its SHA-256 is stored. At every use it may do what its
+    scopes allow and what its owner may do at that moment, whichever is less.
+    """
+
+    name = models.CharField(max_length=64, unique=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="automation_tokens"
+    )
+    prefix = models.CharField(max_length=16, unique=True)
+    token_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    @property
+    def is_active(self) -> bool:
+        """True while the token is neither revoked nor expired."""
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+    @property
+    def state(self) -> str:
+        """`active`, `revoked` or `expired`, for display."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "active"

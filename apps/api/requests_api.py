@@ -11,17 +11,17 @@ from typing import Any
 from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from apps.access import requests_selectors as selectors
-from apps.access import requests_services as services
 from apps.access.engine.spec import format_duration
 from apps.access.errors import AccessDenied
-from apps.access.requests_models import AccessRequest
+from apps.access.requests import selectors, services
+from apps.access.requests.models import AccessRequest
+from apps.api.pagination import CursorInvalid, page_list, page_queryset
+from apps.api.scoped_auth import scoped
 
 router = Router(tags=["access requests"])
-LIST_LIMIT = 100
 
 
 class RequestErrorOut(Schema):
@@ -136,10 +136,68 @@ def request_create(request: HttpRequest, payload: RequestCreateIn) -> Any:
     return Status(201, _out(visible))
 
 
-@router.get("", response=list[RequestOut], summary="Your access requests, newest first")
-def request_list(request: HttpRequest) -> Any:
-    """The caller's own requests (at most 100)."""
-    return [_out(item) for item in selectors.requests_of(_caller(request))[:LIST_LIMIT]]
+class RequestPage(Schema):
+    """A page of access requests; pass `next_cursor` back as `cursor` for the next one."""
+
+    items: list[RequestOut]
+    next_cursor: str | None
+
+
+class RequestPageIn(Schema):
+    """Cursor pagination."""
+
+    limit: int = Field(default=50, ge=1, le=500)
+    cursor: str = Field(default="", max_length=500)
+
+
+class DecisionIn(Schema):
+    """Why the reviewer decides so (recorded with the review and in the audit log)."""
+
+    reason: str = Field(default="", max_length=services.MAX_COMMENT_LENGTH)
+
+
+def _bad_cursor(error: CursorInvalid) -> Status[dict[str, str]]:
+    return Status(400, {"detail": str(error), "code": "invalid_cursor"})
+
+
+@router.get(
+    "",
+    response={200: RequestPage, 400: RequestErrorOut},
+    summary="Your access requests, newest first (cursor-paginated)",
+)
+def request_list(request: HttpRequest, page: Query[RequestPageIn]) -> Any:
+    """The caller's own requests, a page at a time."""
+    try:
+        rows, next_cursor = page_queryset(
+            selectors.requests_of(_caller(request)),
+            keys=("created_at", "id"),
+            descending=True,
+            limit=page.limit,
+            cursor=page.cursor,
+        )
+    except CursorInvalid as error:
+        return _bad_cursor(error)
+    return Status(200, {"items": [_out(item) for item in rows], "next_cursor": next_cursor})
+
+
+@router.get(
+    "/queue",
+    auth=scoped("requests:review"),
+    response={200: RequestPage, 400: RequestErrorOut},
+    summary="The reviewer's queue: pending requests of others you may review, soonest due first",
+)
+def request_queue(request: HttpRequest, page: Query[RequestPageIn]) -> Any:
+    """Pending requests the caller may review (the same rules as the web queue)."""
+    try:
+        rows, next_cursor = page_list(
+            selectors.reviewable_requests(_caller(request)),
+            key=lambda item: (item.review_deadline.isoformat(), str(item.pk)),
+            limit=page.limit,
+            cursor=page.cursor,
+        )
+    except CursorInvalid as error:
+        return _bad_cursor(error)
+    return Status(200, {"items": [_out(item) for item in rows], "next_cursor": next_cursor})
 
 
 @router.get(
@@ -168,6 +226,10 @@ def request_show(request: HttpRequest, request_id: str) -> Any:
 )
 def request_review(request: HttpRequest, request_id: str, payload: ReviewIn) -> Any:
     """Review a request; never your own."""
+    return _review(request, request_id, payload.decision, payload.comment)
+
+
+def _review(request: HttpRequest, request_id: str, decision: str, comment: str) -> Any:
     try:
         UUID(request_id)
     except ValueError:
@@ -176,8 +238,8 @@ def request_review(request: HttpRequest, request_id: str, payload: ReviewIn) -> 
         services.access_request_review(
             actor=_caller(request),
             request_id=request_id,
-            decision=payload.decision,
-            comment=payload.comment,
+            decision=decision,
+            comment=comment,
         )
     except services.RequestNotFound:
         return _not_found()
@@ -208,3 +270,34 @@ def request_cancel(request: HttpRequest, request_id: str) -> Any:
     item = _visible(request, request_id)
     assert item is not None
     return Status(200, _out(item))
+
+
+_DECISION_RESPONSES: dict[int, Any] = {
+    200: RequestOut,
+    400: RequestErrorOut,
+    403: RequestErrorOut,
+    404: RequestErrorOut,
+    409: RequestErrorOut,
+}
+
+
+@router.post(
+    "/{request_id}/approve",
+    auth=scoped("requests:review"),
+    response=_DECISION_RESPONSES,
+    summary="Approve a request you may review, with a reason",
+)
+def request_approve(request: HttpRequest, request_id: str, payload: DecisionIn) -> Any:
+    """Approve (the reviewer rules apply to the token's owner like anywhere else)."""
+    return _review(request, request_id, "approve", payload.reason)
+
+
+@router.post(
+    "/{request_id}/deny",
+    auth=scoped("requests:review"),
+    response=_DECISION_RESPONSES,
+    summary="Deny a request you may review, with a reason",
+)
+def request_deny(request: HttpRequest, request_id: str, payload: DecisionIn) -> Any:
+    """Deny, with the reason shown to the requester."""
+    return _review(request, request_id, "deny", payload.reason)

@@ -12,9 +12,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.access.selectors import max_session_ttl
-from apps.api.models import ApiToken, DeviceAuthorization
+from apps.api.models import ApiToken, AutomationToken, DeviceAuthorization
 
 TOKEN_PREFIX = "rgt_"  # noqa: S105 - the public marker of a token, not a secret
+AUTOMATION_TOKEN_PREFIX = "rga_"  # noqa: S105 - the marker of an automation token
 PREFIX_LENGTH = 12
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"  # no vowels (no words), no look-alike digits
 
@@ -24,11 +25,11 @@ def hash_secret(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
-def split_token(raw: str) -> str | None:
-    """Return the lookup prefix of a well-formed token, or None."""
-    if not raw.startswith(TOKEN_PREFIX):
+def split_token(raw: str, marker: str = TOKEN_PREFIX) -> str | None:
+    """Return the lookup prefix of a well-formed token (``marker`` + prefix + secret), or None."""
+    if not raw.startswith(marker):
         return None
-    body = raw[len(TOKEN_PREFIX) :]
+    body = raw[len(marker) :]
     if len(body) <= PREFIX_LENGTH + 1 or body[PREFIX_LENGTH] != "_":
         return None
     return body[:PREFIX_LENGTH]
@@ -82,3 +83,21 @@ def token_lifetime(user: Any) -> timedelta:
     value = max_session_ttl(user)
     ttl = value if isinstance(value, timedelta) else timedelta(seconds=int(value))
     return min(ttl, session_age) if ttl.total_seconds() > 0 else session_age
+
+
+def automation_token_authenticate(raw: str) -> AutomationToken | None:
+    """Return the active automation token matching `raw` (with its owner), or None."""
+    prefix = split_token(raw, AUTOMATION_TOKEN_PREFIX)
+    if prefix is None:
+        return None
+    token = AutomationToken.objects.select_related("owner").filter(prefix=prefix).first()
+    if token is None or not hmac.compare_digest(token.token_hash, hash_secret(raw)):
+        return None
+    if not token.is_active or not token.owner.is_active:
+        return None
+    return token
+
+
+def automation_tokens() -> QuerySet[AutomationToken]:
+    """Every automation token, by name (revoked and expired ones too, for the record)."""
+    return AutomationToken.objects.select_related("owner").order_by("name")

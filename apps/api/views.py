@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -10,10 +12,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts import services as account_services
 from apps.accounts import signin
-from apps.api import selectors, services
-from apps.api.forms import DeviceDecisionForm
+from apps.api import automation, selectors, services
+from apps.api.forms import AutomationTokenForm, DeviceDecisionForm
 from apps.core.context import current_context
-from apps.core.policies import login_required
+from apps.core.policies import login_required, staff_required
 
 
 def _code_refused(request: HttpRequest, form: DeviceDecisionForm, message: str) -> HttpResponse:
@@ -98,3 +100,54 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     else:
         messages.info(request, f"Token {token.prefix} was already revoked.")
     return redirect("cli:tokens")
+
+
+def _automation_tokens_page(
+    request: HttpRequest, form: AutomationTokenForm, *, created: str = "", status: int = 200
+) -> HttpResponse:
+    tokens = selectors.automation_tokens()
+    if not request.user.is_superuser:
+        tokens = tokens.filter(owner_id=request.user.pk)
+    context = {"form": form, "tokens": tokens[:200], "created": created}
+    return TemplateResponse(request, "api/automation_tokens.html", context, status=status)
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def automation_token_list(request: HttpRequest) -> HttpResponse:
+    """Automation tokens the admin owns (every one for a superuser); POST creates one."""
+    if request.method == "GET":
+        return _automation_tokens_page(request, AutomationTokenForm())
+    form = AutomationTokenForm(request.POST)
+    if not form.is_valid():
+        return _automation_tokens_page(request, form, status=400)
+    try:
+        issued = automation.automation_token_create(
+            actor=request.user,
+            name=form.cleaned_data["name"],
+            owner=request.user,
+            scopes=list(form.cleaned_data["scopes"]),
+            lifetime=timedelta(days=form.cleaned_data["days"]),
+        )
+    except automation.TokenInvalid as error:
+        form.add_error(None, error.message)
+        return _automation_tokens_page(request, form, status=400)
+    # Shown once, on this response only: never stored in clear, never put in a redirect.
+    return _automation_tokens_page(request, AutomationTokenForm(), created=issued.plaintext)
+
+
+@staff_required
+@require_POST
+def automation_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    """Revoke an automation token the admin owns (any, for a superuser)."""
+    tokens = selectors.automation_tokens()
+    if not request.user.is_superuser:
+        tokens = tokens.filter(owner_id=request.user.pk)
+    token = tokens.filter(pk=token_id).first()
+    if token is None:
+        raise Http404("No such token.")
+    if automation.automation_token_revoke(actor=request.user, token=token):
+        messages.success(request, f"Automation token {token.name} revoked.")
+    else:
+        messages.info(request, f"Automation token {token.name} was already revoked.")
+    return redirect("cli:automation-tokens")

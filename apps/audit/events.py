@@ -30,6 +30,10 @@ OIDC_CONNECTOR_DELETED = "oidc_connector.deleted"  # oidc_connector/<name>
 API_TOKEN_CREATED = "api_token.created"  # api_token/<username>/<prefix>
 API_TOKEN_REVOKED = "api_token.revoked"  # api_token/<username>/<prefix>
 API_TOKENS_PURGED = "api_tokens.purged"  # api_token/expired: counts in details
+AUTOMATION_TOKEN_CREATED = "automation_token.created"  # automation_token/<name>
+AUTOMATION_TOKEN_REVOKED = "automation_token.revoked"  # automation_token/<name>
+# automation_token/<name>: every call made with it (refused ones with outcome denied)
+AUTOMATION_TOKEN_USED = "automation_token.used"
 CLI_DEVICE_STARTED = "cli_device.started"  # client_address/<ip>: only refusals are recorded
 CLI_DEVICE_APPROVED = "cli_device.approved"  # cli_device/<user code>
 CLI_DEVICE_DENIED = "cli_device.denied"  # cli_device/<user code>

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from apps.audit import events as vocabulary
-from apps.audit.models import AuditEvent
+from apps.audit.models import AuditChainLink, AuditEvent
 
 
 @dataclass(frozen=True)
@@ -53,3 +53,48 @@ def event_types() -> list[str]:
     """Distinct event types present in the log (current names), for the filter menu."""
     stored = AuditEvent.objects.order_by("event_type").values_list("event_type", flat=True)
     return sorted({vocabulary.current_name(name) for name in stored.distinct()})
+
+
+STREAM_START = "start"
+STREAM_END = "end"
+
+
+class StreamCursorInvalid(ValueError):
+    """A `since` value that is not a stream position."""
+
+
+def _stream_position(since: str) -> int:
+    if since == STREAM_START:
+        return 0
+    if since == STREAM_END:
+        last = AuditChainLink.objects.order_by("-id").values_list("id", flat=True).first()
+        return int(last or 0)
+    prefix, _, number = since.partition("-")
+    if prefix != "c" or not number.isdigit() or len(number) > 18:
+        raise StreamCursorInvalid(
+            f"since must be {STREAM_START!r}, {STREAM_END!r} or a next_cursor of the stream."
+        )
+    return int(number)
+
+
+def audit_stream(filters: AuditFilter, *, since: str, limit: int) -> tuple[list[AuditEvent], str]:
+    """Events sealed after the stream position ``since``, in chain order, and the next position.
+
+    The position is the chain link: links are appended one sealer at a time under the seal lock,
+    so link ids become visible in increasing order and a reader resuming after link N can never
+    miss an event that a slower transaction commits later (its link comes after N). Event ids
+    do not have that property: a long transaction commits a low id after higher ones are read.
+    Events join the stream once sealed, which ``audit_record`` does right after commit.
+    """
+    position = _stream_position(since)
+    links = list(
+        AuditChainLink.objects.filter(id__gt=position)
+        .order_by("id")
+        .values_list("id", "event_id")[:limit]
+    )
+    if not links:
+        return [], f"c-{position}"
+    order = {event_id: index for index, (_link, event_id) in enumerate(links)}
+    matching = audit_events(filters).filter(id__in=list(order))
+    rows = sorted(matching, key=lambda event: order[event.id])
+    return rows, f"c-{links[-1][0]}"

@@ -135,7 +135,7 @@ class StoredStateCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from django.db.models import Count
 
-        from apps.access.requests_models import AccessRequest
+        from apps.access.requests.models import AccessRequest
         from apps.authority.models import CertificateAuthority
         from apps.integrations.models import Integration
 

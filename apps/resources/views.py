@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.access.errors import AccessDenied
-from apps.access.requests_selectors import requestable_roles_for_app_name
+from apps.access.requests.selectors import requestable_roles_for_app_name
 from apps.core.policies import login_required
 from apps.core.ratelimit import RateLimited
 from apps.resources import services

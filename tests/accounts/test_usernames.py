@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from apps.accounts.models import User
-from apps.accounts.oidc_mapping import sanitize_username
+from apps.accounts.oidc.mapping import sanitize_username
 from apps.accounts.services import user_apply
 from apps.accounts.usernames import RESERVED_USERNAMES, username_problem
 from apps.core.registry import ResourceError, apply_documents

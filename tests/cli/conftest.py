@@ -54,6 +54,10 @@ class StubApi:
     body: Any = None
     delay: float = 0.0
     issued: int = 0
+    # When set, GET /api/v1/apps answers these entries, `page_size` at a time with next_cursor
+    # (the paginated shape); otherwise the plain list of one app (the older shape).
+    apps: list[dict[str, Any]] | None = None
+    page_size: int = 2
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def credentials_requests(self) -> int:
@@ -79,8 +83,8 @@ def _handler(stub: StubApi) -> type[BaseHTTPRequestHandler]:
                     stub.issued += 1
                     key = f"ASIASTUB{stub.issued}"
                 body = stub.body if stub.body is not None else credentials_body(key=key)
-            elif self.path == "/api/v1/apps":
-                body = [{"name": APP, "aws_role_arns": [ROLE_ARN]}]
+            elif self.path.split("?", 1)[0] == "/api/v1/apps":
+                body = _apps_answer(stub, self.path)
             else:
                 body = stub.body or {}
             payload = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -94,6 +98,19 @@ def _handler(stub: StubApi) -> type[BaseHTTPRequestHandler]:
         do_POST = _answer
 
     return Handler
+
+
+def _apps_answer(stub: StubApi, path: str) -> Any:
+    from urllib.parse import parse_qs, urlsplit
+
+    if stub.apps is None:
+        return [{"name": APP, "aws_role_arns": [ROLE_ARN], "region": "us-east-1"}]
+    start = int(parse_qs(urlsplit(path).query).get("cursor", ["0"])[0])
+    end = start + stub.page_size
+    return {
+        "items": stub.apps[start:end],
+        "next_cursor": str(end) if end < len(stub.apps) else None,
+    }
 
 
 @pytest.fixture

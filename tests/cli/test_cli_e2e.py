@@ -93,8 +93,8 @@ def test_guide_step_4_from_login_to_the_aws_cli(
     text = config.read_text()
     assert text.startswith("# mine\n[default]\nregion = us-east-1\n\n")
     assert (
-        f"credential_process = {ROLEGATE} aws credentials --app {app} "
-        f"--aws-role {scenario.role_arn}\n" in text
+        f"credential_process = {ROLEGATE} aws credentials --proxy {live_server.url} "
+        f"--app {app} --aws-role {scenario.role_arn}\n" in text
     )
     assert _issued() == 1  # apps login fetched once, priming the cache
 

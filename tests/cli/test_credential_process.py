@@ -273,7 +273,7 @@ def test_aws_env_prints_export_lines(stub_api: StubApi, cli_env: dict[str, str])
 def test_usage_errors_and_version(cli_env: dict[str, str]) -> None:
     version = rolegate(["--version"], cli_env)
     assert version.returncode == 0 and version.stdout.startswith("rolegate ")
-    for args in (["aws", "credentials", "--app", APP], ["nope"], ["apps"], []):
+    for args in (["aws", "credentials"], ["nope"], ["apps"], []):
         result = rolegate(args, cli_env)
         assert result.returncode == 2, args
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("rolegate: error:")

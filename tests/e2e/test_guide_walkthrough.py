@@ -21,8 +21,8 @@ from django.core.management import call_command
 from django.db import connections
 
 from apps.audit.models import AuditEvent
-from apps.core import demo
-from apps.core.management.commands.demo import Command as DemoCommand
+from apps.demo import demo
+from apps.demo.management.commands.demo import Command as DemoCommand
 from apps.integrations.models import Integration, SyncRun
 from apps.resources.services import EVENT_CONSOLE_SIGNIN, EVENT_CREDENTIALS_ISSUED
 from sandbox.seed import seed_guide, write_credentials_file

@@ -23,7 +23,7 @@ import psycopg
 import pytest
 import yaml
 
-from apps.core import demo
+from apps.demo import demo
 from apps.integrations.enrollment.policies import (
     sync_role_permissions_policy,
     sync_role_trust_policy,

@@ -18,8 +18,8 @@ import time_machine
 from django.test import Client
 
 import awsra
-from apps.access import requests_services
 from apps.access.errors import AccessDenied
+from apps.access.requests import services as requests_services
 from apps.access.services import role_create
 from apps.api.services import token_create
 from apps.audit.models import AuditEvent

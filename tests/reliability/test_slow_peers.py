@@ -53,7 +53,7 @@ def test_a_create_session_answer_later_than_the_budget_makes_one_session(
     assert len(made) == 1, made
     intent = AuditEvent.objects.get(event_type="aws_credentials.requested")
     assert intent.outcome == AuditEvent.Outcome.PENDING
-    assert intent.details["certificate_serial"] == made[0]["serial"]
+    assert int(intent.details["certificate_serial"], 16) == int(made[0]["serial"], 16)
     error = AuditEvent.objects.get(event_type="aws_credentials.issued")
     assert error.outcome == AuditEvent.Outcome.ERROR
     assert error.details["intent_id"] == intent.pk

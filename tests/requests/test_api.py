@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from apps.access.requests_models import AccessRequest, AccessReview
+from apps.access.requests.models import AccessRequest, AccessReview
 from tests.api.conftest import ApiClient
 from tests.requests.conftest import TARGET_ROLE, People
 
@@ -27,11 +27,12 @@ def test_create_list_show_and_review(people: People, token_for: Any) -> None:
     assert body["reviews"] == [] and body["access_ends_at"] is None
     request_id = body["id"]
 
-    assert [r["id"] for r in alice.get("/requests").json()] == [request_id]
+    assert [r["id"] for r in alice.get("/requests").json()["items"]] == [request_id]
     assert alice.get(f"/requests/{request_id}").json()["reason"] == "INC-7"
 
     rita = token_for(people.rita)
-    assert rita.get("/requests").json() == []  # only her own requests are listed
+    # Only her own requests are listed.
+    assert rita.get("/requests").json() == {"items": [], "next_cursor": None}
     assert rita.get(f"/requests/{request_id}").status_code == 200  # she may review it
     reviewed = rita.post(
         f"/requests/{request_id}/reviews", {"decision": "approve", "comment": "ok"}
@@ -68,7 +69,7 @@ def test_personas(people: People, token_for: Any) -> None:
     refused = bob.post("/requests", {"roles": [TARGET_ROLE], "reason": "x"})
     assert refused.status_code == 403 and refused.json()["code"] == "request_not_allowed"
     assert "may not request" in refused.json()["detail"]
-    assert bob.get("/requests").json() == []
+    assert bob.get("/requests").json() == {"items": [], "next_cursor": None}
     hidden = bob.get(f"/requests/{item.pk}")
     assert hidden.status_code == 404 and hidden.json()["code"] == "request_not_found"
     assert bob.get("/requests/not-a-uuid").status_code == 404

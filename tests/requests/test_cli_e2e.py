@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from apps.access import requests_services as services
-from apps.access.requests_models import AccessRequest
+from apps.access.requests import services
+from apps.access.requests.models import AccessRequest
 from apps.access.services import role_create
 from tests.cli.conftest import ROLEGATE, cli_env, rolegate  # noqa: F401 - cli_env is a fixture
 from tests.resources.conftest import ACCESS_ROLE, LaunchScenario

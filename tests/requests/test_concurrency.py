@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from apps.access import requests_services as services
-from apps.access.requests_models import AccessRequest, AccessReview
+from apps.access.requests import services
+from apps.access.requests.models import AccessRequest, AccessReview
 from apps.audit.models import AuditEvent
 from tests.requests.conftest import TARGET_ROLE, People
 

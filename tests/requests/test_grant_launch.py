@@ -14,7 +14,7 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
-from apps.access import requests_services as services
+from apps.access.requests import services
 from apps.access.services import role_create
 from tests.resources.conftest import ACCESS_ROLE, LaunchScenario
 

@@ -10,10 +10,9 @@ import time_machine
 from django.core import mail
 from django.db import IntegrityError, transaction
 
-from apps.access import requests_selectors as selectors
-from apps.access import requests_services as services
 from apps.access.errors import AccessDenied
-from apps.access.requests_models import AccessRequest, AccessReview
+from apps.access.requests import selectors, services
+from apps.access.requests.models import AccessRequest, AccessReview
 from apps.access.selectors import user_role_names
 from apps.audit.models import AuditEvent
 from tests.requests.conftest import OTHER_TARGET, TARGET_ROLE, People

@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from apps.access import requests_services as services
-from apps.access.requests_models import AccessRequest, AccessReview
+from apps.access.requests import services
+from apps.access.requests.models import AccessRequest, AccessReview
 from apps.audit.models import AuditEvent
 from tests.requests.conftest import OTHER_TARGET, TARGET_ROLE, People
 

@@ -18,7 +18,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from apps.access import requests_services as requests
+from apps.access.requests import services as requests
 from apps.access.services import role_create
 from apps.integrations.models import Integration
 from apps.integrations.revocation.policy import POLICY_NAME

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from apps.access import requests_services as requests
-from apps.access.requests_models import AccessRequest
+from apps.access.requests import services as requests
+from apps.access.requests.models import AccessRequest
 from tests.cli.conftest import cli_env, rolegate  # noqa: F401 - cli_env is a fixture
 from tests.resources.conftest import ACCESS_ROLE
 from tests.revocation.conftest import KillScenario

@@ -114,7 +114,7 @@ def test_short_grant_gets_900_seconds_with_the_kill_switch_and_a_refusal_without
         kill.capture(execute=True),
         time_machine.travel(grant.access_ends_at + timedelta(seconds=1)),
     ):
-        from apps.access.requests_services import access_requests_expire
+        from apps.access.requests.services import access_requests_expire
 
         assert access_requests_expire().ended == 1
     assert not kill.s3_works(armed)

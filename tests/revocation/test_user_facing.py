@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from typing import Any
 
 import pytest
 from django.core import mail
 from django.test import Client
 
-from apps.access import requests_services as requests
-from apps.access.requests_models import AccessRequest
+from apps.access.requests import services as requests
+from apps.access.requests.models import AccessRequest
 from apps.audit.models import AuditEvent
+from apps.core.templatetags.rolegate import absolute
 from tests.resources.conftest import ACCESS_ROLE
 from tests.revocation.conftest import KillScenario
 
@@ -43,10 +45,11 @@ def test_resources_page_marks_grant_only_apps_with_their_end(kill: KillScenario)
     web = Client()
     web.force_login(kill.alice)
     page = web.get("/").content.decode()
-    assert f"granted until {grant.access_ends_at:%Y-%m-%d %H:%M} UTC" in page
+    assert "via access request · until" in page
+    assert f">{absolute(grant.access_ends_at.astimezone(UTC))}</time>" in page
     standing = Client()
     standing.force_login(kill.bob)
-    assert "granted until" not in standing.get("/").content.decode()
+    assert "via access request" not in standing.get("/").content.decode()
 
 
 def test_withdraw_a_pending_request_on_the_web(kill: KillScenario) -> None:

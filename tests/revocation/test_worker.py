@@ -22,7 +22,7 @@ from django.db import connection
 from filelock import FileLock
 from kombu import Connection
 
-from apps.access import requests_services as requests
+from apps.access.requests import services as requests
 from apps.integrations.models_revocation import RevocationRun
 from portal.celery import app as celery_app
 from tests.reliability.workers import RedisServer

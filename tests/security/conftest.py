@@ -94,7 +94,7 @@ class World:
 
     def access_request(self, *, approved: bool = False) -> Any:
         """A fresh request by `other` for the access role (approved by the reviewer if asked)."""
-        from apps.access.requests_services import access_request_create, access_request_review
+        from apps.access.requests.services import access_request_create, access_request_review
         from tests.resources.conftest import ACCESS_ROLE
 
         created = access_request_create(

@@ -69,8 +69,8 @@ SIGN_IN_PATHS = {
 OTHER_PATHS = {
     "device approval and exchange": ("apps.api.services:device_authorization_exchange",),
     "single sign-on": (
-        "apps.accounts.oidc_views:OidcCallbackView.get",
-        "apps.accounts.oidc_backend:PasswordBackend.authenticate",
+        "apps.accounts.oidc.views:OidcCallbackView.get",
+        "apps.accounts.oidc.backend:PasswordBackend.authenticate",
     ),
 }
 

@@ -17,6 +17,7 @@ checked for anonymous and non-staff callers; the index and a few changelists for
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -114,6 +115,15 @@ def _scratch_role(world: World, persona: str) -> str:
     world.tokens[name] = name  # a counter, so each call gets a new name
     role_create(actor=None, name=name, spec={"allow": {"app_labels": {"env": "dev"}}})
     return f"/manage/roles/{name}/"
+
+
+def _scratch_user(world: World, persona: str) -> str:
+    from apps.accounts.models import User
+
+    name = f"scratch-user-{persona.replace('_', '-')}-{len(world.tokens)}"
+    world.tokens[name] = name
+    User.objects.create(username=name)
+    return f"/manage/users/{name}/"
 
 
 def _members_token(world: World, persona: str) -> str:
@@ -279,6 +289,21 @@ ROUTES: dict[str, Route] = {
         post=needs("access_admin", "R:/manage/roles/"),
     ),
     "manage/explain/": Route(fixed("/manage/explain/"), needs("access_admin", 200)),
+    # the Users page: roles and traits, written through apps.access.user_admin
+    "manage/users/": Route(fixed("/manage/users/"), needs("access_admin", 200)),
+    "manage/users/<str:username>/": Route(_scratch_user, needs("access_admin", 200)),
+    "manage/users/<str:username>/roles/": Route(
+        lambda world, persona: _scratch_user(world, persona) + "roles/",
+        get=needs("access_admin", 405),
+        post=needs("access_admin", "R:~/manage/users/scratch-user-"),
+        data=lambda world, persona: {"roles": "example-read-only-access"},
+    ),
+    "manage/users/<str:username>/traits/": Route(
+        lambda world, persona: _scratch_user(world, persona) + "traits/",
+        get=needs("access_admin", 405),
+        post=needs("access_admin", "R:~/manage/users/scratch-user-"),
+        data=lambda world, persona: {"trait_name": "team", "trait_values": "platform"},
+    ),
     # access requests: `other` may ask for the access role, `reviewer` may review it
     "requests/": Route(fixed("/requests/"), signed_in(200)),
     "requests/new/": Route(
@@ -315,6 +340,13 @@ ROUTES: dict[str, Route] = {
         fixed("/cli/approve"), get=signed_in(200), post=signed_in(200), data=_device_code
     ),
     "cli/tokens": Route(fixed("/cli/tokens"), signed_in(200)),
+    # Automation tokens (issue 25): any staff user, for tokens they own; an empty form is a 400.
+    "cli/automation-tokens": Route(
+        fixed("/cli/automation-tokens"), any_staff(200), post=any_staff(400)
+    ),
+    "cli/automation-tokens/<int:token_id>/revoke": Route(
+        fixed("/cli/automation-tokens/999999/revoke"), get=any_staff(405), post=any_staff(404)
+    ),
     "cli/tokens/<int:token_id>/revoke": Route(
         _members_token,
         get=signed_in(405),
@@ -370,6 +402,13 @@ API_ROUTES: list[ApiRoute] = [
         like_user((401, 404, 200, 404, 404, 404)),
         lambda w: {"role_arn": w.role_arn},
     ),
+    ApiRoute(
+        "api/v1/apps/<name>/console",
+        "POST",
+        lambda w: f"/api/v1/apps/{w.app_name}/console",
+        like_user((401, 404, 200, 404, 404, 404)),
+        lambda w: {"role_arn": w.role_arn},
+    ),
     ApiRoute("api/v1/requests", "GET", lambda w: "/api/v1/requests", (401, *[200] * 9)),
     ApiRoute(
         "api/v1/requests",
@@ -397,6 +436,103 @@ API_ROUTES: list[ApiRoute] = [
         lambda w: _api_request(w) + "/cancel",
         like_user((401, 404, 404, 200, 404, 404)),
         lambda w: {},
+    ),
+]
+
+
+def api_needs(capability: str, ok: int) -> Expect:
+    """The admin API with a CLI token: 401 without one, 403 without the capability."""
+    row: list[int | str] = [401, 403, 403, 403, 403, ok, 403, 403, 403, 403]
+    row[CAPABILITY_COLUMN[capability]] = ok
+    return tuple(row)
+
+
+_NO_REQUEST = "/api/v1/requests/00000000-0000-0000-0000-000000000000"
+_BAD_ROLE = {"name": "matrix", "spec": {"allow": {"app_labels": {"env": "^(x$"}}}}
+_BAD_INTEGRATION = {"metadata": {"name": "matrix"}, "spec": {}}
+# The admin API (issue 25). Written to names that do not exist, so no persona changes anything:
+# a holder of the capability gets past authorization (400/404), everyone else 403.
+API_ROUTES += [
+    ApiRoute("api/v1/roles", "GET", lambda w: "/api/v1/roles", api_needs("access_admin", 200)),
+    ApiRoute(
+        "api/v1/roles",
+        "POST",
+        lambda w: "/api/v1/roles",
+        api_needs("access_admin", 400),
+        lambda w: _BAD_ROLE,
+    ),
+    *(
+        ApiRoute(
+            "api/v1/roles/<name>",
+            method,
+            lambda w: "/api/v1/roles/no-such-role",
+            api_needs("access_admin", 404),
+            lambda w: {"spec": {}},
+        )
+        for method in ("GET", "PUT", "DELETE")
+    ),
+    ApiRoute(
+        "api/v1/integrations",
+        "GET",
+        lambda w: "/api/v1/integrations",
+        api_needs("integration_admin", 200),
+    ),
+    ApiRoute(
+        "api/v1/integrations",
+        "POST",
+        lambda w: "/api/v1/integrations",
+        api_needs("integration_admin", 400),
+        lambda w: _BAD_INTEGRATION,
+    ),
+    *(
+        ApiRoute(
+            "api/v1/integrations/<name>",
+            method,
+            lambda w: "/api/v1/integrations/no-such-integration",
+            api_needs("integration_admin", 404),
+            lambda w: _BAD_INTEGRATION,
+        )
+        for method in ("GET", "PUT", "DELETE")
+    ),
+    ApiRoute(
+        "api/v1/integrations/<name>/sync",
+        "POST",
+        lambda w: "/api/v1/integrations/no-such-integration/sync",
+        api_needs("integration_admin", 404),
+    ),
+    ApiRoute(
+        "api/v1/integrations/<name>/runs",
+        "GET",
+        lambda w: "/api/v1/integrations/no-such-integration/runs",
+        api_needs("integration_admin", 404),
+    ),
+    # The queue needs no staff capability: it is whatever the caller's roles let them review.
+    ApiRoute("api/v1/requests/queue", "GET", lambda w: "/api/v1/requests/queue", (401, *[200] * 9)),
+    ApiRoute(
+        "api/v1/requests/<request_id>/approve",
+        "POST",
+        lambda w: _api_request(w) + "/approve",
+        like_user((401, 403, 403, 403, 200, 403)),
+        lambda w: {"reason": "matrix"},
+    ),
+    ApiRoute(
+        "api/v1/requests/<request_id>/deny",
+        "POST",
+        lambda w: _NO_REQUEST + "/deny",
+        (401, *[404] * 9),
+        lambda w: {"reason": "matrix"},
+    ),
+    ApiRoute(
+        "api/v1/audit/events",
+        "GET",
+        lambda w: "/api/v1/audit/events",
+        api_needs("audit_read", 200),
+    ),
+    ApiRoute(
+        "api/v1/audit/export",
+        "GET",
+        lambda w: "/api/v1/audit/export",
+        api_needs("audit_read", 200),
     ),
 ]
 API_ROUTE_NAMES = {entry.route for entry in API_ROUTES}
@@ -522,8 +658,12 @@ def test_api_routes_per_persona(world: World, persona: str) -> None:
         if entry.method == "GET":
             response = client.get(path, headers=headers)
         else:
-            response = client.post(
-                path, entry.body(world), content_type="application/json", headers=headers
+            response = client.generic(
+                entry.method,
+                path,
+                json.dumps(entry.body(world)),
+                content_type="application/json",
+                headers=headers,
             )
         check_response(response, payloads=[])
         if response.status_code != entry.expect[index]:

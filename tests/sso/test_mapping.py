@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.accounts.oidc_mapping import (
+from apps.accounts.oidc.mapping import (
     MAX_VALUE_LENGTH,
     email_domain_refusal,
     normalize_claims,

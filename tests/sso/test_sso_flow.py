@@ -124,7 +124,7 @@ def test_login_creates_user_with_claims_as_external_traits(client: Any, sso: Moc
     assert OidcIdentity.objects.get(user=user).subject == sub
     # The session is the SSO user's.
     assert int(client.session["_auth_user_id"]) == user.pk
-    assert client.session["_auth_user_backend"] == "apps.accounts.oidc_backend.OidcBackend"
+    assert client.session["_auth_user_backend"] == "apps.accounts.oidc.backend.OidcBackend"
     login = AuditEvent.objects.get(event_type="user.signed_in", actor_name="alice")
     assert login.outcome == "success" and login.details == {"method": "oidc"}
     created = AuditEvent.objects.get(event_type="user.created", target_name="alice")

@@ -82,7 +82,9 @@ def test_browser_walks_the_wizard(
             page.fill("input[name=name]", "aws-browser")
             expect(page.locator("#name-feedback")).to_contain_text("“aws-browser” is available")
             page.click("summary")
-            expect(page.locator("input[name=sync_role]")).to_have_value("RolegateProfileSync")
+            expect(page.locator("input[name=sync_role]")).to_have_attribute(
+                "placeholder", "RolegateProfileSync-aws-browser"
+            )
             page.screenshot(path=str(ARTIFACTS / "01-name.png"), full_page=True)
             page.click("button[value=next]")
 

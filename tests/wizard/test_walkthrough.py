@@ -33,7 +33,7 @@ def test_whole_wizard_with_the_generated_script(
     assert response.status_code == 302 and response["Location"] == f"{WIZARD}name/"
     page = staff_client.get(f"{WIZARD}name/")
     assert page.status_code == 200
-    assert 'value="RolegateTrustAnchor"' in page.content.decode()
+    assert 'placeholder="RolegateTrustAnchor-&lt;integration name&gt;"' in page.content.decode()
 
     # Step 1: live validation, then Next.
     check = staff_client.post(f"{WIZARD}name/check/", {"name": "aws-prod"}, **HTMX)

@@ -316,6 +316,15 @@ def _parse_arns(raw: object, where: str, deny: bool, errors: list[FieldError]) -
                 except ValueError as exc:
                     errors.append(FieldError(path, str(exc)))
                     continue
+            elif item == "*" or item.startswith("^") or any(c in item for c in "*?["):
+                errors.append(
+                    FieldError(
+                        path,
+                        "globs and regular expressions are only allowed in deny rules; an allow "
+                        "rule lists exact IAM role ARNs or {{...}} templates",
+                    )
+                )
+                continue
             else:
                 try:
                     parse_role_arn(item)

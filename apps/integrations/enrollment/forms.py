@@ -12,6 +12,7 @@ from apps.integrations.enrollment.policies import (
     DEFAULT_SYNC_ROLE_NAME,
     DEFAULT_TRUST_ANCHOR_NAME,
     EnrollmentNames,
+    default_names,
 )
 from apps.integrations.enrollment.script import parse_script_output
 from apps.integrations.enrollment.wizard import FILTER_ALL, FILTER_SOME, integration_name_error
@@ -38,12 +39,37 @@ class NameForm(forms.Form):
         required=False,
         help_text="Lowercase letters, digits, '.', '_' or '-', e.g. aws-prod.",
     )
+    # Blank means the integration's default, "<prefix>-<integration name>": unique per
+    # integration, so a second integration in the same account works with the defaults.
     trust_anchor = forms.CharField(
-        max_length=255, required=False, initial=DEFAULT_TRUST_ANCHOR_NAME
+        max_length=255,
+        required=False,
+        widget=forms.TextInput(
+            attrs={
+                "placeholder": f"{DEFAULT_TRUST_ANCHOR_NAME}-<integration name>",
+                "data-default-prefix": DEFAULT_TRUST_ANCHOR_NAME,
+            }
+        ),
     )
-    sync_role = forms.CharField(max_length=64, required=False, initial=DEFAULT_SYNC_ROLE_NAME)
+    sync_role = forms.CharField(
+        max_length=64,
+        required=False,
+        widget=forms.TextInput(
+            attrs={
+                "placeholder": f"{DEFAULT_SYNC_ROLE_NAME}-<integration name>",
+                "data-default-prefix": DEFAULT_SYNC_ROLE_NAME,
+            }
+        ),
+    )
     sync_profile = forms.CharField(
-        max_length=255, required=False, initial=DEFAULT_SYNC_PROFILE_NAME
+        max_length=255,
+        required=False,
+        widget=forms.TextInput(
+            attrs={
+                "placeholder": f"{DEFAULT_SYNC_PROFILE_NAME}-<integration name>",
+                "data-default-prefix": DEFAULT_SYNC_PROFILE_NAME,
+            }
+        ),
     )
     session_revocation = forms.BooleanField(
         required=False,
@@ -67,11 +93,8 @@ class NameForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         """The AWS names must be valid for their AWS resource type; blank means the default."""
         data = super().clean() or {}
-        for key, default in (
-            ("trust_anchor", DEFAULT_TRUST_ANCHOR_NAME),
-            ("sync_role", DEFAULT_SYNC_ROLE_NAME),
-            ("sync_profile", DEFAULT_SYNC_PROFILE_NAME),
-        ):
+        defaults = default_names(data.get("name") or "")
+        for key, default in defaults.items():
             if key in data and not data[key]:
                 data[key] = default
         names = EnrollmentNames(
@@ -148,7 +171,10 @@ class ProfilesForm(forms.Form):
     """Step 4: sync every profile, or only those matching filters."""
 
     mode = forms.ChoiceField(
-        choices=[(FILTER_ALL, "All profiles"), (FILTER_SOME, "Only profiles matching filters")],
+        choices=[
+            (FILTER_ALL, "All profiles (except Rolegate's own sync profiles)"),
+            (FILTER_SOME, "Only profiles matching filters"),
+        ],
         widget=forms.RadioSelect,
         initial=FILTER_ALL,
     )

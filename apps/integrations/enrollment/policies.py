@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -12,9 +13,12 @@ OWNER_TAG_ORIGIN = "rolegate.dev/origin"
 OWNER_ORIGIN = "integration_awsrolesanywhere"
 INLINE_POLICY_NAME = "RolegateRolesAnywhereProfileSync"
 
+# The default names are these prefixes plus "-<integration name>", so two integrations in one
+# account never fight over a resource (see default_names()).
 DEFAULT_TRUST_ANCHOR_NAME = "RolegateTrustAnchor"
 DEFAULT_SYNC_ROLE_NAME = "RolegateProfileSync"
 DEFAULT_SYNC_PROFILE_NAME = "RolegateProfileSync"
+IAM_ROLE_NAME_MAX = 64
 
 # IAM role names: 1-64 of [\w+=,.@-]; Roles Anywhere names: 1-255 of [ a-zA-Z0-9-_]. Rolegate takes
 # the intersection without spaces so every name is safe in a shell word and a URL.
@@ -45,14 +49,47 @@ REVOCATION_SCOPE_NOTE = (
 )
 
 
+def _suffixed(prefix: str, integration: str, limit: int) -> str:
+    """``prefix-integration`` in the characters both AWS name rules allow, at most ``limit``
+    long; a name cut to fit keeps a short digest of the whole so two long names still differ."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "-", integration) or "x"
+    name = f"{prefix}-{safe}"
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(integration.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9]}-{digest}"
+
+
+def default_names(integration: str) -> dict[str, str]:
+    """The default AWS resource names of one integration: unique per integration, so a second
+    integration in the same account works with the defaults."""
+    return {
+        "trust_anchor": _suffixed(DEFAULT_TRUST_ANCHOR_NAME, integration, 255),
+        "sync_role": _suffixed(DEFAULT_SYNC_ROLE_NAME, integration, IAM_ROLE_NAME_MAX),
+        "sync_profile": _suffixed(DEFAULT_SYNC_PROFILE_NAME, integration, 255),
+    }
+
+
+def is_rolegate_owned(tags: dict[str, str] | None) -> bool:
+    """True for a resource the enrollment created (any integration's): Rolegate's own sync
+    profile is never imported as an app, whichever integration lists it."""
+    return bool(tags) and (tags or {}).get(OWNER_TAG_ORIGIN) == OWNER_ORIGIN
+
+
 @dataclass(frozen=True)
 class EnrollmentNames:
-    """The names of the AWS resources enrollment creates for one integration."""
+    """The names of the AWS resources enrollment creates for one integration; a blank name is
+    the integration's default (``default_names``)."""
 
     integration: str
-    trust_anchor: str = DEFAULT_TRUST_ANCHOR_NAME
-    sync_role: str = DEFAULT_SYNC_ROLE_NAME
-    sync_profile: str = DEFAULT_SYNC_PROFILE_NAME
+    trust_anchor: str = ""
+    sync_role: str = ""
+    sync_profile: str = ""
+
+    def __post_init__(self) -> None:
+        for key, value in default_names(self.integration).items():
+            if not getattr(self, key):
+                object.__setattr__(self, key, value)
 
     def errors(self) -> dict[str, str]:
         """Field name → problem, empty when every name is valid."""

@@ -32,6 +32,7 @@ from apps.integrations.enrollment.policies import (
     OWNER_TAG_INTEGRATION,
     OWNER_TAG_ORIGIN,
     REVOCATION_SCOPE_NOTE,
+    default_names,
     sync_role_permissions_policy,
     sync_role_trust_policy,
     target_role_trust_policy,
@@ -136,13 +137,13 @@ def enroll_reset(request: HttpRequest) -> HttpResponse:
 
 
 def _name_initial(state: WizardState) -> dict[str, Any]:
-    return {
-        "name": state.name,
-        "trust_anchor": state.trust_anchor,
-        "sync_role": state.sync_role,
-        "sync_profile": state.sync_profile,
-        "session_revocation": state.session_revocation,
-    }
+    # A name still at the integration's default stays blank, so it follows a renamed integration.
+    defaults = default_names(state.name)
+    initial: dict[str, Any] = {"name": state.name, "session_revocation": state.session_revocation}
+    for key in ("trust_anchor", "sync_role", "sync_profile"):
+        value = getattr(state, key)
+        initial[key] = "" if value == defaults[key] else value
+    return initial
 
 
 @integration_admin_required

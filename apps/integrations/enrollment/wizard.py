@@ -14,12 +14,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.utils import timezone
 
 from apps.core.registry import NAME_RE
-from apps.integrations.enrollment.policies import (
-    DEFAULT_SYNC_PROFILE_NAME,
-    DEFAULT_SYNC_ROLE_NAME,
-    DEFAULT_TRUST_ANCHOR_NAME,
-    EnrollmentNames,
-)
+from apps.integrations.enrollment.policies import EnrollmentNames, is_rolegate_owned
 from apps.integrations.enrollment.probe import ProbeResult
 from apps.integrations.models import Integration, SyncRun
 from apps.integrations.spec import NAME_RULE, compile_profile_name_filters, profile_name_matches
@@ -44,9 +39,10 @@ class WizardState:
     """Everything the operator entered so far, and which steps passed server-side checks."""
 
     name: str = ""
-    trust_anchor: str = DEFAULT_TRUST_ANCHOR_NAME
-    sync_role: str = DEFAULT_SYNC_ROLE_NAME
-    sync_profile: str = DEFAULT_SYNC_PROFILE_NAME
+    # Blank: the integration's default name (policies.default_names).
+    trust_anchor: str = ""
+    sync_role: str = ""
+    sync_profile: str = ""
     name_done: bool = False
     setup_done: bool = False
     script_output: str = ""
@@ -224,7 +220,9 @@ def preview(result: ProbeResult | None, filter_list: list[str]) -> list[PreviewR
     matchers = compile_profile_name_filters(filter_list)
     rows: list[PreviewRow] = []
     for profile in result.profiles:
-        if not profile.enabled:
+        if is_rolegate_owned(profile.tags):
+            rows.append(PreviewRow(profile.name, profile.arn, False, "Rolegate's own sync profile"))
+        elif not profile.enabled:
             rows.append(PreviewRow(profile.name, profile.arn, False, "disabled"))
         elif not profile_name_matches(profile.name, matchers):
             rows.append(PreviewRow(profile.name, profile.arn, False, "no filter matches"))

@@ -13,6 +13,7 @@ from django.conf import settings
 
 from apps.access.engine.labels import ValueMatcher
 from apps.integrations import aws
+from apps.integrations.enrollment.policies import is_rolegate_owned
 from apps.integrations.models import Integration
 from apps.integrations.spec import (
     profile_name_matches,
@@ -213,7 +214,12 @@ def fetch_listing(
             if progress:
                 progress("tags", index, total)
             fill()
-    listing.profiles = [p for p in listing.profiles if p not in gone]
+    # A profile tagged as Rolegate's own (another integration's sync profile in the same
+    # account) is never an app: it would hand its sync role to whoever may launch it.
+    own = {p.arn for p in listing.profiles if p.tags is not None and is_rolegate_owned(p.tags)}
+    dropped = own | {p.arn for p in gone}
+    listing.skipped += len(own)
+    listing.profiles = [p for p in listing.profiles if p.arn not in dropped]
     listing.complete = True
     listing.calls = plane.calls
     return listing

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from apps.access.requests_models import AccessGrant, AccessRequest, AccessReview
+from apps.access.requests.models import AccessGrant, AccessRequest, AccessReview
 
 
 class _ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]

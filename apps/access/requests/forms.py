@@ -7,8 +7,8 @@ from typing import Any
 from django import forms
 
 from apps.access.engine.spec import parse_duration
-from apps.access.requests_models import AccessRequest, AccessReview
-from apps.access.requests_services import MAX_COMMENT_LENGTH, MAX_REASON_LENGTH
+from apps.access.requests.models import AccessRequest, AccessReview
+from apps.access.requests.services import MAX_COMMENT_LENGTH, MAX_REASON_LENGTH
 
 
 class AccessRequestForm(forms.Form):

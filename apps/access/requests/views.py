@@ -14,11 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.access import requests_selectors as selectors
-from apps.access import requests_services as services
 from apps.access.errors import AccessDenied
-from apps.access.requests_forms import AccessRequestForm, HistoryFilterForm, ReviewForm
-from apps.access.requests_models import AccessRequest
+from apps.access.requests import selectors, services
+from apps.access.requests.forms import AccessRequestForm, HistoryFilterForm, ReviewForm
+from apps.access.requests.models import AccessRequest
 from apps.core.capabilities import ACCESS_ADMIN, has_capability
 from apps.core.policies import access_admin_required, login_required
 
@@ -59,6 +58,21 @@ def request_list(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "access/requests/list.html", context)
 
 
+def _reason_marks(user: Any, requestable: list[str]) -> dict[str, Any]:
+    """Which requestable roles need a reason, so the form marks Reason as required."""
+    needing = []
+    for name in requestable:
+        try:
+            if selectors.effective_request_policy(user, [name]).reason_required:
+                needing.append(name)
+        except ValueError:
+            continue
+    return {
+        "reason_required_for": needing,
+        "reason_always_required": bool(needing) and len(needing) == len(requestable),
+    }
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def request_create(request: HttpRequest) -> HttpResponse:
@@ -69,6 +83,7 @@ def request_create(request: HttpRequest) -> HttpResponse:
         wanted = [r for r in str(request.GET.get("roles") or "").split(",") if r in requestable]
         form = AccessRequestForm(initial={"roles": wanted}, requestable=requestable)
         context = {"form": form, "requestable": requestable, "app_name": app_name}
+        context.update(_reason_marks(request.user, requestable))
         return TemplateResponse(request, "access/requests/new.html", context)
     form = AccessRequestForm(request.POST, requestable=requestable)
     status = 400
@@ -94,6 +109,7 @@ def request_create(request: HttpRequest) -> HttpResponse:
                 return response
             return redirect(url)
     context = {"form": form, "requestable": requestable, "app_name": app_name}
+    context.update(_reason_marks(request.user, requestable))
     template = "access/requests/new.html#request-form" if _is_htmx(request) else None
     return TemplateResponse(request, template or "access/requests/new.html", context, status=status)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from apps.access import requests_views as views
+from apps.access.requests import views
 
 app_name = "requests"
 urlpatterns: list[URLPattern | URLResolver] = [

@@ -22,7 +22,7 @@ from apps.access.engine.decision import AppFacts, CompiledRole, Evaluator
 from apps.access.engine.labels import ValueMatcher, compile_value
 from apps.access.engine.spec import RequestPolicy, RoleSpecError, request_policy, review_policy
 from apps.access.models import Role
-from apps.access.requests_models import AccessGrant, AccessRequest, AccessReview
+from apps.access.requests.models import AccessGrant, AccessRequest, AccessReview
 from apps.access.selectors import (
     AppLike,
     as_app_facts,

@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from apps.access.engine.spec import format_duration, parse_duration
 from apps.access.errors import AccessDenied
-from apps.access.requests_models import AccessGrant, AccessRequest, AccessReview
-from apps.access.requests_selectors import (
+from apps.access.requests.models import AccessGrant, AccessRequest, AccessReview
+from apps.access.requests.selectors import (
     can_review,
     effective_request_policy,
     reviewers_for,

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.accounts import oidc_services
 from apps.accounts.models import OidcConnector
-from apps.accounts.oidc_mapping import parse_connector_spec
+from apps.accounts.oidc import services as oidc_services
+from apps.accounts.oidc.mapping import parse_connector_spec
 from apps.core.registry import Document, ResourceKind, ResourceNotFound, register
 
 

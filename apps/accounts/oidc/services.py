@@ -9,8 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.models import OidcConnector, OidcIdentity, User
-from apps.accounts.oidc import OidcError
-from apps.accounts.oidc_mapping import (
+from apps.accounts.oidc.mapping import (
     ConnectorSpec,
     email_domain_refusal,
     normalize_claims,
@@ -18,6 +17,7 @@ from apps.accounts.oidc_mapping import (
     roles_for_claims,
     sanitize_username,
 )
+from apps.accounts.oidc.provider import OidcError
 from apps.audit import events
 from apps.audit.services import audit_record
 from apps.core.hooks import validate_role_names

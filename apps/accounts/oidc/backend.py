@@ -14,9 +14,10 @@ from django.urls import reverse
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import absolutify
 
-from apps.accounts import oidc, services, signin
+from apps.accounts import services, signin
 from apps.accounts.models import User
-from apps.accounts.oidc_services import sso_user_sync
+from apps.accounts.oidc import provider
+from apps.accounts.oidc.services import sso_user_sync
 from apps.core.context import current_context
 
 OIDC_BACKEND = signin.OIDC_BACKEND
@@ -64,12 +65,12 @@ class OidcBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
     @staticmethod
     def get_settings(attr: str, *args: Any) -> Any:
         """Settings the library asks for, derived from ``ROLEGATE_OIDC_*`` and discovery."""
-        return oidc.oidc_setting(attr, *args)
+        return provider.oidc_setting(attr, *args)
 
     @property
     def OIDC_OP_TOKEN_ENDPOINT(self) -> str:
         """The token endpoint, from discovery."""
-        return oidc.provider_metadata().token_endpoint
+        return provider.provider_metadata().token_endpoint
 
     @property
     def OIDC_RP_CLIENT_ID(self) -> str:
@@ -95,12 +96,12 @@ class OidcBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
         Only the callback view (which checked the state) passes ``oidc_callback=True``; any
         other ``authenticate()`` call, such as a password sign-in, is ignored here.
         """
-        if not oidc_callback or request is None or not oidc.oidc_enabled():
+        if not oidc_callback or request is None or not provider.oidc_enabled():
             return None
         self.request = request
         code = request.GET.get("code")
         if not code:
-            raise oidc.OidcError("the identity provider sent no authorization code")
+            raise provider.OidcError("the identity provider sent no authorization code")
         payload = {
             "client_id": self.OIDC_RP_CLIENT_ID,
             "grant_type": "authorization_code",
@@ -115,22 +116,24 @@ class OidcBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
             token_info = self.get_token(payload)
         except requests.HTTPError as error:
             status = error.response.status_code if error.response is not None else "?"
-            raise oidc.OidcError(
+            raise provider.OidcError(
                 f"the identity provider refused the authorization code (HTTP {status})"
             ) from None
         except (requests.RequestException, ValueError):
-            raise oidc.OidcUnavailable("the identity provider is unreachable (token)") from None
+            raise provider.OidcUnavailable("the identity provider is unreachable (token)") from None
         if not isinstance(token_info, dict):
-            raise oidc.OidcUnavailable("the token response is not a JSON object")
+            raise provider.OidcUnavailable("the token response is not a JSON object")
         claims = self.verify_token(token_info.get("id_token"), nonce=nonce)
-        userinfo = oidc.fetch_userinfo(token_info.get("access_token"), subject=str(claims["sub"]))
+        userinfo = provider.fetch_userinfo(
+            token_info.get("access_token"), subject=str(claims["sub"])
+        )
         # The ID token is authoritative for who the user is; userinfo only adds claims.
         merged = {**userinfo, **claims}
-        return sso_user_sync(issuer=oidc.provider_metadata().issuer, claims=merged)
+        return sso_user_sync(issuer=provider.provider_metadata().issuer, claims=merged)
 
     def verify_token(self, token: Any, **kwargs: Any) -> dict[str, Any]:
         """Validate the ID token: RS256 via JWKS, issuer, audience, expiry, nonce."""
-        return oidc.validate_id_token(token, nonce=kwargs.get("nonce"))
+        return provider.validate_id_token(token, nonce=kwargs.get("nonce"))
 
     def get_user(self, user_id: Any) -> User | None:
         """The signed-in user of a session, if still active."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from apps.accounts import oidc_views
+from apps.accounts.oidc import views as oidc_views
 
 app_name = "oidc"
 urlpatterns = [

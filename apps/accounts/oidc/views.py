@@ -18,9 +18,10 @@ from django.template.response import TemplateResponse
 from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
-from apps.accounts import oidc, services, signin
+from apps.accounts import services, signin
 from apps.accounts.forms import LoginForm
-from apps.accounts.oidc_backend import OIDC_BACKEND
+from apps.accounts.oidc import provider
+from apps.accounts.oidc.backend import OIDC_BACKEND
 from apps.core.context import current_context
 from apps.core.policies import anonymous_allowed
 from apps.core.redirects import safe_next_url
@@ -44,7 +45,7 @@ def _refuse(
         "form": LoginForm(),
         "next": next_url,
         "password_login": getattr(settings, "ROLEGATE_PASSWORD_LOGIN", True),
-        "sso_enabled": oidc.oidc_enabled(),
+        "sso_enabled": provider.oidc_enabled(),
     }
     return TemplateResponse(request, "accounts/login.html", context, status=status)
 
@@ -59,16 +60,16 @@ class OidcAuthenticateView(OIDCAuthenticationRequestView):  # type: ignore[misc]
     @staticmethod
     def get_settings(attr: str, *args: Any) -> Any:
         """Settings the library asks for, derived from ``ROLEGATE_OIDC_*`` and discovery."""
-        return oidc.oidc_setting(attr, *args)
+        return provider.oidc_setting(attr, *args)
 
     def get(self, request: HttpRequest) -> HttpResponseBase:
         """Redirect to the provider's authorization endpoint."""
-        if not oidc.oidc_enabled():
+        if not provider.oidc_enabled():
             raise Http404("Single sign-on is not configured.")
         next_url = safe_next_url(request, request.GET.get("next"))
         try:
-            metadata = oidc.provider_metadata()
-        except oidc.OidcError as error:
+            metadata = provider.provider_metadata()
+        except provider.OidcError as error:
             request.session[NEXT_SESSION_KEY] = next_url
             return _refuse(request, error.reason, status=error.status)
         self.OIDC_OP_AUTH_ENDPOINT = metadata.authorization_endpoint
@@ -86,7 +87,7 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):  # type: ignore[misc]
     @staticmethod
     def get_settings(attr: str, *args: Any) -> Any:
         """Settings the library asks for, derived from ``ROLEGATE_OIDC_*`` and discovery."""
-        return oidc.oidc_setting(attr, *args)
+        return provider.oidc_setting(attr, *args)
 
     def _take_state(self, request: HttpRequest) -> dict[str, Any] | None:
         """Remove and return this callback's pending sign-in, so a state works only once."""
@@ -101,7 +102,7 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):  # type: ignore[misc]
 
     def get(self, request: HttpRequest) -> HttpResponse:
         """Handle the provider's redirect back to Rolegate."""
-        if not oidc.oidc_enabled():
+        if not provider.oidc_enabled():
             raise Http404("Single sign-on is not configured.")
         entry = self._take_state(request)
         error = request.GET.get("error")
@@ -125,7 +126,7 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):  # type: ignore[misc]
                 nonce=entry.get("nonce"),
                 code_verifier=entry.get("code_verifier"),
             )
-        except oidc.OidcError as refusal:
+        except provider.OidcError as refusal:
             return _refuse(
                 request, refusal.reason, status=refusal.status, username=refusal.username
             )

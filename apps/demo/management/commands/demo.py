@@ -14,8 +14,8 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from apps.accounts.models import User
 from apps.accounts.services import user_set_password
-from apps.core import demo
 from apps.core.registry import apply_documents
+from apps.demo import demo
 
 
 class Command(BaseCommand):

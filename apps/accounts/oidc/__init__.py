@@ -1,0 +1,1 @@
+"""OpenID Connect sign-in: provider discovery, the backend, connector mapping and views."""
