@@ -327,7 +327,8 @@ def main() -> None:
     settings.ALLOWED_HOSTS = ["testserver"]
     setup_test_environment()
     old_name = connection.settings_dict["NAME"]
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_scale_{old_name}"
+    label = args.label.replace("-", "_")
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_scale_{label}_{old_name}"
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     started = time.time()
     try:
