@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "intent": ["bench_issuance_intent.py"],
     "revocation": ["bench_revocation.py"],
     "package": ["bench_package.py"],
+    "audit-chain": ["bench_audit_chain.py"],
 }
 
 

@@ -190,7 +190,7 @@ def _completion(shell: str) -> int:
         raise CliError(
             "completion needs the shtab package (pip install shtab)", ExitCode.ERROR
         ) from None
-    print(shtab.complete(build_parser(), shell=shell))
+    print(shtab.complete(build_parser(), shell=shell))  # nosec B604 - a completion dialect, no shell
     return ExitCode.OK
 
 

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from django.core.exceptions import ValidationError
 from django.db.models import Model, Q, QuerySet
 
 DEFAULT_LIMIT = 50
@@ -89,21 +90,17 @@ def page_queryset(
             condition |= step
         try:
             queryset = queryset.filter(condition)
-        except (ValueError, TypeError):
+        except (ValidationError, ValueError, TypeError):  # a value of the wrong type for a key
             raise CursorInvalid(
                 "The cursor is not valid (pass back a next_cursor unchanged)."
             ) from None
     ordering = [f"-{key}" if descending else key for key in keys]
     try:
         rows = list(queryset.order_by(*ordering)[: size + 1])
-    except Exception as error:  # a cursor value of the wrong type for the column
-        from django.core.exceptions import ValidationError
-
-        if isinstance(error, ValidationError | ValueError):
-            raise CursorInvalid(
-                "The cursor is not valid (pass back a next_cursor unchanged)."
-            ) from None
-        raise
+    except (ValidationError, ValueError, TypeError):  # the database refused a cursor value
+        raise CursorInvalid(
+            "The cursor is not valid (pass back a next_cursor unchanged)."
+        ) from None
     more = len(rows) > size
     rows = rows[:size]
     next_cursor = encode_cursor([_key(rows[-1], key) for key in keys]) if more and rows else None
@@ -124,6 +121,8 @@ def page_list(
         decode_cursor(cursor, len(decode_cursor_any(cursor)))
     elif cursor:
         after = tuple(decode_cursor(cursor, len(key(items[0]))))
+        if not all(isinstance(value, str) for value in after):  # this list's keys are strings
+            raise CursorInvalid("The cursor is not valid (pass back a next_cursor unchanged).")
         remaining = [item for item in remaining if tuple(map(str, key(item))) > after]
     rows = remaining[:size]
     more = len(remaining) > size

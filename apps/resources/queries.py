@@ -236,7 +236,7 @@ def catalog_version() -> int:
     return int(row[0]) if row else 0
 
 
-_VERSION_SQL = f"SELECT version FROM {CatalogVersion._meta.db_table} WHERE id = 1"  # noqa: S608
+_VERSION_SQL = f"SELECT version FROM {CatalogVersion._meta.db_table} WHERE id = 1"  # noqa: S608  # nosec B608
 
 
 def _load_catalog(version: int) -> _Catalog:

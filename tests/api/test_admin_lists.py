@@ -45,7 +45,7 @@ def test_roles_paginate_past_a_page(admin: Any) -> None:
 
 
 def test_own_requests_are_no_longer_cut_at_100(make_user: Any, token_for: Any) -> None:
-    from apps.access.requests_models import AccessRequest
+    from apps.access.requests.models import AccessRequest
 
     user = make_user("carol")
     now = timezone.now()
