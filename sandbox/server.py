@@ -27,7 +27,13 @@ SEEDS = ("guide",)
 
 
 class _QuietRequestHandler(MotoRequestHandler):
-    """moto's handler (keeps underscore headers) with access logs on the `sandbox` logger."""
+    """moto's handler (keeps underscore headers) with access logs on the `sandbox` logger.
+
+    HTTP/1.1, so clients keep their connections open between calls (the server is threaded:
+    one thread per connection), and a benchmark measures Rolegate rather than reconnects.
+    """
+
+    protocol_version = "HTTP/1.1"
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         logger.debug('"%s" %s %s', self.requestline, code, size)

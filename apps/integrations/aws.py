@@ -260,6 +260,7 @@ class ControlPlane:
     calls: int = 0
     waited: float = 0.0
     _pacers: dict[str, Pacer] = field(default_factory=dict)
+    _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def _call(
         self, family: str, operation: str, function: Callable[..., Any], **kwargs: Any
@@ -269,8 +270,10 @@ class ControlPlane:
             pacer = self._pacers[family] = pacer_for(
                 self.target.partition, self.target.account_id, self.target.region, family
             )
-        self.waited += pacer.wait()
-        self.calls += 1
+        waited = pacer.wait()
+        with self._count_lock:  # tag reads run in a small pool (services/listing.py)
+            self.waited += waited
+            self.calls += 1
         try:
             return function(**kwargs)
         except Exception as error:  # botocore raises many unrelated classes; map them all

@@ -7,9 +7,11 @@ whatever the number of apps.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, overload
@@ -277,12 +279,27 @@ def _load_catalog(version: int) -> _Catalog:
     )
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic GC while a catalog or reachable set is built: 100,000 apps allocate a few
+    hundred thousand objects, none of them cyclic garbage, and the collector walking them over
+    and over doubled the build time. Reference counting still frees everything as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _current_catalog(version: int) -> _Catalog:
     global _catalog
     cached = _catalog
     if cached is not None and cached.version == version:
         return cached
-    loaded = _load_catalog(version)
+    with _gc_paused():
+        loaded = _load_catalog(version)
     with _catalog_lock:
         _catalog = loaded
     return loaded
@@ -342,7 +359,9 @@ def reachable_apps(user: User) -> Reachable:
         if found is not None:
             _reachable.move_to_end(key)
             return found
-    built = _build_reachable(user_access, _current_catalog(version))
+    catalog = _current_catalog(version)
+    with _gc_paused():
+        built = _build_reachable(user_access, catalog)
     with _catalog_lock:
         if key not in _reachable:
             _reachable[key] = built

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import timedelta
 from typing import Any
@@ -355,3 +356,26 @@ def test_every_entry_point_agrees(
         assert all(is_valid_role_arn(arn) and f"::{app.account_id}:" in arn for arn in allowed)
         assert set(explain(roles, user_traits, app).allowed_arns) == allowed
         assert allowed_aws_roles(shuffled, user_traits, app) == allowed
+
+
+@PROPERTY
+@given(
+    roles=role_lists,
+    shared=role_specs(),
+    app_list=st.lists(apps(), max_size=6),
+    user_traits=traits,
+)
+def test_listing_agrees_with_one_app_at_a_time(
+    roles: list[RoleSpec], shared: RoleSpec, app_list: list[AppFacts], user_traits: Traits
+) -> None:
+    # Copies of one role under other names share its selectors: the listing walks each distinct
+    # selector once for all of them, and must still answer as the per-app decision does.
+    copies = [dataclasses.replace(shared, name=f"{shared.name}-{n}") for n in range(3)]
+    every = [*roles, *copies]
+    named = [dataclasses.replace(app, name=f"{app.name}-{n}") for n, app in enumerate(app_list)]
+    expected = [
+        (app, tuple(sorted(allowed)))
+        for app in named
+        if (allowed := allowed_aws_roles(every, user_traits, app))
+    ]
+    assert accessible_apps(every, user_traits, named) == expected

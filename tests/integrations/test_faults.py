@@ -124,8 +124,12 @@ def test_consecutive_tag_failures_abort_without_writes(synced: Account) -> None:
     assert_recovers(synced)
 
 
-def test_one_profile_tag_failure_keeps_its_app_and_reports_it(synced: Account) -> None:
-    # Two attempts per call: the first tag call fails twice, the rest succeed.
+def test_one_profile_tag_failure_keeps_its_app_and_reports_it(
+    synced: Account, settings: Any
+) -> None:
+    # Two attempts per call: the first tag call fails twice, the rest succeed. The fault count
+    # goes to whichever calls reach the sandbox first, so the reads run one at a time here.
+    settings.ROLEGATE_PROFILE_SYNC_TAG_WORKERS = 1
     synced.sandbox.faults.fail("ListTagsForResource", status=500, count=2)
     outcome = integration_sync(name="aws-prod")
     assert outcome.status == "ERROR"

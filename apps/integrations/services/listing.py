@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.conf import settings
 
 from apps.access.engine.labels import ValueMatcher
 from apps.integrations import aws
@@ -22,6 +26,8 @@ log = logging.getLogger(__name__)
 
 MAX_ERROR_MESSAGE_BYTES = 100 * 1024
 CONSECUTIVE_TAG_FAILURES_LIMIT = 3
+# ListTagsForResource calls of one integration in flight at once (each still paced).
+TAG_READ_WORKERS = 4
 
 Progress = Callable[[str, int, int], None]
 
@@ -166,27 +172,48 @@ def fetch_listing(
     total = len(listing.profiles)
     consecutive_failures = 0
     gone: list[ListedProfile] = []
-    for index, profile in enumerate(listing.profiles, start=1):
-        try:
-            profile.tags = plane.list_tags(profile.arn)
-            consecutive_failures = 0
-        except ResourceNotFoundError:
-            # Deleted between ListProfiles and now: it is gone, not broken.
-            gone.append(profile)
-            consecutive_failures = 0
-        except AwsError as error:
-            profile.error = f"reading its tags failed: {error}"
-            consecutive_failures += 1
-            if consecutive_failures >= CONSECUTIVE_TAG_FAILURES_LIMIT:
-                listing.error = (
-                    f"stopped after {consecutive_failures} consecutive ListTagsForResource "
-                    f"failures; last: {error}"
-                )
-                listing.transient = isinstance(error, TransientError)
-                listing.calls = plane.calls
-                return listing
-        if progress:
-            progress("tags", index, total)
+    # Tag reads overlap in a small pool (the pacer still spaces them to the quota); answers are
+    # taken in listing order, so the consecutive-failure rule reads them as one at a time would,
+    # and at most TAG_READ_WORKERS reads are in flight when it stops the run.
+    workers = max(1, int(getattr(settings, "ROLEGATE_PROFILE_SYNC_TAG_WORKERS", TAG_READ_WORKERS)))
+    pending = iter(enumerate(listing.profiles, start=1))
+    window: deque[tuple[int, ListedProfile, Future[dict[str, str]]]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tags") as pool:
+
+        def fill() -> None:
+            while len(window) < workers:
+                item = next(pending, None)
+                if item is None:
+                    return
+                index, profile = item
+                window.append((index, profile, pool.submit(plane.list_tags, profile.arn)))
+
+        fill()
+        while window:
+            index, profile, future = window.popleft()
+            try:
+                profile.tags = future.result()
+                consecutive_failures = 0
+            except ResourceNotFoundError:
+                # Deleted between ListProfiles and now: it is gone, not broken.
+                gone.append(profile)
+                consecutive_failures = 0
+            except AwsError as error:
+                profile.error = f"reading its tags failed: {error}"
+                consecutive_failures += 1
+                if consecutive_failures >= CONSECUTIVE_TAG_FAILURES_LIMIT:
+                    for _, _, queued in window:
+                        queued.cancel()
+                    listing.error = (
+                        f"stopped after {consecutive_failures} consecutive ListTagsForResource "
+                        f"failures; last: {error}"
+                    )
+                    listing.transient = isinstance(error, TransientError)
+                    listing.calls = plane.calls
+                    return listing
+            if progress:
+                progress("tags", index, total)
+            fill()
     # A profile tagged as Rolegate's own (another integration's sync profile in the same
     # account) is never an app: it would hand its sync role to whoever may launch it.
     own = {p.arn for p in listing.profiles if p.tags is not None and is_rolegate_owned(p.tags)}
