@@ -54,7 +54,7 @@ def test_granted_role_works_for_launch_and_api_at_once(
     # ...and the request form it links to comes pre-filled.
     form = web.get(f"/requests/new/?roles={ACCESS_ROLE}&app={app}").content.decode()
     assert f'value="{ACCESS_ROLE}"' in form and "checked" in form
-    assert api.get("/apps").json() == []
+    assert api.get("/apps").json()["items"] == []
     no_creds = api.post(f"/apps/{app}/credentials", {"role_arn": scenario.role_arn})
     assert no_creds.status_code in (403, 404)
     # A user who may request nothing sees the plain refusal, as for a missing app.
@@ -67,7 +67,7 @@ def test_granted_role_works_for_launch_and_api_at_once(
     assert approved.json()["state"] == "approved"
 
     # Same web session, same token: the granted role applies to the very next decision.
-    (listed,) = api.get("/apps").json()
+    (listed,) = api.get("/apps").json()["items"]
     assert listed["name"] == app and listed["aws_role_arns"] == [scenario.role_arn]
     credentials = api.post(f"/apps/{app}/credentials", {"role_arn": scenario.role_arn})
     assert credentials.status_code == 200, credentials.content
@@ -77,7 +77,7 @@ def test_granted_role_works_for_launch_and_api_at_once(
 
     # Ending the grant early takes effect at once too.
     services.access_request_end(actor=scenario.bob, request_id=created["id"])
-    assert api.get("/apps").json() == []
+    assert api.get("/apps").json()["items"] == []
     assert web.post(f"/apps/{app}/launch", {"role": scenario.role_arn}).status_code == 403
 
 
@@ -90,9 +90,9 @@ def test_the_grant_stops_at_its_end_without_the_beat_task(
         actor=scenario.bob, roles=[ACCESS_ROLE], duration="30m"
     )
     services.access_request_review(actor=carol, request_id=created.pk, decision="approve")
-    assert len(api.get("/apps").json()) == 1
+    assert len(api.get("/apps").json()["items"]) == 1
     end = timezone.now() + timedelta(minutes=30)
     with time_machine.travel(end - timedelta(seconds=1), tick=False):
-        assert len(api.get("/apps").json()) == 1
+        assert len(api.get("/apps").json()["items"]) == 1
     with time_machine.travel(end + timedelta(seconds=1), tick=False):
-        assert api.get("/apps").json() == []
+        assert api.get("/apps").json()["items"] == []
