@@ -33,8 +33,8 @@ browser:
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	DATABASE_URL=$(PG_URL) ROLEGATE_ENV=test $(BIN)/mypy portal apps awsra rolegate sandbox
-	$(BIN)/bandit -q -r portal apps awsra rolegate sandbox -ll -x '*/tests/*,*/migrations/*'
+	DATABASE_URL=$(PG_URL) ROLEGATE_ENV=test $(BIN)/mypy portal apps awsra rbac rolegate sandbox
+	$(BIN)/bandit -q -r portal apps awsra rbac rolegate sandbox -ll -x '*/tests/*,*/migrations/*'
 
 test: $(STAMP) browser
 	@$(BIN)/python -c "import psycopg,sys,urllib.parse as u; p=u.urlsplit('$(PG_URL)'); psycopg.connect(p._replace(path='/postgres').geturl(), connect_timeout=3).close()" 2>/dev/null \

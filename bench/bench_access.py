@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from apps.access.engine.decision import (
+from rbac.decision import (
     AppCatalog,
     AppFacts,
     CompiledRole,
@@ -26,7 +26,7 @@ from apps.access.engine.decision import (
     Traits,
     compile_role,
 )
-from apps.access.engine.spec import parse_role_spec
+from rbac.spec import parse_role_spec
 
 TEAMS = [f"team{i:02d}" for i in range(20)]
 ENVIRONMENTS = ["prod", "prod-eu", "dev", "staging"]

@@ -74,8 +74,8 @@ def build_catalog(app_count: int, role_count: int) -> Any:
     from apps.access.services import role_create
     from apps.accounts.models import User
     from apps.integrations.models import Integration
-    from apps.integrations.naming import app_labels
     from apps.resources.models import AwsApp
+    from apps.resources.naming import app_labels
 
     anchor_id = f"{'0' * 8}-0000-4000-8000-{'0' * 12}"
     anchor = f"arn:aws:rolesanywhere:us-east-1:{ACCOUNT}:trust-anchor/{anchor_id}"

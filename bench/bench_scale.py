@@ -82,7 +82,7 @@ def statements(call: Callable[[], Any]) -> int:
 
 
 def add_apps(integration: Any, start: int, stop: int) -> None:
-    from apps.integrations.naming import app_labels
+    from apps.resources.naming import app_labels
     from apps.resources.models import AwsApp
 
     now = timezone.now()

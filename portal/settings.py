@@ -174,7 +174,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
     "apps.core.middleware.RequestContextMiddleware",
-    "apps.core.input_guard.JsonInputGuardMiddleware",
+    "apps.audit.input_guard.JsonInputGuardMiddleware",
     "apps.core.logcontext.LogContextMiddleware",
 ]
 

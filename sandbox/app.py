@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, quote
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -24,9 +24,7 @@ from .controlplane import CallContext
 from .errors import ApiError
 from .faults import Fault, Operation
 from .moto_backend import ACCOUNT_ID, PARTITION, sts
-
-if TYPE_CHECKING:
-    from .server import Sandbox
+from .parts import SandboxParts
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +127,7 @@ def damaged_response(response: Response, mode: str, request_token: str = "") -> 
 class SandboxApp:
     """WSGI entry point of the sandbox."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: SandboxParts) -> None:
         self.sandbox = sandbox
         self.moto = DomainDispatcherApplication(create_backend_app)
         # Identity policies with conditions (the kill switch's Deny) evaluated as IAM does.

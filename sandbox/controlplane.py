@@ -231,26 +231,6 @@ def _notification_settings(settings: list[dict[str, Any]]) -> list[dict[str, Any
     return result
 
 
-@handler("GetTrustAnchor")
-def get_trust_anchor(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-    """GetTrustAnchor."""
-    with ctx.state.lock:
-        anchor = _lookup(ctx.state.trust_anchors, params["trustAnchorId"], "Trust anchor")
-        return {"trustAnchor": anchor.to_json()}
-
-
-@handler("ListTrustAnchors")
-def list_trust_anchors(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-    """ListTrustAnchors with nextToken/pageSize."""
-    with ctx.state.lock:
-        items = [t for t in ctx.state.trust_anchors.values() if _in_scope(ctx, t.arn)]
-        page, token = _page(ctx, items, params)
-        result: dict[str, Any] = {"trustAnchors": [t.to_json() for t in page]}
-    if token:
-        result["nextToken"] = token
-    return result
-
-
 @handler("UpdateTrustAnchor")
 def update_trust_anchor(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
     """UpdateTrustAnchor: name, source, crlDpRevocationEnabled."""
@@ -277,28 +257,6 @@ def delete_trust_anchor(ctx: CallContext, params: dict[str, Any]) -> dict[str, A
             del ctx.state.crls[crl.id]
             ctx.state.tags.pop(crl.arn, None)
         return {"trustAnchor": anchor.to_json()}
-
-
-def _set_trust_anchor_enabled(
-    ctx: CallContext, params: dict[str, Any], enabled: bool
-) -> dict[str, Any]:
-    with ctx.state.lock:
-        anchor = _lookup(ctx.state.trust_anchors, params["trustAnchorId"], "Trust anchor")
-        anchor.enabled = enabled
-        _touch(anchor, ctx.clock.now())
-        return {"trustAnchor": anchor.to_json()}
-
-
-@handler("EnableTrustAnchor")
-def enable_trust_anchor(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-    """EnableTrustAnchor."""
-    return _set_trust_anchor_enabled(ctx, params, True)
-
-
-@handler("DisableTrustAnchor")
-def disable_trust_anchor(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-    """DisableTrustAnchor."""
-    return _set_trust_anchor_enabled(ctx, params, False)
 
 
 @handler("PutNotificationSettings")
@@ -356,25 +314,6 @@ def create_profile(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
     return {"profile": profile.to_json()}
 
 
-@handler("GetProfile")
-def get_profile(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-    """GetProfile."""
-    with ctx.state.lock:
-        return {"profile": _lookup(ctx.state.profiles, params["profileId"], "Profile").to_json()}
-
-
-@handler("ListProfiles")
-def list_profiles(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-    """ListProfiles with nextToken/pageSize."""
-    with ctx.state.lock:
-        items = [p for p in ctx.state.profiles.values() if _in_scope(ctx, p.arn)]
-        page, token = _page(ctx, items, params)
-        result: dict[str, Any] = {"profiles": [p.to_json() for p in page]}
-    if token:
-        result["nextToken"] = token
-    return result
-
-
 @handler("UpdateProfile")
 def update_profile(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
     """UpdateProfile."""
@@ -393,36 +332,6 @@ def update_profile(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
                 setattr(profile, attribute, params[wire])
         _touch(profile, ctx.clock.now())
         return {"profile": profile.to_json()}
-
-
-@handler("DeleteProfile")
-def delete_profile(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-    """DeleteProfile."""
-    with ctx.state.lock:
-        profile = _lookup(ctx.state.profiles, params["profileId"], "Profile")
-        del ctx.state.profiles[profile.id]
-        ctx.state.tags.pop(profile.arn, None)
-        return {"profile": profile.to_json()}
-
-
-def _set_profile_enabled(ctx: CallContext, params: dict[str, Any], enabled: bool) -> dict[str, Any]:
-    with ctx.state.lock:
-        profile = _lookup(ctx.state.profiles, params["profileId"], "Profile")
-        profile.enabled = enabled
-        _touch(profile, ctx.clock.now())
-        return {"profile": profile.to_json()}
-
-
-@handler("EnableProfile")
-def enable_profile(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-    """EnableProfile."""
-    return _set_profile_enabled(ctx, params, True)
-
-
-@handler("DisableProfile")
-def disable_profile(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-    """DisableProfile."""
-    return _set_profile_enabled(ctx, params, False)
 
 
 @handler("PutAttributeMapping")
@@ -489,25 +398,6 @@ def import_crl(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
     return {"crl": crl.to_json()}
 
 
-@handler("GetCrl")
-def get_crl(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-    """GetCrl."""
-    with ctx.state.lock:
-        return {"crl": _lookup(ctx.state.crls, params["crlId"], "CRL").to_json()}
-
-
-@handler("ListCrls")
-def list_crls(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-    """ListCrls with nextToken/pageSize."""
-    with ctx.state.lock:
-        items = [c for c in ctx.state.crls.values() if _in_scope(ctx, c.arn)]
-        page, token = _page(ctx, items, params)
-        result: dict[str, Any] = {"crls": [c.to_json() for c in page]}
-    if token:
-        result["nextToken"] = token
-    return result
-
-
 @handler("UpdateCrl")
 def update_crl(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
     """UpdateCrl: name and/or data."""
@@ -523,56 +413,7 @@ def update_crl(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         return {"crl": crl.to_json()}
 
 
-@handler("DeleteCrl")
-def delete_crl(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-    """DeleteCrl."""
-    with ctx.state.lock:
-        crl = _lookup(ctx.state.crls, params["crlId"], "CRL")
-        del ctx.state.crls[crl.id]
-        ctx.state.tags.pop(crl.arn, None)
-        return {"crl": crl.to_json()}
-
-
-def _set_crl_enabled(ctx: CallContext, params: dict[str, Any], enabled: bool) -> dict[str, Any]:
-    with ctx.state.lock:
-        crl = _lookup(ctx.state.crls, params["crlId"], "CRL")
-        crl.enabled = enabled
-        _touch(crl, ctx.clock.now())
-        return {"crl": crl.to_json()}
-
-
-@handler("EnableCrl")
-def enable_crl(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-    """EnableCrl."""
-    return _set_crl_enabled(ctx, params, True)
-
-
-@handler("DisableCrl")
-def disable_crl(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-    """DisableCrl."""
-    return _set_crl_enabled(ctx, params, False)
-
-
 # -- subjects and tags --------------------------------------------------------------------
-
-
-@handler("ListSubjects")
-def list_subjects(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-    """ListSubjects with nextToken/pageSize."""
-    with ctx.state.lock:
-        items = [s for s in ctx.state.subjects.values() if _in_scope(ctx, s.arn)]
-        page, token = _page(ctx, items, params)
-        result: dict[str, Any] = {"subjects": [s.summary() for s in page]}
-    if token:
-        result["nextToken"] = token
-    return result
-
-
-@handler("GetSubject")
-def get_subject(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-    """GetSubject."""
-    with ctx.state.lock:
-        return {"subject": _lookup(ctx.state.subjects, params["subjectId"], "Subject").to_json()}
 
 
 @handler("TagResource")
@@ -608,6 +449,102 @@ def list_tags_for_resource(ctx: CallContext, params: dict[str, Any]) -> dict[str
             raise not_found(f"Resource not found: {arn}")
         tags = ctx.state.tags.get(arn, {})
         return {"tags": [{"key": k, "value": v} for k, v in tags.items()]}
+
+
+# -- the uniform operations, from one table ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One kind of control-plane resource, as its Get/List/Enable/Disable/Delete see it."""
+
+    noun: str  # in operation names: GetTrustAnchor, ListTrustAnchors
+    key: str  # the JSON member of one: "trustAnchor"
+    id_param: str  # "trustAnchorId"
+    label: str  # in not-found messages
+    items: Callable[[RolesAnywhereState], dict[str, Any]]
+    listed: Callable[[Any], dict[str, Any]] = lambda resource: resource.to_json()
+    toggles: bool = True  # Enable/Disable exist
+    deletes: bool = True  # Delete exists (a trust anchor's is below: its CRLs go with it)
+
+
+COLLECTIONS = (
+    Collection(
+        "TrustAnchor",
+        "trustAnchor",
+        "trustAnchorId",
+        "Trust anchor",
+        lambda state: state.trust_anchors,
+        deletes=False,
+    ),
+    Collection("Profile", "profile", "profileId", "Profile", lambda state: state.profiles),
+    Collection("Crl", "crl", "crlId", "CRL", lambda state: state.crls),
+    Collection(
+        "Subject",
+        "subject",
+        "subjectId",
+        "Subject",
+        lambda state: state.subjects,
+        listed=lambda subject: subject.summary(),
+        toggles=False,
+        deletes=False,
+    ),
+)
+
+
+def _get(kind: Collection) -> Handler:
+    def run(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        with ctx.state.lock:
+            found = _lookup(kind.items(ctx.state), params[kind.id_param], kind.label)
+            return {kind.key: found.to_json()}
+
+    return run
+
+
+def _list(kind: Collection) -> Handler:
+    def run(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        with ctx.state.lock:
+            items = [r for r in kind.items(ctx.state).values() if _in_scope(ctx, r.arn)]
+            page, token = _page(ctx, items, params)
+            result: dict[str, Any] = {kind.key + "s": [kind.listed(r) for r in page]}
+        if token:
+            result["nextToken"] = token
+        return result
+
+    return run
+
+
+def _set_enabled(kind: Collection, enabled: bool) -> Handler:
+    def run(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        with ctx.state.lock:
+            found = _lookup(kind.items(ctx.state), params[kind.id_param], kind.label)
+            found.enabled = enabled
+            _touch(found, ctx.clock.now())
+            return {kind.key: found.to_json()}
+
+    return run
+
+
+def _delete(kind: Collection) -> Handler:
+    def run(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        with ctx.state.lock:
+            items = kind.items(ctx.state)
+            found = _lookup(items, params[kind.id_param], kind.label)
+            del items[found.id]
+            ctx.state.tags.pop(found.arn, None)
+            return {kind.key: found.to_json()}
+
+    return run
+
+
+for _kind in COLLECTIONS:
+    HANDLERS[f"Get{_kind.noun}"] = _get(_kind)
+    HANDLERS[f"List{_kind.noun}s"] = _list(_kind)
+    if _kind.toggles:
+        HANDLERS[f"Enable{_kind.noun}"] = _set_enabled(_kind, True)
+        HANDLERS[f"Disable{_kind.noun}"] = _set_enabled(_kind, False)
+    if _kind.deletes:
+        HANDLERS[f"Delete{_kind.noun}"] = _delete(_kind)
 
 
 def dispatch(ctx: CallContext, operation: str, params: dict[str, Any]) -> dict[str, Any]:

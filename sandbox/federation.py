@@ -5,60 +5,18 @@ from __future__ import annotations
 import html
 import json
 import secrets
-import threading
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import UTC, timedelta
 from urllib.parse import urlsplit
 
 from werkzeug.wrappers import Request, Response
 
 from .moto_backend import sts
-
-if TYPE_CHECKING:
-    from .server import Sandbox
+from .parts import SandboxParts
+from .signin_tokens import SigninGrant
 
 TOKEN_LIFETIME = timedelta(minutes=15)
 MIN_SESSION_DURATION = 900
 MAX_SESSION_DURATION = 43200
-
-
-@dataclass(frozen=True)
-class SigninGrant:
-    """What a SigninToken stands for."""
-
-    assumed_role_arn: str
-    account_id: str
-    expires_at: datetime
-    session_duration: int | None
-
-
-class SigninTokens:
-    """Issued SigninTokens (valid 15 minutes, like AWS's)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._grants: dict[str, SigninGrant] = {}
-
-    def issue(self, grant: SigninGrant) -> str:
-        """Store a grant and return its opaque token."""
-        token = secrets.token_urlsafe(48)
-        with self._lock:
-            self._grants[token] = grant
-        return token
-
-    def get(self, token: str, now: datetime) -> SigninGrant | None:
-        """Return the live grant for a token, if any."""
-        with self._lock:
-            grant = self._grants.get(token)
-        if grant is None or grant.expires_at < now:
-            return None
-        return grant
-
-    def clear(self) -> None:
-        """Forget every token."""
-        with self._lock:
-            self._grants.clear()
 
 
 def operation_name(request: Request) -> str:
@@ -72,7 +30,7 @@ def _error(status: int, message: str) -> Response:
     return Response(message, status=status, content_type="text/plain; charset=utf-8")
 
 
-def _get_signin_token(sandbox: Sandbox, request: Request) -> Response:
+def _get_signin_token(sandbox: SandboxParts, request: Request) -> Response:
     raw_session = request.values.get("Session")
     if not raw_session:
         return _error(400, "Missing Session parameter")
@@ -133,7 +91,7 @@ dt{{font-weight:bold;margin-top:.6rem}}</style></head>
 """
 
 
-def _login(sandbox: Sandbox, request: Request) -> Response:
+def _login(sandbox: SandboxParts, request: Request) -> Response:
     token = request.values.get("SigninToken")
     if not token:
         return _error(400, "Missing SigninToken")
@@ -152,7 +110,7 @@ def _login(sandbox: Sandbox, request: Request) -> Response:
     return Response(page, content_type="text/html; charset=utf-8")
 
 
-def handle(sandbox: Sandbox, request: Request) -> Response:
+def handle(sandbox: SandboxParts, request: Request) -> Response:
     """Serve `/federation` (any host: every partition's sign-in URL points here)."""
     action = operation_name(request)
     if action == "GetSigninToken":

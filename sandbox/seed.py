@@ -5,15 +5,13 @@ from __future__ import annotations
 import configparser
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import moto_backend
 from .controlplane import parse_certificate_bundle
 from .moto_backend import ACCOUNT_ID, AccessKey
+from .parts import SandboxParts
 from .state import Profile, TrustAnchor, new_id
-
-if TYPE_CHECKING:
-    from .server import Sandbox
 
 OPERATOR_USER = "sandbox-admin"
 CREDENTIALS_PROFILE = "sandbox-admin"
@@ -42,12 +40,12 @@ def create_operator(user_name: str = OPERATOR_USER) -> AccessKey:
     )
 
 
-def _arn(sandbox: Sandbox | None, kind: str, resource_id: str, region: str) -> str:
+def _arn(sandbox: SandboxParts | None, kind: str, resource_id: str, region: str) -> str:
     return f"arn:aws:rolesanywhere:{region}:{ACCOUNT_ID}:{kind}/{resource_id}"
 
 
 def create_trust_anchor(
-    sandbox: Sandbox,
+    sandbox: SandboxParts,
     pem_bundle: str,
     *,
     name: str = "RolegateCA",
@@ -74,7 +72,7 @@ def create_trust_anchor(
 
 
 def create_profile(
-    sandbox: Sandbox,
+    sandbox: SandboxParts,
     name: str,
     role_arns: list[str],
     *,
@@ -105,7 +103,7 @@ def create_profile(
     return profile.arn
 
 
-def seed_guide(sandbox: Sandbox, *, accept_role_session_name: bool = True) -> dict[str, Any]:
+def seed_guide(sandbox: SandboxParts, *, accept_role_session_name: bool = True) -> dict[str, Any]:
     """The reference guide's scenario, minus the trust anchor (Rolegate's enrollment makes it).
 
     The profile accepts role session names so the console shows the Rolegate username as the

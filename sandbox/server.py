@@ -15,7 +15,7 @@ from . import moto_backend, persist
 from .app import SandboxApp
 from .clock import Clock
 from .faults import Faults
-from .federation import SigninTokens
+from .signin_tokens import SigninTokens
 from .state import RolesAnywhereState
 
 logger = logging.getLogger(__name__)

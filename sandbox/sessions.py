@@ -13,7 +13,7 @@ import json
 import re
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -27,10 +27,8 @@ from . import pki, trust_policy
 from .clock import iso
 from .errors import access_denied, not_found, validation
 from .moto_backend import ACCOUNT_ID, iam, sts
+from .parts import SandboxParts
 from .state import Subject
-
-if TYPE_CHECKING:
-    from .server import Sandbox
 
 MIN_DURATION = 900
 MAX_DURATION = 43200
@@ -43,7 +41,7 @@ def _raw_path(request: Request) -> tuple[str, str]:
     return path, query
 
 
-def create_session(sandbox: Sandbox, request: Request) -> tuple[int, dict[str, Any]]:
+def create_session(sandbox: SandboxParts, request: Request) -> tuple[int, dict[str, Any]]:
     """Run CreateSession; return (201, body) or raise ApiError as AWS would refuse."""
     now = sandbox.clock.now()
     path, query = _raw_path(request)
@@ -210,7 +208,7 @@ def create_session(sandbox: Sandbox, request: Request) -> tuple[int, dict[str, A
 
 
 def _record_subject(
-    sandbox: Sandbox, certificate: x509.Certificate, region: str, account: str
+    sandbox: SandboxParts, certificate: x509.Certificate, region: str, account: str
 ) -> str:
     now = sandbox.clock.now()
     dn = certificate.subject.rfc4514_string()

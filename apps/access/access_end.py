@@ -17,7 +17,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from apps.access.engine.decision import (
+from apps.access.requests.models import AccessGrant
+from apps.access.selectors import AppLike, as_app_facts, compiled_roles, user_traits
+from rbac.decision import (
     DEFAULT_MAX_SESSION_TTL,
     AppFacts,
     CompiledRole,
@@ -25,8 +27,6 @@ from apps.access.engine.decision import (
     Traits,
     max_session_ttl,
 )
-from apps.access.requests.models import AccessGrant
-from apps.access.selectors import AppLike, _compiled_roles, as_app_facts, user_traits
 
 __all__ = [
     "MIN_SESSION_SECONDS",
@@ -143,7 +143,7 @@ def app_decision(user: Any, app: AppFacts | AppLike, *, now: datetime | None = N
     active = bool(getattr(user, "is_authenticated", False) and user.is_active)
     grants = _grants_in_force(user, moment) if active else []
     names = [*assigned, *(g[0] for g in grants)] if active else []
-    compiled = {role.name: role for role in _compiled_roles(names)}
+    compiled = {role.name: role for role in compiled_roles(names)}
     return AppDecision(
         facts=as_app_facts(app),
         assigned=assigned,
@@ -171,7 +171,7 @@ def access_end_for(
     moment = now or timezone.now()
     assigned = [name for name in (user.roles or []) if isinstance(name, str)]
     grants = _grants_in_force(user, moment)
-    compiled = {role.name: role for role in _compiled_roles([*assigned, *(g[0] for g in grants)])}
+    compiled = {role.name: role for role in compiled_roles([*assigned, *(g[0] for g in grants)])}
     return _access_end(
         compiled, assigned, grants, user_traits(user), as_app_facts(app), role_arn, login_expires_at
     )
@@ -297,7 +297,7 @@ def grant_only_ends(
     if not grants:
         return {}
     assigned = [name for name in (user.roles or []) if isinstance(name, str)]
-    compiled = {role.name: role for role in _compiled_roles([*assigned, *(g[0] for g in grants)])}
+    compiled = {role.name: role for role in compiled_roles([*assigned, *(g[0] for g in grants)])}
     traits = user_traits(user)
     standing = Evaluator([compiled[n] for n in assigned if n in compiled], traits)
     ends: dict[str, datetime] = {}

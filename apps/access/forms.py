@@ -8,10 +8,10 @@ from typing import Any
 import yaml
 from django import forms
 
-from apps.access.engine.spec import FieldError, RoleSpec, RoleSpecError
 from apps.access.models import Role
 from apps.access.services import role_validate
 from apps.core import yaml_input
+from rbac.spec import FieldError, RoleSpec, RoleSpecError
 
 MODES = (("form", "Form"), ("yaml", "YAML"))
 

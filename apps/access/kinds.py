@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from apps.access import selectors, services
-from apps.access.engine.spec import RoleSpecError
 from apps.access.models import Role
 from apps.core.registry import (
     Document,
@@ -15,6 +14,7 @@ from apps.core.registry import (
     ResourceNotFound,
     register,
 )
+from rbac.spec import RoleSpecError
 
 _DOCUMENT_KEYS = {"kind", "version", "metadata", "spec"}
 

@@ -2,23 +2,23 @@
 
 Every user-facing question ("which apps?", "which IAM roles on this app?", "why?") goes through
 these functions, which load the user's roles in one query, reuse compiled roles across requests
-(keyed by name and `updated_at`), and hand plain `AppFacts` to `apps.access.engine.decision`.
+(keyed by name and `updated_at`), and hand plain `AppFacts` to `rbac.decision`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from django.db.models import Q, QuerySet
 
-from apps.access.engine.decision import (
+from apps.access.models import Role
+from apps.access.requests.grants import granted_role_names, granted_roles_query
+from rbac.decision import (
     DEFAULT_MAX_SESSION_TTL,
-    AppCatalog,
     AppFacts,
     CompiledRole,
     Evaluator,
@@ -26,17 +26,16 @@ from apps.access.engine.decision import (
     Traits,
     compile_role,
 )
-from apps.access.engine.decision import max_session_ttl as roles_max_session_ttl
-from apps.access.engine.spec import RoleSpec, RoleSpecError, Rule, parse_role_spec
-from apps.access.models import Role
+from rbac.decision import max_session_ttl as roles_max_session_ttl
+from rbac.spec import RoleSpec, RoleSpecError, Rule, parse_role_spec
 
 __all__ = [
     "AppLike",
     "UserAccess",
     "accessible_apps",
     "allowed_aws_roles",
-    "app_catalog",
     "as_app_facts",
+    "compiled_roles",
     "explain",
     "extra_role_names",
     "max_session_ttl",
@@ -80,50 +79,8 @@ def as_app_facts(app: AppFacts | AppLike) -> AppFacts:
     )
 
 
-def _synced_app_facts() -> list[AppFacts]:
-    # Imported late: apps.resources imports the engine, and the access app must load first.
-    from apps.resources.selectors import app_facts
-
-    return app_facts()
-
-
-# The function that lists synced apps; tests and the benchmark may swap it for plain data.
-app_source: Callable[[], list[AppFacts]] = _synced_app_facts
-
-_CATALOG_MAX_AGE = 30.0
-_catalog_entry: tuple[tuple[Any, ...], float, AppCatalog] | None = None
-
-
-def app_catalog() -> AppCatalog:
-    """The synced apps with their label indexes, reused while the app table is unchanged.
-
-    Only listings use it: per-app decisions (launch, credentials) take the live row. The stamp
-    (row count, newest update, highest id) catches syncs; the age limit bounds staleness from
-    writes that bypass `updated_at` (bulk updates).
-    """
-    global _catalog_entry
-    if app_source is not _synced_app_facts:
-        return AppCatalog(app_source())
-    from django.db.models import Count, Max
-
-    from apps.resources.models import AwsApp
-
-    stamp = tuple(
-        AwsApp.objects.aggregate(n=Count("id"), t=Max("updated_at"), i=Max("id")).values()
-    )
-    now = time.monotonic()
-    entry = _catalog_entry
-    if entry is not None and entry[0] == stamp and now - entry[1] < _CATALOG_MAX_AGE:
-        return entry[2]
-    catalog = AppCatalog(app_source())
-    _catalog_entry = (stamp, now, catalog)
-    return catalog
-
-
 def extra_role_names(user: Any) -> list[str]:
     """Role names granted for a limited time by approved access requests still in force."""
-    from apps.access.requests.selectors import granted_role_names
-
     return granted_role_names(user)
 
 
@@ -167,7 +124,8 @@ def _compile_stored(name: str, spec: Mapping[str, Any], updated_at: datetime) ->
     return compiled
 
 
-def _compiled_roles(names: Sequence[str]) -> list[CompiledRole]:
+def compiled_roles(names: Sequence[str]) -> list[CompiledRole]:
+    """These stored roles compiled (one query; cached by name and `updated_at`; unknown: none)."""
     if not names:
         return []
     rows = Role.objects.filter(name__in=list(names)).values_list("name", "spec", "updated_at")
@@ -187,8 +145,6 @@ def _user_role_rows(user: Any) -> list[tuple[str, Any, datetime]]:
             return []
         query = Q(name__in=names)
     else:
-        from apps.access.requests.selectors import granted_roles_query
-
         query = Q(name__in=names) | Q(name__in=granted_roles_query(user))
     return list(Role.objects.filter(query).values_list("name", "spec", "updated_at"))
 
@@ -238,13 +194,12 @@ def user_evaluator(user: Any) -> Evaluator:
 
 
 def accessible_apps(
-    user: Any, apps: Iterable[AppFacts | AppLike] | None = None
+    user: Any, apps: Iterable[AppFacts | AppLike]
 ) -> list[tuple[AppFacts, tuple[str, ...]]]:
-    """The apps the user may use, each with its allowed IAM role ARNs (default: synced apps)."""
+    """Which of these apps the user may use, each with its allowed IAM role ARNs."""
     if not user.is_authenticated or not user.is_active:
         return []
-    source = app_catalog() if apps is None else [as_app_facts(a) for a in apps]
-    return user_evaluator(user).accessible_apps(source)
+    return user_evaluator(user).accessible_apps([as_app_facts(a) for a in apps])
 
 
 def allowed_aws_roles(user: Any, app: AppFacts | AppLike) -> set[str]:
@@ -289,9 +244,9 @@ def role_names_existing(names: Iterable[str]) -> set[str]:
     return set(Role.objects.filter(name__in=wanted).values_list("name", flat=True))
 
 
-def role_preview(spec: RoleSpec, apps: Sequence[AppFacts] | None = None) -> dict[str, Any]:
-    """What a role grants on the synced apps, before traits (templates shown as such)."""
-    facts = app_source() if apps is None else list(apps)
+def role_preview(spec: RoleSpec, apps: Sequence[AppFacts]) -> dict[str, Any]:
+    """What a role grants on these (the synced) apps, before traits (templates shown as such)."""
+    facts = list(apps)
     compiled = compile_role(spec)
     evaluator = Evaluator([compiled], Traits())
     granted = evaluator.accessible_apps(facts)

@@ -6,10 +6,11 @@ from typing import Any
 
 from django.db import transaction
 
-from apps.access.engine.spec import FieldError, RoleSpec, RoleSpecError, parse_role_spec
 from apps.access.models import Role
 from apps.audit import events
 from apps.audit.services import audit_record
+from apps.core.hooks import session_revocation
+from rbac.spec import FieldError, RoleSpec, RoleSpecError, parse_role_spec
 
 __all__ = [
     "ROLE_VERSIONS",
@@ -144,9 +145,9 @@ def _holders_reach(name: str) -> list[tuple[Any, set[tuple[int, str]]]]:
     from django.utils import timezone
 
     from apps.access.requests.models import AccessGrant
-    from apps.integrations.revocation.services import revocable_access, revocation_in_use
 
-    if not revocation_in_use():
+    revocation = session_revocation()
+    if not revocation.in_use():
         return []
     assigned = set(_holders(name))
     granted = set(
@@ -158,17 +159,15 @@ def _holders_reach(name: str) -> list[tuple[Any, set[tuple[int, str]]]]:
         return []
     users = get_user_model().objects.filter(is_active=True)
     holders = [u for u in users if u.get_username() in assigned or u.pk in granted]
-    return [(user, revocable_access(user)) for user in holders]
+    return [(user, revocation.reachable(user)) for user in holders]
 
 
 def _revoke_lost_reach(
     actor: Any, holders: list[tuple[Any, set[tuple[int, str]]]], reason: str
 ) -> None:
     """After a role change: revoke live sessions on role ARNs a holder no longer reaches."""
-    from apps.integrations.revocation.services import sessions_revoke_lost_access
-
     for user, before in holders:
-        sessions_revoke_lost_access(actor=actor, user=user, before=before, reason=reason)
+        session_revocation().revoke_lost(actor=actor, user=user, before=before, reason=reason)
 
 
 def _holders(name: str) -> list[str]:

@@ -25,6 +25,7 @@ from apps.access.user_admin import (
 )
 from apps.audit import events
 from apps.audit.models import AuditEvent
+from apps.core.hooks import synced_apps
 from apps.core.policies import access_admin_required
 
 PAGE_SIZE = 50
@@ -74,7 +75,7 @@ def _context(request: HttpRequest, user: Any, **extra: Any) -> dict[str, Any]:
         "unknown_roles": sorted(assigned - set(roles)),
         "granted_roles": [n for n in selectors.extra_role_names(user) if n not in assigned],
         "trait_rows": _trait_rows(user.traits or {}),
-        "accessible": selectors.accessible_apps(user) if user.is_active else [],
+        "accessible": selectors.accessible_apps(user, synced_apps()) if user.is_active else [],
         "is_self": user.pk == request.user.pk and not request.user.is_superuser,
         "history": AuditEvent.objects.filter(
             target_kind="user",

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from apps.access import selectors, services
 from apps.access.forms import STARTER_DOCUMENT, RoleForm, initial_for
 from apps.access.models import Role
+from apps.core.hooks import synced_apps
 from apps.core.policies import access_admin_required
 
 PREVIEW_LIMIT = 50
@@ -40,7 +41,7 @@ def _editable_role(request: HttpRequest, name: str) -> Role:
 def _preview(form: RoleForm) -> dict[str, Any] | None:
     if form.parsed is None:
         return None
-    preview = selectors.role_preview(form.parsed)
+    preview = selectors.role_preview(form.parsed, synced_apps())
     preview["granted_shown"] = preview["granted"][:PREVIEW_LIMIT]
     return preview
 
@@ -172,7 +173,7 @@ def explain_access(request: HttpRequest) -> HttpResponse:
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             errors.append(f"No user named {username!r}.")
-    apps = selectors.app_source()
+    apps = synced_apps()
     context["app_names"] = [a.name for a in apps]
     app = next((a for a in apps if a.name == app_name), None) if app_name else None
     if app_name and app is None:

@@ -18,7 +18,7 @@ from apps.accounts import services, signin
 from apps.accounts.models import User
 from apps.accounts.usernames import username_problem
 from apps.core.capabilities import ACCESS_ADMIN, has_capability
-from apps.core.hooks import validate_role_names
+from apps.core.hooks import session_revocation, validate_role_names
 from apps.core.registry import ResourceError
 
 
@@ -87,11 +87,9 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
     @admin.action(description="Revoke AWS sessions (every role they can reach)")
     def revoke_aws_sessions(self, request: HttpRequest, queryset: Any) -> None:
         """The kill switch for people: end their live sessions on revocation-enabled accounts."""
-        from apps.integrations.revocation.services import user_sessions_revoke
-
         total = 0
         for user in queryset:
-            total += user_sessions_revoke(actor=request.user, user=user)
+            total += session_revocation().revoke_user(actor=request.user, user=user)
         messages.success(
             request,
             f"Revocation of {total} role(s) recorded; the policy is being written to IAM "

@@ -16,7 +16,7 @@ from apps.accounts.models import User
 from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
-from apps.core.hooks import validate_role_names
+from apps.core.hooks import session_revocation, validate_role_names
 
 log = logging.getLogger(__name__)
 
@@ -176,18 +176,14 @@ def _revocable(user: User | None) -> set[tuple[int, str]]:
     """What the user reaches now on integrations with session revocation on (the kill switch)."""
     if user is None or user.pk is None or not user.is_active:
         return set()
-    from apps.integrations.revocation.services import revocable_access
-
-    return revocable_access(user)
+    return session_revocation().reachable(user)
 
 
 def _revoke_lost(actor: Any, user: User, before: set[tuple[int, str]], reason: str) -> None:
     """Revoke the live AWS sessions on roles the change took away (deactivation: all)."""
     if not before:
         return
-    from apps.integrations.revocation.services import sessions_revoke_lost_access
-
-    sessions_revoke_lost_access(actor=actor, user=user, before=before, reason=reason)
+    session_revocation().revoke_lost(actor=actor, user=user, before=before, reason=reason)
 
 
 def user_delete(*, actor: Any, username: str) -> None:

@@ -235,8 +235,8 @@ def _not_editable(request: HttpRequest, name: str) -> Status[dict[str, str]] | N
 def roles_replace(request: HttpRequest, name: str, payload: RoleReplaceIn) -> Any:
     """Replace a role; unchanged input leaves it (and its revision) as it was."""
     from apps.access import services
-    from apps.access.engine.spec import RoleSpecError
     from apps.access.kinds import _spec_error
+    from rbac.spec import RoleSpecError
 
     refused = _not_editable(request, name)
     if refused is not None:

@@ -14,12 +14,12 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from apps.access.engine.spec import format_duration
 from apps.access.errors import AccessDenied
 from apps.access.requests import selectors, services
 from apps.access.requests.models import AccessRequest
 from apps.api.pagination import CursorInvalid, page_list, page_queryset
 from apps.api.scoped_auth import scoped
+from rbac.spec import format_duration
 
 router = Router(tags=["access requests"])
 

@@ -1,9 +1,15 @@
-"""Extension points between apps that must not import each other at module load."""
+"""Extension points through which an app calls one above it, which registers itself in ready().
+
+No app imports an app of a higher layer (tests/architecture/test_import_graph.py); where a lower
+app must reach up (accounts and access end live AWS sessions), the higher app plugs in here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from rbac.decision import AppFacts
 
 # Each validator receives role names and raises apps.core.registry.ResourceError for unknown ones.
 # apps.access appends its validator in AppConfig.ready().
@@ -34,3 +40,72 @@ def notify_crl_changed() -> None:
             listener()
         except Exception:
             logging.getLogger(__name__).exception("a CRL change listener failed")
+
+
+# -- the synced-app catalog ---------------------------------------------------------------------
+# apps.resources owns the catalog (one cache, one invalidation) and registers its reader here, for
+# the access pages below it (the explainer, the role preview) that list every synced app.
+_synced_app_readers: list[Callable[[], list[AppFacts]]] = []
+
+
+def register_synced_apps(reader: Callable[[], list[AppFacts]]) -> None:
+    """Install the catalog's reader (apps.resources does, in ready())."""
+    _synced_app_readers[:] = [reader]
+
+
+def synced_apps() -> list[AppFacts]:
+    """Every synced app as the access engine sees it."""
+    if not _synced_app_readers:
+        raise RuntimeError("no app catalog is registered (is apps.resources installed?)")
+    return _synced_app_readers[0]()
+
+
+# -- live-session revocation ---------------------------------------------------------------------
+# The kill switch (apps.integrations.revocation) sits above the apps that change who reaches what
+# (accounts, access, resources); it registers itself here in ready() and they call it through
+# `session_revocation()`. A pair is (integration id, IAM role ARN).
+
+Reach = set[tuple[int, str]]
+
+
+class SessionRevocation(Protocol):
+    """What the apps below the kill switch ask of it."""
+
+    def in_use(self) -> bool:
+        """Whether any integration has session revocation on (else no change has work)."""
+        ...
+
+    def reachable(self, user: Any, *, role_names: Sequence[str] | None = None) -> Reach:
+        """The pairs the user reaches now (or with these role names) where revocation is on."""
+        ...
+
+    def revoke_lost(self, *, actor: Any, user: Any, before: Reach, reason: str) -> int:
+        """Revoke the user's sessions on the pairs of `before` they no longer reach."""
+        ...
+
+    def revoke_user(self, *, actor: Any, user: Any) -> int:
+        """Revoke every live session of the user (staff action)."""
+        ...
+
+    def revoke_app(self, *, actor: Any, app_name: str) -> int:
+        """Revoke every user's live sessions on one app's roles (staff action)."""
+        ...
+
+    def settle(self, *, integration_id: int, role_arn: str, username: str) -> None:
+        """Wait (at most a second) until a fresh revocation of this user on this role is past."""
+        ...
+
+
+_session_revocation: list[SessionRevocation] = []
+
+
+def register_session_revocation(implementation: SessionRevocation) -> None:
+    """Install the kill switch (apps.integrations does, in ready())."""
+    _session_revocation[:] = [implementation]
+
+
+def session_revocation() -> SessionRevocation:
+    """The installed kill switch; failing loudly without one (a silent no-op would fail open)."""
+    if not _session_revocation:
+        raise RuntimeError("no session revocation is registered (is apps.integrations installed?)")
+    return _session_revocation[0]

@@ -10,13 +10,11 @@ web process, so they are right whichever process changed the rows.
 
 from __future__ import annotations
 
-import functools
 import hmac
 import logging
 import os
-import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -31,8 +29,6 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
-
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 ISSUANCES = Counter(
     "rolegate_credential_issuances",
@@ -70,49 +66,6 @@ LOGIN_THROTTLES = Counter(
 )
 
 
-def observe_issuance(function: _F) -> _F:
-    """Count an issuance service's outcome (from what it returns or raises) and time it."""
-
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from apps.access.errors import AccessDenied
-        from apps.resources.errors import (
-            AppNotFound,
-            AuditUnavailable,
-            IssuanceError,
-            LaunchInputError,
-        )
-
-        purpose = str(kwargs.get("purpose", "unknown"))[:32]
-        started = time.perf_counter()
-        outcome = "error"
-        try:
-            result = function(*args, **kwargs)
-            outcome = "issued"
-            return result
-        except AppNotFound:
-            outcome = "not_found"
-            raise
-        except AuditUnavailable:
-            outcome = "audit_unavailable"  # the failed audit write itself counts in audit_record
-            raise
-        except IssuanceError as error:
-            if error.aws_code:
-                CREATE_SESSION_ERRORS.labels(code=error.aws_code[:64]).inc()
-            raise
-        except LaunchInputError:
-            outcome = "bad_request"
-            raise
-        except AccessDenied:
-            outcome = "denied"
-            raise
-        finally:
-            ISSUANCES.labels(outcome=outcome, purpose=purpose).inc()
-            ISSUANCE_SECONDS.labels(outcome=outcome).observe(time.perf_counter() - started)
-
-    return wrapper  # type: ignore[return-value]
-
-
 def observe_sync(status: str, seconds: float) -> None:
     """Count one finished sync task."""
     SYNC_RUNS.labels(status=status[:32]).inc()
@@ -129,41 +82,24 @@ def observe_audit_event(event_type: str, outcome: str, details: dict[str, Any]) 
         LOGIN_THROTTLES.inc()
 
 
+# Readers of stored-state gauges, registered by the app that owns the rows (in its ready()), so
+# the kernel reads no app's models.
+StoredGauges = Callable[[], Iterable[GaugeMetricFamily]]
+stored_state_gauges: list[StoredGauges] = []
+
+
+def register_stored_state_gauges(reader: StoredGauges) -> None:
+    """Add a reader of database-backed gauges to every `/metrics` scrape of the web process."""
+    if reader not in stored_state_gauges:
+        stored_state_gauges.append(reader)
+
+
 class StoredStateCollector(Collector):
     """Gauges read from the database at scrape time."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from django.db.models import Count
-
-        from apps.access.requests.models import AccessRequest
-        from apps.authority.models import CertificateAuthority
-        from apps.integrations.models import Integration
-
-        apps = GaugeMetricFamily(
-            "rolegate_apps", "AWS apps (synced profiles) per integration.", labels=["integration"]
-        )
-        for name, count in Integration.objects.annotate(total=Count("apps")).values_list(
-            "name", "total"
-        ):
-            apps.add_metric([name], count)
-        yield apps
-
-        expiry = GaugeMetricFamily(
-            "rolegate_ca_certificate_expiry_timestamp_seconds",
-            "When each trusted CA certificate expires (Unix time).",
-            labels=["state", "serial"],
-        )
-        for state, serial, not_after in CertificateAuthority.objects.filter(
-            state__in=CertificateAuthority.TRUSTED_STATES
-        ).values_list("state", "serial_hex", "not_after"):
-            expiry.add_metric([state, serial], not_after.timestamp())
-        yield expiry
-
-        pending = GaugeMetricFamily(
-            "rolegate_access_requests_pending", "Access requests waiting for a review."
-        )
-        pending.add_metric([], AccessRequest.objects.filter(state="pending").count())
-        yield pending
+        for reader in stored_state_gauges:
+            yield from reader()
 
 
 def token_matches(header: str, token: str) -> bool:

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from apps.access.engine.labels import ValueMatcher, compile_value
 from apps.core.registry import NAME_RE, ResourceError, require_mapping
 from awsra.arn import ArnError, parse_profile_arn, parse_role_arn, parse_trust_anchor_arn
+from rbac.labels import ValueMatcher, compile_value
 
 SUB_KIND_AWS_RA = "aws-ra"
 SUPPORTED_VERSIONS = ("v1",)

@@ -14,8 +14,9 @@ from django.db import InterfaceError, OperationalError
 from apps.core.logcontext import bind_log_fields
 from apps.core.metrics import observe_sync
 from apps.core.registry import ResourceError
-from apps.integrations import selectors, services
+from apps.integrations import jobs, selectors
 from apps.integrations.models import Integration, SyncRun
+from apps.integrations.services.sync import integration_sync
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def _time_limit() -> int:
     return int(settings.ROLEGATE_PROFILE_SYNC_TIME_LIMIT)
 
 
-@shared_task(name="apps.integrations.tasks.sync_all_integrations", ignore_result=True)
+@shared_task(name=jobs.SYNC_ALL_INTEGRATIONS, ignore_result=True)
 def sync_all_integrations() -> int:
     """Queue one sync task per enabled integration, so accounts sync in parallel."""
     interval = int(settings.ROLEGATE_PROFILE_SYNC_INTERVAL)
@@ -41,7 +42,7 @@ def sync_all_integrations() -> int:
 
 @shared_task(
     bind=True,
-    name="apps.integrations.tasks.sync_integration",
+    name=jobs.SYNC_INTEGRATION,
     max_retries=MAX_RETRIES,
     soft_time_limit=max(_time_limit() - 30, 30),
     time_limit=_time_limit(),
@@ -55,7 +56,7 @@ def sync_integration(self: Any, integration_id: int, trigger: str = "schedule") 
     bind_log_fields(integration=name)
     started = time.perf_counter()
     try:
-        outcome = services.integration_sync(name=name, trigger=trigger)
+        outcome = integration_sync(name=name, trigger=trigger)
     except ResourceError as error:  # deleted or disabled since it was queued
         log.info("sync of integration %s not run: %s", name, error)
         observe_sync("NOT_RUN", time.perf_counter() - started)
@@ -83,7 +84,7 @@ REVOCATION_MAX_RETRIES = 5
 
 @shared_task(
     bind=True,
-    name="apps.integrations.tasks.push_session_revocations",
+    name=jobs.PUSH_SESSION_REVOCATIONS,
     max_retries=REVOCATION_MAX_RETRIES,
     soft_time_limit=120,
     time_limit=150,
@@ -104,7 +105,7 @@ def push_session_revocations(self: Any, integration_id: int, reason: str = "") -
     return outcome.as_dict()
 
 
-@shared_task(name="apps.integrations.tasks.reconcile_session_revocations", ignore_result=True)
+@shared_task(name=jobs.RECONCILE_SESSION_REVOCATIONS, ignore_result=True)
 def reconcile_session_revocations() -> int:
     """Beat: re-push every integration with revocation entries (prunes old ones; idempotent)."""
     from apps.integrations.models_revocation import RevokedSession
@@ -118,7 +119,7 @@ def reconcile_session_revocations() -> int:
 # -- the CRL (issue 18 item 7) ------------------------------------------------------------------
 
 
-@shared_task(bind=True, name="apps.integrations.tasks.push_integration_crl", max_retries=3)
+@shared_task(bind=True, name=jobs.PUSH_INTEGRATION_CRL, max_retries=3)
 def push_integration_crl(self: Any, integration_id: int) -> str:
     """Upload the current CRL to one trust anchor now; retry while AWS fails transiently."""
     from apps.integrations.services.crl import integration_crl_push
@@ -129,7 +130,7 @@ def push_integration_crl(self: Any, integration_id: int) -> str:
     return outcome
 
 
-@shared_task(name="apps.integrations.tasks.refresh_crl", ignore_result=True)
+@shared_task(name=jobs.REFRESH_CRL, ignore_result=True)
 def refresh_crl() -> bool:
     """Beat: re-sign CRLs past half their lifetime; a re-signed list is pushed at once."""
     from apps.authority.services import crl_refresh

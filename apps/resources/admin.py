@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
+from apps.core.hooks import session_revocation
 from apps.resources.models import AwsApp
 from apps.resources.selectors import app_last_confirmed_at
 
@@ -32,9 +33,10 @@ class AwsAppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.action(description="Revoke AWS sessions (every user, every role of the app)")
     def revoke_aws_sessions(self, request: HttpRequest, queryset: Any) -> None:
         """The kill switch for an app: end every live session on its roles."""
-        from apps.integrations.revocation.services import app_sessions_revoke
-
-        total = sum(app_sessions_revoke(actor=request.user, app_name=app.name) for app in queryset)
+        total = sum(
+            session_revocation().revoke_app(actor=request.user, app_name=app.name)
+            for app in queryset
+        )
         if total:
             messages.success(
                 request,

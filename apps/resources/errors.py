@@ -5,15 +5,16 @@ from __future__ import annotations
 NOT_FOUND_OR_NOT_ALLOWED = "App {name!r} was not found, or you are not allowed to use it."
 
 
-class ResourceError(Exception):
-    """Base class: `message` is safe to show to the person who asked."""
+class LaunchError(Exception):
+    """Base of the Launch and issuance errors: `message` is safe to show to the person who asked
+    (not `apps.core.registry.ResourceError`, which is about resource documents)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
 
-class AppNotFound(ResourceError):
+class AppNotFound(LaunchError):
     """No app has this name (worded like a refusal, so it never confirms what exists)."""
 
     def __init__(self, app_name: str) -> None:
@@ -21,7 +22,7 @@ class AppNotFound(ResourceError):
         self.app_name = app_name
 
 
-class AuditUnavailable(ResourceError):
+class AuditUnavailable(LaunchError):
     """The audit event could not be written, so no credentials were handed out (fail closed)."""
 
     def __init__(self, message: str = "") -> None:
@@ -32,7 +33,7 @@ class AuditUnavailable(ResourceError):
         )
 
 
-class IssuanceError(ResourceError):
+class IssuanceError(LaunchError):
     """Credentials could not be issued; `hint` tells an operator what to check."""
 
     def __init__(
@@ -44,5 +45,5 @@ class IssuanceError(ResourceError):
         self.retryable = retryable
 
 
-class LaunchInputError(ResourceError):
+class LaunchInputError(LaunchError):
     """A launch request with a bad region or console destination (a 400, never a redirect)."""

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from django.db import models
 
-from apps.integrations.models import Integration
-
 
 class AwsApp(models.Model):
     """A synced Roles Anywhere profile that users can launch (console) or log in to (CLI)."""
 
     name = models.CharField(max_length=255, unique=True)
-    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="apps")
+    # By label: integrations (the sync that writes apps) sits above the catalog.
+    integration = models.ForeignKey(
+        "integrations.Integration", on_delete=models.CASCADE, related_name="apps"
+    )
     profile_arn = models.CharField(max_length=200)
     profile_name = models.CharField(max_length=255)
     labels = models.JSONField(default=dict, blank=True)

@@ -21,13 +21,12 @@ from django.db import connection
 
 from apps.access import selectors as access
 from apps.access.access_end import AppDecision, app_decision, grant_only_ends
-from apps.access.engine.decision import AppCatalog, AppFacts
 from apps.accounts.models import User
-from apps.integrations.models import Integration
-from apps.integrations.naming import LABEL_PROFILE_ARN
 from apps.resources.models import AwsApp, CatalogVersion
 from apps.resources.models_user import AppUserState
+from apps.resources.naming import LABEL_PROFILE_ARN
 from awsra.arn import parse_role_arn
+from rbac.decision import AppCatalog, AppFacts
 
 __all__ = [
     "CONSOLE_REGIONS",
@@ -461,6 +460,17 @@ class _ListingRows(Sequence[AppRow]):
         return self._build([self._position(index)])[0]
 
 
+def _any_integration() -> bool:
+    """Whether any integration exists: the model our foreign key names (integrations, which
+    writes the catalog, sits above it and is not imported)."""
+    integration = AwsApp._meta.get_field("integration").related_model
+    return (
+        not isinstance(integration, str)
+        and integration is not None
+        and (integration._default_manager.exists())
+    )
+
+
 def app_listing(user: User, *, query: str = "", labels: Sequence[tuple[str, str]] = ()) -> Listing:
     """The apps `user` may access, filtered by `query` (all words) and `labels`, sorted.
 
@@ -490,7 +500,7 @@ def app_listing(user: User, *, query: str = "", labels: Sequence[tuple[str, str]
     else:
         rest = matching
     has_apps = reachable.catalog_size > 0
-    has_integrations = has_apps or Integration.objects.exists()
+    has_integrations = has_apps or _any_integration()
     return Listing(
         rows=_ListingRows(user, reachable, front, rest, states),
         total_accessible=len(reachable.rows),

@@ -41,9 +41,8 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.authority.pki import CaKeyError
 from apps.authority.services import IssuedCertificate, RotationError, certificate_issue
-from apps.core.metrics import observe_issuance
+from apps.core.hooks import session_revocation
 from apps.core.ratelimit import RateLimited, rate_limit_hit
-from apps.integrations.revocation.services import revocation_settle
 from apps.resources.errors import (
     AppNotFound,
     AuditUnavailable,
@@ -56,6 +55,7 @@ from apps.resources.issuance_audit import (
     issuance_intent_record,
     issuance_outcome_record,
 )
+from apps.resources.metrics import observe_issuance
 from apps.resources.models import AwsApp
 from apps.resources.models_user import AppUserState
 from apps.resources.queries import Decided, app_decided, app_get
@@ -490,7 +490,7 @@ def _issue(
     app = decided.app
     duration = _duration(actor, decided, role_arn, duration_seconds, login_expires_at, base)
     if app.integration.session_revocation_enabled:
-        revocation_settle(
+        session_revocation().settle(
             integration_id=app.integration_id, role_arn=role_arn, username=actor.get_username()
         )
     signed = _sign_with_intent(actor, app, purpose, duration, base)

@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.access.errors import AccessDenied
-from apps.access.requests.selectors import requestable_roles_for_app_name
+from apps.access.requests.selectors import requestable_role_names, requestable_roles_for_app
 from apps.core.policies import login_required
 from apps.core.ratelimit import RateLimited
 from apps.resources import services
@@ -25,6 +25,7 @@ from apps.resources.errors import (
     LaunchInputError,
 )
 from apps.resources.forms import LaunchForm, ResourceFilterForm, resolve_role
+from apps.resources.models import AwsApp
 from apps.resources.queries import LabelChip, LaunchTarget, app_listing, launchable_app
 
 PAGE_SIZE = 25
@@ -97,7 +98,7 @@ def _refused(request: HttpRequest, name: str) -> HttpResponse:
         None,
         {
             "refusal": NOT_FOUND_OR_NOT_ALLOWED.format(name=name[:255]),
-            "request_roles": requestable_roles_for_app_name(request.user, name[:255]),
+            "request_roles": _requestable_roles_for_app_name(request.user, name[:255]),
             "request_app": name[:255],
         },
         status=403,
@@ -245,3 +246,15 @@ def app_pin(request: HttpRequest, name: str) -> HttpResponse:
         # Re-render the list with the filters the page is showing (sent via hx-include).
         return _listing_response(request, request.POST)
     return redirect("resources:home")
+
+
+def _requestable_roles_for_app_name(user: Any, name: str) -> list[str]:
+    """The roles the user may request that grant the synced app `name` ([] if there is none).
+
+    This tells a user that a hidden app exists only when a role they may request grants it,
+    i.e. only what they would learn by requesting that role.
+    """
+    if not requestable_role_names(user):
+        return []
+    app = AwsApp.objects.filter(name=name).first()
+    return requestable_roles_for_app(user, app) if app is not None else []

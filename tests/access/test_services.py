@@ -13,10 +13,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from apps.access import selectors, services
-from apps.access.engine.decision import AppFacts
-from apps.access.engine.spec import RoleSpecError
 from apps.access.models import Role
 from apps.audit.models import AuditEvent
+from rbac.decision import AppFacts
+from rbac.spec import RoleSpecError
 
 pytestmark = pytest.mark.django_db
 

@@ -6,11 +6,15 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
-from apps.access import selectors, services
-from apps.access.engine.decision import AppFacts
+from apps.access import services
 from apps.access.models import Role
 from apps.audit.models import AuditEvent
+from apps.core.hooks import synced_apps as synced_apps_hook
+from apps.integrations.models import Integration
+from apps.resources.models import AwsApp
+from rbac.decision import AppFacts
 
 pytestmark = pytest.mark.django_db
 
@@ -36,9 +40,33 @@ GUIDE_FORM = {
 
 
 @pytest.fixture(autouse=True)
-def synced_apps(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The apps come from the profile sync in production; here the engine gets the same facts.
-    monkeypatch.setattr(selectors, "app_source", lambda: list(SYNCED))
+def synced_apps(db: Any) -> None:
+    # The rows the profile sync writes; the pages read them through the catalog.
+    integration = Integration.objects.create(
+        name="aws-sandbox",
+        sub_kind="aws-ra",
+        trust_anchor_arn=f"arn:aws:rolesanywhere:us-east-1:{ACCOUNT}:trust-anchor/t",
+        partition="aws",
+        region="us-east-1",
+        account_id=ACCOUNT,
+        sync_profile_arn=f"arn:aws:rolesanywhere:us-east-1:{ACCOUNT}:profile/sync",
+        sync_role_arn=f"arn:aws:iam::{ACCOUNT}:role/RolegateProfileSync",
+    )
+    for facts in SYNCED:
+        AwsApp.objects.create(
+            name=facts.name,
+            integration=integration,
+            profile_arn=PROFILE if facts.role_arns else PROFILE.replace("1111", "9999"),
+            profile_name=facts.name,
+            labels=facts.labels,
+            account_id=facts.account_id,
+            region="us-east-1",
+            partition="aws",
+            role_arns=sorted(facts.role_arns),
+            console_url="https://console.aws.amazon.com/",
+            last_confirmed_at=timezone.now(),
+        )
+    assert synced_apps_hook() == SYNCED
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ import pytest
 
 from apps.core.registry import ResourceError
 from apps.integrations.aws import Pacer
-from apps.integrations.naming import AppNameError, app_labels, app_name_for, sanitize_app_name
 from apps.integrations.spec import (
     compile_profile_name_filters,
     make_integration_spec,
     profile_name_matches,
 )
+from apps.resources.naming import AppNameError, app_labels, app_name_for, sanitize_app_name
 
 ANCHOR = (
     "arn:aws:rolesanywhere:eu-west-2:123456789012:trust-anchor/0b7e1a4e-55f7-4a3c-9b0e-4d1f1c2b3a4d"

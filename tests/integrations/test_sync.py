@@ -13,10 +13,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.audit.models import AuditEvent
+from apps.core.hooks import synced_apps
 from apps.integrations.models import Integration, SyncRun
 from apps.integrations.services import integration_sync
 from apps.resources.models import AwsApp
-from apps.resources.selectors import app_facts, app_last_confirmed_at
+from apps.resources.selectors import app_last_confirmed_at
 from tests.integrations.conftest import Account
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +71,7 @@ def test_guide_scenario_yaml_sync_get_and_apps(account: Account, create_integrat
     assert app.console_url == "https://console.aws.amazon.com/"
     assert app.duration_seconds == 3600
     # The access engine reads the same facts.
-    facts = {fact.name: fact for fact in app_facts()}
+    facts = {fact.name: fact for fact in synced_apps()}
     assert facts[app.name].role_arns == frozenset({account.app_role_arn})
     assert facts[app.name].labels["aws/env"] == "prod"
 

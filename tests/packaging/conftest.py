@@ -43,7 +43,7 @@ def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, source / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
-    for package in ("portal", "apps", "awsra", "rolegate", "sandbox", "deploy"):
+    for package in ("portal", "apps", "awsra", "rbac", "rolegate", "sandbox", "deploy"):
         shutil.copytree(ROOT / package, source / package, ignore=ignore)
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from apps.access.engine.spec import (
+from rbac.spec import (
     RequestPolicy,
     RoleSpecError,
     parse_role_spec,

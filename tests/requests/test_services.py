@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 
 from apps.access.errors import AccessDenied
 from apps.access.requests import selectors, services
+from apps.access.requests.grants import granted_role_names
 from apps.access.requests.models import AccessRequest, AccessReview
 from apps.access.selectors import user_role_names
 from apps.audit.models import AuditEvent
@@ -306,7 +307,7 @@ def test_bad_input_gets_clear_errors(people: People) -> None:
 
 
 def test_requestable_roles_for_an_app(people: People) -> None:
-    from apps.access.engine.decision import AppFacts
+    from rbac.decision import AppFacts
     from tests.requests.conftest import ROLE_ARN
 
     app = AppFacts(
@@ -335,14 +336,14 @@ def test_granted_roles_cost_one_query(people: People, django_assert_num_queries:
     created = services.access_request_create(actor=people.alice, roles=[TARGET_ROLE])
     services.access_request_review(actor=people.rita, request_id=created.pk, decision="approve")
     with django_assert_num_queries(1):
-        assert selectors.granted_role_names(people.alice) == [TARGET_ROLE]
+        assert granted_role_names(people.alice) == [TARGET_ROLE]
 
 
 def test_a_decision_with_a_grant_still_costs_one_query(
     people: People, django_assert_num_queries: Any
 ) -> None:
-    from apps.access.engine.decision import AppFacts
     from apps.access.selectors import allowed_aws_roles
+    from rbac.decision import AppFacts
     from tests.requests.conftest import ROLE_ARN
 
     app = AppFacts(

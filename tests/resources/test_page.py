@@ -16,9 +16,9 @@ from django.utils import timezone
 from apps.access.services import role_create
 from apps.accounts.models import User
 from apps.integrations.models import Integration
-from apps.integrations.naming import app_labels
 from apps.resources.models import AwsApp
 from apps.resources.models_user import AppUserState
+from apps.resources.naming import app_labels
 from apps.resources.queries import app_catalog_forget
 
 pytestmark = pytest.mark.django_db

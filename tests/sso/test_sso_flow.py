@@ -12,12 +12,12 @@ import requests
 from django.contrib.auth import authenticate
 from django.urls import Resolver404, resolve
 
-from apps.access.engine.decision import AppFacts
 from apps.access.selectors import allowed_aws_roles
 from apps.accounts.models import OidcIdentity, User
 from apps.audit.models import AuditEvent
 from apps.core.policies import policy_of
 from apps.core.registry import apply_documents, load_documents
+from rbac.decision import AppFacts
 from tests.sso.conftest import (
     MockIdp,
     authorize_at_mock,

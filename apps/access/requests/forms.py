@@ -6,9 +6,9 @@ from typing import Any
 
 from django import forms
 
-from apps.access.engine.spec import parse_duration
 from apps.access.requests.models import AccessRequest, AccessReview
 from apps.access.requests.services import MAX_COMMENT_LENGTH, MAX_REASON_LENGTH
+from rbac.spec import parse_duration
 
 
 class AccessRequestForm(forms.Form):

@@ -90,7 +90,7 @@ class AccessRequest(models.Model):
     @property
     def duration_text(self) -> str:
         """The access duration as written in policies (`4h`, `1h30m`)."""
-        from apps.access.engine.spec import format_duration
+        from rbac.spec import format_duration
 
         return format_duration(self.duration)
 

@@ -18,30 +18,28 @@ from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from apps.access.engine.decision import AppFacts, CompiledRole, Evaluator
-from apps.access.engine.labels import ValueMatcher, compile_value
-from apps.access.engine.spec import RequestPolicy, RoleSpecError, request_policy, review_policy
 from apps.access.models import Role
-from apps.access.requests.models import AccessGrant, AccessRequest, AccessReview
+from apps.access.requests.models import AccessRequest, AccessReview
 from apps.access.selectors import (
     AppLike,
     as_app_facts,
+    compiled_roles,
     role_names_existing,
     user_role_specs,
     user_traits,
 )
 from apps.core.capabilities import ACCESS_ADMIN, has_capability
+from rbac.decision import AppFacts, CompiledRole, Evaluator
+from rbac.labels import ValueMatcher, compile_value
+from rbac.spec import RequestPolicy, RoleSpecError, request_policy, review_policy
 
 __all__ = [
     "EffectiveRequestPolicy",
     "can_review",
     "effective_request_policy",
-    "granted_role_names",
-    "granted_roles_query",
     "request_for_user",
     "requestable_role_names",
     "requestable_roles_for_app",
-    "requestable_roles_for_app_name",
     "requests_all",
     "requests_of",
     "reviewable_requests",
@@ -78,10 +76,8 @@ def _matches_any(patterns: Iterable[str], name: str) -> bool:
 
 def _assigned_roles(user: Any) -> list[CompiledRole]:
     """The user's assigned roles only (one query), compiled through the engine's cache."""
-    from apps.access.selectors import _compiled_roles
-
     names = [n for n in (user.roles or []) if isinstance(n, str)]
-    return _compiled_roles(names)
+    return compiled_roles(names)
 
 
 def _request_policies(role: CompiledRole) -> tuple[RequestPolicy | None, tuple[str, ...]]:
@@ -169,32 +165,16 @@ def requestable_roles_for_app(user: Any, app: AppFacts | AppLike) -> list[str]:
     candidates = requestable_role_names(user)
     if not candidates:
         return []
-    from apps.access.selectors import _compiled_roles
-
     facts = as_app_facts(app)
     current = user_role_specs(user)
     traits = user_traits(user)
     today = Evaluator(current, traits).allowed_aws_roles(facts)
     result = []
-    for role in _compiled_roles(candidates):
+    for role in compiled_roles(candidates):
         # The user's own deny rules still apply, exactly as they would once granted.
         if Evaluator([*current, role], traits).allowed_aws_roles(facts) - today:
             result.append(role.name)
     return sorted(result)
-
-
-def requestable_roles_for_app_name(user: Any, name: str) -> list[str]:
-    """`requestable_roles_for_app` for a synced app named `name` ([] if there is none).
-
-    This tells a user that a hidden app exists only when a role they may request grants it,
-    i.e. only what they would learn by requesting that role.
-    """
-    if not requestable_role_names(user):
-        return []
-    from apps.resources.models import AwsApp
-
-    app = AwsApp.objects.filter(name=name).first()
-    return requestable_roles_for_app(user, app) if app is not None else []
 
 
 def _reviewer_globs(user: Any) -> tuple[list[str], list[str]]:
@@ -289,21 +269,3 @@ def reviewers_for(access_request: AccessRequest) -> list[Any]:
     )
     # Role lists are JSON, not portable to filter on in SQLite (the demo); users are few.
     return [user for user in candidates if user.roles and can_review(user, access_request)]
-
-
-def granted_roles_query(user: Any) -> QuerySet[AccessGrant, str]:
-    """The names of the roles granted to the user and in force now, as a subquery.
-
-    The end is compared with the clock here, at every decision, so a grant stops working at its
-    end even if the beat task that marks it ended has not run yet.
-    """
-    return AccessGrant.objects.filter(
-        user_id=user.pk, ended_at__isnull=True, ends_at__gt=timezone.now()
-    ).values_list("role_name", flat=True)
-
-
-def granted_role_names(user: Any) -> list[str]:
-    """Role names from the user's grants in force now (one query)."""
-    if getattr(user, "pk", None) is None:
-        return []
-    return list(dict.fromkeys(granted_roles_query(user).order_by("starts_at")))

@@ -19,7 +19,6 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.access.engine.spec import format_duration, parse_duration
 from apps.access.errors import AccessDenied
 from apps.access.requests.models import AccessGrant, AccessRequest, AccessReview
 from apps.access.requests.selectors import (
@@ -32,6 +31,8 @@ from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core.capabilities import ACCESS_ADMIN, has_capability
+from apps.core.hooks import session_revocation
+from rbac.spec import format_duration, parse_duration
 
 __all__ = [
     "DEFAULT_REVIEW_TTL",
@@ -296,17 +297,14 @@ def _expire_locked(access_request: AccessRequest, now: datetime) -> None:
 def _revocable_before_end(access_request: AccessRequest) -> set[tuple[int, str]]:
     """What the requester reached with this request's grants (they may already be past)."""
     from apps.access.selectors import user_role_names
-    from apps.integrations.revocation.services import revocable_access
 
     requester = access_request.requester
-    return revocable_access(
+    return session_revocation().reachable(
         requester, role_names=[*user_role_names(requester), *access_request.roles]
     )
 
 
 def _end_locked(access_request: AccessRequest, now: datetime, actor: Any, reason: str) -> None:
-    from apps.integrations.revocation.services import sessions_revoke_lost_access
-
     before = _revocable_before_end(access_request)
     access_request.state = AccessRequest.State.ENDED
     access_request.ended_at = now
@@ -327,7 +325,7 @@ def _end_locked(access_request: AccessRequest, now: datetime, actor: Any, reason
         },
     )
     # The kill switch: sessions issued under the grant stop working now, not at their expiry.
-    sessions_revoke_lost_access(
+    session_revocation().revoke_lost(
         actor=actor,
         user=access_request.requester,
         before=before,

@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from apps.access.engine.labels import ValueMatcher, compile_value
 from apps.accounts.usernames import username_problem
 from apps.core.registry import ResourceError, require_mapping, require_str_list
+from rbac.labels import ValueMatcher, compile_value
 
 __all__ = [
     "PROTOCOL_CLAIMS",

@@ -24,7 +24,6 @@ __all__ = [
     "OidcUnavailable",
     "ProviderMetadata",
     "fetch_userinfo",
-    "forget_provider",
     "oidc_enabled",
     "oidc_setting",
     "provider_metadata",
@@ -136,17 +135,6 @@ def provider_metadata() -> ProviderMetadata:
     )
     cache.set(key, asdict(metadata), DISCOVERY_TTL)
     return metadata
-
-
-def forget_provider() -> None:
-    """Drop the cached discovery document and keys (after a configuration change)."""
-    if not oidc_enabled():
-        return
-    issuer = _issuer()
-    cached = cache.get(_cache_key("discovery", issuer))
-    cache.delete(_cache_key("discovery", issuer))
-    if isinstance(cached, dict) and cached.get("jwks_uri"):
-        cache.delete(_cache_key("jwks", str(cached["jwks_uri"])))
 
 
 def oidc_setting(name: str, default: Any = _NOT_SET) -> Any:

@@ -151,11 +151,6 @@ def clear(session: SessionBase) -> None:
     session.pop(SESSION_KEY, None)
 
 
-def has_draft(session: SessionBase) -> bool:
-    """Is there an unfinished wizard to resume?"""
-    return isinstance(session.get(SESSION_KEY), dict)
-
-
 # -- reads ------------------------------------------------------------------------------------
 
 

@@ -29,7 +29,9 @@ import awsra
 from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
+from apps.core.jobs import task
 from apps.integrations import aws
+from apps.integrations.jobs import PUSH_SESSION_REVOCATIONS
 from apps.integrations.models import Integration
 from apps.integrations.models_revocation import RevocationRun, RevokedSession
 from apps.integrations.revocation.policy import (
@@ -46,6 +48,7 @@ __all__ = [
     "EVENT_REVOCATION_FAILED",
     "EVENT_REVOCATION_PUSHED",
     "EVENT_SESSIONS_REVOKED",
+    "KillSwitch",
     "PushOutcome",
     "app_sessions_revoke",
     "revocable_access",
@@ -81,9 +84,9 @@ def revocable_access(user: Any, *, role_names: Sequence[str] | None = None) -> s
     `role_names` overrides the user's current roles (assigned plus grants in force), so a
     caller can ask what a set of roles *did* allow before it changed.
     """
-    from apps.access.engine.decision import Evaluator
-    from apps.access.selectors import _compiled_roles, as_app_facts, user_role_names, user_traits
+    from apps.access.selectors import as_app_facts, compiled_roles, user_role_names, user_traits
     from apps.resources.models import AwsApp
+    from rbac.decision import Evaluator
 
     apps = list(
         AwsApp.objects.filter(integration__session_revocation_enabled=True).only(
@@ -93,7 +96,7 @@ def revocable_access(user: Any, *, role_names: Sequence[str] | None = None) -> s
     if not apps:
         return set()
     names = list(role_names) if role_names is not None else user_role_names(user)
-    evaluator = Evaluator(_compiled_roles(list(dict.fromkeys(names))), user_traits(user))
+    evaluator = Evaluator(compiled_roles(list(dict.fromkeys(names))), user_traits(user))
     integration_of = {app.name: app.integration_id for app in apps}
     return {
         (integration_of[facts.name], arn)
@@ -107,10 +110,8 @@ def revocable_access(user: Any, *, role_names: Sequence[str] | None = None) -> s
 
 def _start_push(integration_id: int, reason: str) -> None:
     """Start the push task now (not at the next beat); the beat reconcile is the safety net."""
-    from apps.integrations.tasks import push_session_revocations
-
     try:
-        push_session_revocations.delay(integration_id, reason[:300])
+        task(PUSH_SESSION_REVOCATIONS).delay(integration_id, reason[:300])
     except Exception:  # any broker failure: the reconcile beat pushes pending entries later
         log.warning(
             "could not queue the session revocation push of integration %s; the reconcile "
@@ -297,9 +298,9 @@ class PushOutcome:
 
 def _iam_client(integration: Integration) -> Any:
     """An IAM client signed in as Rolegate (the profile-sync role) through Roles Anywhere."""
-    from apps.integrations.services.listing import _target
+    from apps.integrations.services.listing import sync_target
 
-    credentials = aws.sign_in_as_rolegate(_target(integration))
+    credentials = aws.sign_in_as_rolegate(sync_target(integration))
     timeout = float(settings.ROLEGATE_PROFILE_SYNC_TIMEOUT)
     session = boto3.session.Session(
         aws_access_key_id=credentials.access_key_id,
@@ -459,3 +460,25 @@ def revocation_push(
         error_message=error_message,
         transient=transient,
     )
+
+
+class KillSwitch:
+    """`apps.core.hooks.SessionRevocation` as implemented here (registered in ready())."""
+
+    def in_use(self) -> bool:
+        return revocation_in_use()
+
+    def reachable(self, user: Any, *, role_names: Sequence[str] | None = None) -> set[Pair]:
+        return revocable_access(user, role_names=role_names)
+
+    def revoke_lost(self, *, actor: Any, user: Any, before: set[Pair], reason: str) -> int:
+        return sessions_revoke_lost_access(actor=actor, user=user, before=before, reason=reason)
+
+    def revoke_user(self, *, actor: Any, user: Any) -> int:
+        return user_sessions_revoke(actor=actor, user=user)
+
+    def revoke_app(self, *, actor: Any, app_name: str) -> int:
+        return app_sessions_revoke(actor=actor, app_name=app_name)
+
+    def settle(self, *, integration_id: int, role_arn: str, username: str) -> None:
+        revocation_settle(integration_id=integration_id, role_arn=role_arn, username=username)

@@ -14,10 +14,14 @@ from django.db import transaction
 from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
+from apps.authority.pki import CaKeyError
+from apps.authority.selectors import crl_pem
+from apps.core.jobs import task
 from apps.integrations import aws
+from apps.integrations.jobs import PUSH_INTEGRATION_CRL
 from apps.integrations.models import Integration
-from apps.integrations.services.listing import _target, _upload_crl
-from awsra.errors import AwsError, TransientError
+from apps.integrations.services.listing import sync_target
+from awsra.errors import AwsError, ResourceNotFoundError, TransientError
 
 log = logging.getLogger(__name__)
 _TRANSIENT_MARKS = ("Throttl", "InternalFailure", "InternalServer", "ServiceUnavailable", "Timeout")
@@ -25,8 +29,7 @@ _TRANSIENT_MARKS = ("Throttl", "InternalFailure", "InternalServer", "ServiceUnav
 
 def crl_push_soon() -> None:
     """Queue a CRL push for every integration whose sync is enabled (the CRL changed)."""
-    from apps.integrations.tasks import push_integration_crl
-
+    push_integration_crl = task(PUSH_INTEGRATION_CRL)
     for integration_id in Integration.objects.filter(sync_enabled=True).values_list(
         "pk", flat=True
     ):
@@ -46,13 +49,13 @@ def integration_crl_push(*, integration_id: int) -> tuple[str, bool]:
         return "gone", False
     transient = False
     try:
-        plane = aws.control_plane_for(_target(integration))
-        outcome, error = _upload_crl(plane, integration)
+        plane = aws.control_plane_for(sync_target(integration))
+        outcome, error = crl_upload(plane, integration)
     except AwsError as failure:
         outcome, error = "error", f"signing in to AWS failed: {failure}"
         transient = isinstance(failure, TransientError)
     if outcome == "error" and any(mark in error for mark in _TRANSIENT_MARKS):
-        # _upload_crl reports AWS failures as text: retry the kinds AWS says are passing.
+        # crl_upload reports AWS failures as text: retry the kinds AWS says are passing.
         transient = True
     with transaction.atomic():
         audit_record(
@@ -65,3 +68,46 @@ def integration_crl_push(*, integration_id: int) -> tuple[str, bool]:
             details={"outcome": outcome, "error": error or None},
         )
     return outcome, transient
+
+
+def crl_upload(plane: aws.ControlPlane, integration: Integration) -> tuple[str, str]:
+    """Import (first time) or update the CA's revocation list in the trust anchor when its
+    version changed. Return (outcome, error message)."""
+    try:
+        pem, version = crl_pem()  # creates the CA on first use
+    except CaKeyError as error:  # the CA's key cannot be loaded (wrong or missing key)
+        return "error", f"revocation list: the authority could not produce it: {error}"
+    if integration.crl_arn and integration.crl_uploaded_version == version:
+        return "unchanged", ""
+    data = pem.encode("ascii") if isinstance(pem, str) else bytes(pem)
+    crl_arn = integration.crl_arn
+    try:
+        if not crl_arn:
+            # A previous run may have imported it and then failed to record it: reuse by name.
+            try:
+                for crl in plane.list_crls():
+                    if (
+                        crl.get("name") == aws.CRL_NAME
+                        and crl.get("trustAnchorArn") == integration.trust_anchor_arn
+                    ):
+                        crl_arn = str(crl["crlArn"])
+                        break
+            except AwsError as error:
+                log.info("ListCrls failed (%s); importing the revocation list", error.code)
+        if crl_arn:
+            try:
+                detail = plane.update_crl(crl_id=crl_arn.rsplit("/", 1)[-1], data=data)
+                outcome = "updated"
+            except ResourceNotFoundError:
+                crl_arn = ""
+        if not crl_arn:
+            detail = plane.import_crl(
+                name=aws.CRL_NAME, data=data, trust_anchor_arn=integration.trust_anchor_arn
+            )
+            outcome = "imported"
+    except AwsError as error:
+        return "error", f"uploading the revocation list to the trust anchor failed: {error}"
+    Integration.objects.filter(pk=integration.pk).update(
+        crl_arn=str(detail.get("crlArn") or crl_arn), crl_uploaded_version=version
+    )
+    return outcome, ""

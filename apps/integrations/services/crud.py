@@ -10,7 +10,9 @@ from django.db import transaction
 
 from apps.audit import events
 from apps.audit.services import audit_record
+from apps.core.jobs import task
 from apps.core.registry import ResourceError, ResourceExists, ResourceNotFound
+from apps.integrations.jobs import SYNC_INTEGRATION
 from apps.integrations.models import Integration, SyncRun
 from apps.integrations.spec import (
     IntegrationSpec,
@@ -44,8 +46,7 @@ def _enqueue_sync(integration_id: int, trigger: str) -> bool:
     (the scheduled sync then picks the change up later)."""
     from django.conf import settings
 
-    from apps.integrations.tasks import sync_integration
-
+    sync_integration = task(SYNC_INTEGRATION)
     app = sync_integration.app
     timeout = float(settings.ROLEGATE_BROKER_TIMEOUT)
     try:

@@ -1,4 +1,4 @@
-"""Listing the Roles Anywhere profiles of an integration (every AWS read of a sync)."""
+"""Listing the Roles Anywhere profiles of an integration (every AWS read of a sync; no writes)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Any
 
 from django.conf import settings
 
-from apps.access.engine.labels import ValueMatcher
 from apps.integrations import aws
 from apps.integrations.enrollment.policies import is_rolegate_owned
 from apps.integrations.models import Integration
@@ -20,6 +19,7 @@ from apps.integrations.spec import (
 )
 from awsra.arn import ArnError, parse_profile_arn, parse_role_arn
 from awsra.errors import AwsError, ResourceNotFoundError, TransientError
+from rbac.labels import ValueMatcher
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,8 @@ def cap_error_message(lines: list[str]) -> str:
     return encoded[:budget].decode("utf-8", "ignore") + marker
 
 
-def _target(integration: Integration) -> aws.SyncTarget:
+def sync_target(integration: Integration) -> aws.SyncTarget:
+    """Where and as whom Rolegate signs in to read an integration's account."""
     return aws.SyncTarget(
         integration_name=integration.name,
         trust_anchor_arn=integration.trust_anchor_arn,
@@ -223,50 +224,3 @@ def fetch_listing(
     listing.complete = True
     listing.calls = plane.calls
     return listing
-
-
-def _upload_crl(plane: aws.ControlPlane, integration: Integration) -> tuple[str, str]:
-    """Import (first time) or update the CA's revocation list in the trust anchor when its
-    version changed. Return (outcome, error message)."""
-    try:
-        from apps.authority.selectors import crl_pem
-    except ImportError:
-        return "unavailable", ""
-    try:
-        pem, version = crl_pem()
-    except Exception as error:  # the authority may not be initialised yet
-        return "error", f"revocation list: the authority could not produce it: {error}"
-    if integration.crl_arn and integration.crl_uploaded_version == version:
-        return "unchanged", ""
-    data = pem.encode("ascii") if isinstance(pem, str) else bytes(pem)
-    crl_arn = integration.crl_arn
-    try:
-        if not crl_arn:
-            # A previous run may have imported it and then failed to record it: reuse by name.
-            try:
-                for crl in plane.list_crls():
-                    if (
-                        crl.get("name") == aws.CRL_NAME
-                        and crl.get("trustAnchorArn") == integration.trust_anchor_arn
-                    ):
-                        crl_arn = str(crl["crlArn"])
-                        break
-            except AwsError as error:
-                log.info("ListCrls failed (%s); importing the revocation list", error.code)
-        if crl_arn:
-            try:
-                detail = plane.update_crl(crl_id=crl_arn.rsplit("/", 1)[-1], data=data)
-                outcome = "updated"
-            except ResourceNotFoundError:
-                crl_arn = ""
-        if not crl_arn:
-            detail = plane.import_crl(
-                name=aws.CRL_NAME, data=data, trust_anchor_arn=integration.trust_anchor_arn
-            )
-            outcome = "imported"
-    except AwsError as error:
-        return "error", f"uploading the revocation list to the trust anchor failed: {error}"
-    Integration.objects.filter(pk=integration.pk).update(
-        crl_arn=str(detail.get("crlArn") or crl_arn), crl_uploaded_version=version
-    )
-    return outcome, ""

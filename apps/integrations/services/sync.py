@@ -24,21 +24,21 @@ from apps.audit.services import audit_record
 from apps.core.registry import ResourceError, ResourceNotFound
 from apps.integrations import aws
 from apps.integrations.models import Integration, SyncRun
-from apps.integrations.naming import AppNameError, app_labels, app_name_for
+from apps.integrations.services.crl import crl_upload
 from apps.integrations.services.listing import (
     ListedProfile,
     Listing,
     Progress,
-    _target,
-    _upload_crl,
     cap_error_message,
     fetch_listing,
+    sync_target,
 )
 from apps.integrations.services.lock import sync_lock
 from apps.integrations.spec import (
     compile_profile_name_filters,
 )
 from apps.resources.models import AwsApp
+from apps.resources.naming import AppNameError, app_labels, app_name_for
 from awsra.arn import ArnError
 from awsra.errors import AwsError, ResourceNotFoundError, TransientError
 from awsra.partitions import get_partition
@@ -454,7 +454,7 @@ def _run_sync(
     sign_in: Callable[[aws.SyncTarget], Any] | None,
     allow_mass_delete: bool = False,
 ) -> SyncOutcome:
-    target = _target(integration)
+    target = sync_target(integration)
     try:
         filters = compile_profile_name_filters(integration.profile_name_filters)
     except ResourceError as error:
@@ -498,7 +498,7 @@ def _run_sync(
         )
         return _outcome(run, calls=plane.calls)
 
-    crl_outcome, crl_error = _upload_crl(plane, integration)
+    crl_outcome, crl_error = crl_upload(plane, integration)
     now = timezone.now()
     try:
         with transaction.atomic():

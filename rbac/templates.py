@@ -33,7 +33,7 @@ __all__ = [
     "parse_template",
 ]
 
-logger = logging.getLogger("apps.access.engine")
+logger = logging.getLogger("rbac")
 
 Namespace = Literal["internal", "external"]
 ExpressionKind = Literal["trait", "email_local", "regexp_replace"]

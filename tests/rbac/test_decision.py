@@ -12,7 +12,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apps.access.engine.decision import (
+from awsra.arn import is_valid_role_arn
+from rbac.decision import (
     AppFacts,
     RoleSpec,
     Traits,
@@ -23,9 +24,8 @@ from apps.access.engine.decision import (
     granting_roles,
     max_session_ttl,
 )
-from apps.access.engine.spec import RoleOptions, Rule, parse_role_spec
-from awsra.arn import is_valid_role_arn
-from tests.access.profiles import PROPERTY
+from rbac.spec import RoleOptions, Rule, parse_role_spec
+from tests.rbac.profiles import PROPERTY
 
 ACCOUNT = "123456789012"
 OTHER_ACCOUNT = "210987654321"

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from apps.access.engine.templates import (
+from awsra.arn import is_valid_role_arn
+from rbac.templates import (
     TemplateError,
     Traits,
     expand_role_arns,
     parse_template,
 )
-from awsra.arn import is_valid_role_arn
-from tests.access.profiles import PROPERTY
+from tests.rbac.profiles import PROPERTY
 
 ACCOUNT = "123456789012"
 ARN = f"arn:aws:iam::{ACCOUNT}:role/ReadOnly"
@@ -115,7 +115,7 @@ def test_invalid_values_are_dropped_and_logged_without_the_value(
 ) -> None:
     secret = "arn:aws:iam::123456789012:role/*\nsecret-marker"
     traits = Traits.from_mappings({"arns": [ARN, secret]}, {})
-    with caplog.at_level(logging.WARNING, logger="apps.access.engine"):
+    with caplog.at_level(logging.WARNING, logger="rbac"):
         arns, notes = expand_role_arns(
             [parse_template("{{internal.arns}}")], traits, role_name="team-role"
         )

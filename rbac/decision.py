@@ -26,15 +26,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
 
-from apps.access.engine.labels import LabelSelector, ValueMatcher, compile_selector, compile_value
-from apps.access.engine.spec import (
+from awsra.arn import ROLE_ARN_RE
+from rbac.labels import LabelSelector, ValueMatcher, compile_selector, compile_value
+from rbac.spec import (
     DEFAULT_MAX_SESSION_TTL,
     RoleOptions,
     RoleSpec,
     Rule,
 )
-from apps.access.engine.templates import Template, Traits, expand_role_arns, parse_template
-from awsra.arn import ROLE_ARN_RE
+from rbac.templates import Template, Traits, expand_role_arns, parse_template
 
 __all__ = [
     "DEFAULT_MAX_SESSION_TTL",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from apps.access.engine.labels import LABEL_PREFIX
+from rbac.labels import LABEL_PREFIX
 
 NAME_OVERRIDE_TAGS = ("RolegateApplicationName", "TeleportApplicationName")
 LABEL_PROFILE_ARN = f"{LABEL_PREFIX}aws-roles-anywhere-profile-arn"

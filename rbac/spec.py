@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from apps.access.engine.labels import compile_selector, compile_value, normalize_label_key
-from apps.access.engine.templates import TemplateError, parse_template
 from awsra.arn import ArnError, parse_role_arn
+from rbac.labels import compile_selector, compile_value, normalize_label_key
+from rbac.templates import TemplateError, parse_template
 
 __all__ = [
     "DEFAULT_MAX_SESSION_TTL",

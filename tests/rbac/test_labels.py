@@ -9,8 +9,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from apps.access.engine.labels import compile_selector, compile_value, normalize_label_key
-from tests.access.profiles import PROPERTY
+from rbac.labels import compile_selector, compile_value, normalize_label_key
+from tests.rbac.profiles import PROPERTY
 
 PROFILE = (
     "arn:aws:rolesanywhere:us-east-1:123456789012:profile/11111111-2222-3333-4444-555555555555"
