@@ -82,8 +82,8 @@ def statements(call: Callable[[], Any]) -> int:
 
 
 def add_apps(integration: Any, start: int, stop: int) -> None:
-    from apps.resources.naming import app_labels
     from apps.resources.models import AwsApp
+    from apps.resources.naming import app_labels
 
     now = timezone.now()
     rows = []

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from rolegate.errors import CliError, ExitCode, not_logged_in
+from rolegate.validate import is_loopback
 
 API_PREFIX = "/api/v1"
 CONNECT_TIMEOUT = 5.0
@@ -30,18 +31,6 @@ def read_timeout() -> float:
     except ValueError:
         return DEFAULT_READ_TIMEOUT
     return min(max(value, 1.0), 600.0)
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and loopback addresses (where plain http cannot be intercepted)."""
-    if host.lower() in ("localhost", "localhost.", "ip6-localhost"):
-        return True
-    import ipaddress
-
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def normalize_proxy(value: str, *, insecure_http: bool = False) -> str:

@@ -81,6 +81,18 @@ def role_arn(value: object, where: str = "role ARN") -> str:
         raise invalid(f"{where} {escape(value)[:120]!s} is not an IAM role ARN") from None
 
 
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (where plain http cannot be intercepted)."""
+    if host.lower() in ("localhost", "localhost.", "ip6-localhost"):
+        return True
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 # The AWS console's federation endpoints, per partition (regional ones are <region>.signin…).
 SIGNIN_DOMAINS = ("signin.aws.amazon.com", "signin.amazonaws-us-gov.com", "signin.amazonaws.cn")
 
@@ -93,8 +105,6 @@ def console_url(value: object) -> str:
     browser to a page of its choosing.
     """
     from urllib.parse import urlsplit
-
-    from rolegate.client import is_loopback
 
     if not isinstance(value, str) or CONTROL_RE.search(value) or len(value) > 8192:
         raise invalid("the console answer has no sign-in URL")

@@ -27,5 +27,8 @@ class SandboxParts(Protocol):
     seeded: dict[str, Any]
     clock_offset: timedelta
 
+    def state_changed(self) -> None:
+        """Called after each request that may have changed a resource (saved with a state file)."""
+
     def reset(self) -> None:
         """Forget every AWS resource, fault, token and clock skew; re-apply the start seed."""

@@ -15,15 +15,20 @@ import os
 import pickle  # nosec B403 - the sandbox's own state file, written and read by the sandbox
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from moto.iam.models import iam_backends
 from moto.s3.models import s3_backends
 
 from . import moto_backend
 
-if TYPE_CHECKING:
-    from .server import Sandbox
+
+class Sandbox(Protocol):
+    """What persistence needs of the sandbox server (sandbox/server.py), without importing it."""
+
+    state: Any
+    seeded: Any
+
 
 logger = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ class WebhooksConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core import hooks
+        from apps.webhooks import tasks  # noqa: F401 - registers the task names services queue
         from apps.webhooks.services import deliveries_for_event
 
         if deliveries_for_event not in hooks.audit_event_listeners:

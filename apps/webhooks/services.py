@@ -19,6 +19,7 @@ from django.utils import timezone
 from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
+from apps.core import jobs
 from apps.webhooks import payloads, signing
 from apps.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -179,8 +180,8 @@ def deliveries_for_event(event: AuditEvent) -> None:
 
 
 def _enqueue(ids: list[int], countdown: float = 0) -> None:
-    from apps.webhooks.tasks import deliver_webhook
-
+    # By name, not by import: the task module calls this module back (apps/core/jobs.py).
+    deliver_webhook = jobs.task("apps.webhooks.tasks.deliver_webhook")
     for delivery_id in ids:
         try:
             deliver_webhook.apply_async(args=(delivery_id,), countdown=countdown)

@@ -25,7 +25,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("apps.authority", "apps.accounts"),  # the CA; users and sign-in
     ("apps.access",),  # roles, decisions, access requests
     ("apps.resources",),  # the synced-app catalog and issuance (Launch, CLI credentials)
-    ("apps.integrations",),  # AWS accounts: enrollment, the profile sync, the kill switch
+    # AWS accounts (enrollment, the profile sync, the kill switch); signed webhooks
+    ("apps.integrations", "apps.webhooks"),
     ("apps.api",),  # the automation API over the domain apps
     ("apps.demo",),  # the embedded demo and the sandbox command: may use everything
 )
