@@ -80,11 +80,6 @@ def require_scopes(request: HttpRequest, scopes: list[str], *, user: Any = None)
     if missing and token is not None:
         refusal = f"The token {token.name!r} lacks the {', '.join(missing)} scope."
         code = "scope_missing"
-    elif token is not None and not has_capability(token.owner, "staff"):
-        # Only staff may hold automation tokens, so a demoted (or deactivated) owner's tokens
-        # stop at once, whatever their scopes, review scopes included.
-        refusal = f"The owner of token {token.name!r} is no longer an active staff user."
-        code = "capability_missing"
     elif lacking:
         whose = f"The owner of token {token.name!r}" if token is not None else "You"
         refusal = (

@@ -5,13 +5,15 @@ scrolling), logs no console error, and axe-core finds no serious or critical vio
 server errors appear in the request form and the role editor, 5xx and network failures show the
 banner, and 403/404 pages keep the layout.
 
-Screenshots of every page go to test-artifacts/ux/; a chosen set is copied to docs/screenshots/
-(the README shows them). axe-core is vendored under tests/e2e/vendor/axe-core/.
+Screenshots of every page go to test-artifacts/ux/; with ROLEGATE_UPDATE_SCREENSHOTS=1 a chosen
+set is copied to docs/screenshots/ (the README shows them). axe-core is vendored under
+tests/e2e/vendor/axe-core/.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -214,11 +216,14 @@ def test_every_page_fits_is_accessible_and_logs_no_errors(live_server: Any, worl
         finally:
             browser.close()
             connections.close_all()
-    DOCS.mkdir(parents=True, exist_ok=True)
-    wanted = {f"{slug}-{variant}" for slug in DOC_PAGES for variant in ("1280", "390", "1280-dark")}
-    for shot in shots:
-        if shot.stem in wanted:
-            shutil.copyfile(shot, DOCS / shot.name)
+    # The README's copies change only when asked (timestamps and ids differ on every run, and a
+    # test run must not dirty the checkout): ROLEGATE_UPDATE_SCREENSHOTS=1 refreshes them.
+    if os.environ.get("ROLEGATE_UPDATE_SCREENSHOTS") == "1":
+        DOCS.mkdir(parents=True, exist_ok=True)
+        wanted = {f"{slug}-{v}" for slug in DOC_PAGES for v in ("1280", "390", "1280-dark")}
+        for shot in shots:
+            if shot.stem in wanted:
+                shutil.copyfile(shot, DOCS / shot.name)
     assert failures == [], "\n".join(failures)
 
 

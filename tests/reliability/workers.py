@@ -56,6 +56,9 @@ class Worker:
                 "AWS_ENDPOINT_URL": self.sandbox_url,
                 "ROLEGATE_PROFILE_SYNC_RATE": "0",
                 "ROLEGATE_PROFILE_SYNC_MAX_ATTEMPTS": "2",
+                # The fault tests hold the sync in its listing by slowing every tag read; reads
+                # that overlap would end it before the kill they time.
+                "ROLEGATE_PROFILE_SYNC_TAG_WORKERS": "1",
                 "ROLEGATE_CA_ENCRYPTION_KEY": str(settings.ROLEGATE_CA_ENCRYPTION_KEY),
                 "ROLEGATE_CA_ENCRYPTION_KEY_FILE": str(settings.ROLEGATE_CA_ENCRYPTION_KEY_FILE),
                 "PYTHONPATH": str(ROOT),
