@@ -67,7 +67,9 @@ def test_the_worker_serves_sync_metrics_from_its_children(
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-    sender = Celery("sender", broker=private_redis)
+    # Not the current app: shared tasks resolve through the current app, so a current "sender"
+    # would make later tests in this process publish Rolegate's tasks to this test's broker.
+    sender = Celery("sender", broker=private_redis, set_as_current=False)
     sender.conf.task_serializer = "json"
     url = f"http://127.0.0.1:{port}/metrics"
     try:
