@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 MAX_ERROR_MESSAGE_BYTES = 100 * 1024
 CONSECUTIVE_TAG_FAILURES_LIMIT = 3
 # ListTagsForResource calls of one integration in flight at once (each still paced).
-TAG_READ_WORKERS = 4
+TAG_READ_WORKERS = 1
 
 Progress = Callable[[str, int, int], None]
 
