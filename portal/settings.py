@@ -74,7 +74,7 @@ ROLEGATE_PROFILE_SYNC_MAX_ATTEMPTS = env_int("ROLEGATE_PROFILE_SYNC_MAX_ATTEMPTS
 ROLEGATE_PROFILE_SYNC_TIME_LIMIT = env_int("ROLEGATE_PROFILE_SYNC_TIME_LIMIT", 900, minimum=60)
 # Tag reads of one integration that may overlap (opt-in: a throttled run was once not marked
 # transient with 4 readers, so the default stays one at a time).
-ROLEGATE_PROFILE_SYNC_TAG_WORKERS = env_int("ROLEGATE_PROFILE_SYNC_TAG_WORKERS", 1, minimum=1)
+ROLEGATE_PROFILE_SYNC_TAG_WORKERS = env_int("ROLEGATE_PROFILE_SYNC_TAG_WORKERS", 4, minimum=1)
 # The whole CreateSession step of one issuance (retries and backoff included), in seconds: with
 # the console's sign-in token step (2 x 5 s at most) it stays under the web server's worker
 # timeout (gunicorn: 30 s), so a slow AWS answers as an error instead of a killed worker.

@@ -135,6 +135,8 @@ def test_one_profile_tag_failure_keeps_its_app_and_reports_it(
     assert outcome.status == "ERROR"
     assert outcome.profile_errors == 1
     assert "reading its tags failed" in outcome.error_message
+    # A 5xx is worth retrying soon: the task's retry (not the next beat) reads the tags again.
+    assert outcome.transient
     # The listing was complete: the deleted profile's app goes, the failing one stays.
     assert names() == ALL_FIVE[:4]
     flagged = AwsApp.objects.exclude(sync_error="")
@@ -168,3 +170,27 @@ def test_unreachable_endpoint_is_a_clear_error(
     assert outcome.status == "ERROR"
     assert outcome.transient
     assert outcome.error_message.startswith("failed to sign in as Rolegate: ConnectionError")
+
+
+def test_only_transient_tag_failures_ask_for_a_retry() -> None:
+    from apps.integrations.services.listing import ListedProfile, Listing
+
+    def profile(name: str, *, error: str = "", transient: bool = False) -> ListedProfile:
+        return ListedProfile(
+            arn=f"arn:aws:rolesanywhere:eu-west-1:123456789012:profile/{name}",
+            name=name,
+            role_arns=[],
+            duration_seconds=3600,
+            accept_role_session_name=False,
+            partition="aws",
+            region="eu-west-1",
+            account_id="123456789012",
+            error=error,
+            transient=transient,
+        )
+
+    assert not Listing(profiles=[profile("a"), profile("b")], complete=True).retry_soon
+    denied = profile("b", error="reading its tags failed: AccessDenied")
+    assert not Listing(profiles=[profile("a"), denied], complete=True).retry_soon
+    throttled = profile("c", error="reading its tags failed: ThrottlingException", transient=True)
+    assert Listing(profiles=[profile("a"), denied, throttled], complete=True).retry_soon

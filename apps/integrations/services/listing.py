@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 MAX_ERROR_MESSAGE_BYTES = 100 * 1024
 CONSECUTIVE_TAG_FAILURES_LIMIT = 3
 # ListTagsForResource calls of one integration in flight at once (each still paced).
-TAG_READ_WORKERS = 1
+TAG_READ_WORKERS = 4
 
 Progress = Callable[[str, int, int], None]
 
@@ -46,6 +46,8 @@ class ListedProfile:
     account_id: str
     tags: dict[str, str] | None = None
     error: str = ""
+    # The tag read failed with an error worth retrying soon (throttling, 5xx, timeout).
+    transient: bool = False
 
 
 @dataclass
@@ -63,6 +65,12 @@ class Listing:
     # Every profile ARN the listing named (kept, disabled, filtered out or the sync profile):
     # an app whose profile is not in here was not merely filtered or disabled.
     seen_arns: set[str] = field(default_factory=set)
+
+    @property
+    def retry_soon(self) -> bool:
+        """A complete listing with profiles whose tag reads failed transiently: the run ends
+        ERROR for them, and its retry (not the next beat) should read them again."""
+        return any(profile.error and profile.transient for profile in self.profiles)
 
 
 def cap_error_message(lines: list[str]) -> str:
@@ -201,6 +209,7 @@ def fetch_listing(
                 consecutive_failures = 0
             except AwsError as error:
                 profile.error = f"reading its tags failed: {error}"
+                profile.transient = isinstance(error, TransientError)
                 consecutive_failures += 1
                 if consecutive_failures >= CONSECUTIVE_TAG_FAILURES_LIMIT:
                     for _, _, queued in window:

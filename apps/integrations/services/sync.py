@@ -403,8 +403,9 @@ def _deletion_refusal(
     plane: aws.ControlPlane,
     *,
     allow_mass_delete: bool,
-) -> str:
-    """Why this listing may not remove the apps it would remove ("" when it may).
+) -> tuple[str, bool]:
+    """Why this listing may not remove the apps it would remove ("" when it may), and whether
+    the reason is transient (a check that AWS throttled or failed, worth retrying soon).
 
     A listing proves it is complete before it deletes: the profiles it dropped without naming
     them must really be gone in AWS, and it may not remove more than
@@ -417,7 +418,7 @@ def _deletion_refusal(
     )
     removed = [(arn, name) for arn, name in existing if arn not in listed]
     if not removed:
-        return ""
+        return "", False
     unnamed = [(arn, name) for arn, name in removed if arn not in listing.seen_arns]
     for arn, name in unnamed[:VERIFY_MISSING_LIMIT]:
         try:
@@ -428,13 +429,13 @@ def _deletion_refusal(
             return (
                 f"the listing no longer names the profile of app {name!r} ({arn}) and "
                 f"checking that the profile is gone failed: {error}"
-            )
+            ), isinstance(error, TransientError)
         return (
             f"the listing is incomplete: it does not name the profile of app {name!r} "
             f"({arn}), which still exists in AWS"
-        )
+        ), False
     if allow_mass_delete:
-        return ""
+        return "", False
     share = float(settings.ROLEGATE_PROFILE_SYNC_MAX_DELETE_SHARE)
     if len(removed) == len(existing) or len(removed) > share * len(existing):
         return (
@@ -443,8 +444,8 @@ def _deletion_refusal(
             "ROLEGATE_PROFILE_SYNC_MAX_DELETE_SHARE (removing all of them always needs "
             "confirmation); if these profiles really are gone, run "
             f"`manage.py sync_profiles {integration.name} --allow-mass-delete`"
-        )
-    return ""
+        ), False
+    return "", False
 
 
 def _run_sync(
@@ -485,7 +486,9 @@ def _run_sync(
         )
         return _outcome(run, transient=listing.transient, calls=plane.calls)
 
-    refusal = _deletion_refusal(integration, listing, plane, allow_mass_delete=allow_mass_delete)
+    refusal, refusal_transient = _deletion_refusal(
+        integration, listing, plane, allow_mass_delete=allow_mass_delete
+    )
     if refusal:
         _finish(
             run,
@@ -496,7 +499,9 @@ def _run_sync(
                 [refusal, "nothing was removed or changed; the next run will check again"]
             ),
         )
-        return _outcome(run, calls=plane.calls)
+        # Refused because a check or tag reads failed transiently (throttling): retry soon.
+        transient = refusal_transient or listing.retry_soon
+        return _outcome(run, transient=transient, calls=plane.calls)
 
     crl_outcome, crl_error = crl_upload(plane, integration)
     now = timezone.now()
@@ -559,4 +564,6 @@ def _run_sync(
             ),
         )
         return _outcome(run, transient=True, calls=plane.calls)
-    return _outcome(run, calls=plane.calls)
+    # Only an ERROR run is retried; a transient tag failure makes it worth retrying soon.
+    retry = run.status == SyncRun.Status.ERROR and listing.retry_soon
+    return _outcome(run, transient=retry, calls=plane.calls)
