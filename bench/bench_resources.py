@@ -38,15 +38,12 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
-from django.utils import timezone  # noqa: E402
 
 import awsra.client  # noqa: E402
 import awsra.federation  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 HEADING = "## resources and launch"
-ACCOUNT = "123456789012"
-TEAMS = 100
 HTTP_FUNCTION = "http_request"
 
 
@@ -70,68 +67,13 @@ def timed(call: Callable[[], Any], repeat: int) -> list[float]:
 
 
 def build_catalog(app_count: int, role_count: int) -> Any:
-    """One integration, `app_count` apps over 100 teams, a user holding `role_count` roles."""
-    from apps.access.services import role_create
+    """One integration, `app_count` apps over 100 teams, a user holding `role_count` roles
+    (the same organization as the load test's, from bench/catalog.py)."""
     from apps.accounts.models import User
-    from apps.integrations.models import Integration
-    from apps.resources.models import AwsApp
-    from apps.resources.naming import app_labels
+    from bench import catalog
 
-    anchor_id = f"{'0' * 8}-0000-4000-8000-{'0' * 12}"
-    anchor = f"arn:aws:rolesanywhere:us-east-1:{ACCOUNT}:trust-anchor/{anchor_id}"
-    integration = Integration.objects.create(
-        name="bench",
-        trust_anchor_arn=anchor,
-        partition="aws",
-        region="us-east-1",
-        account_id=ACCOUNT,
-    )
-    now = timezone.now()
-    rows = []
-    for n in range(app_count):
-        team = f"team-{n % TEAMS}"
-        profile_arn = (
-            f"arn:aws:rolesanywhere:us-east-1:{ACCOUNT}:profile/{n:08d}-0000-4000-8000-000000000000"
-        )
-        rows.append(
-            AwsApp(
-                name=f"app-{n:05d}-bench",
-                integration=integration,
-                profile_arn=profile_arn,
-                profile_name=f"App{n:05d}",
-                labels=app_labels(
-                    tags={"team": team, "env": ("prod", "dev", "stage")[n % 3]},
-                    account_id=ACCOUNT,
-                    integration_name="bench",
-                    profile_arn=profile_arn,
-                ),
-                account_id=ACCOUNT,
-                region="us-east-1",
-                partition="aws",
-                role_arns=[
-                    f"arn:aws:iam::{ACCOUNT}:role/{team}-read",
-                    f"arn:aws:iam::{ACCOUNT}:role/Admin",
-                ],
-                console_url="https://console.aws.amazon.com/",
-                last_confirmed_at=now,
-            )
-        )
-    AwsApp.objects.bulk_create(rows, batch_size=2000)
-    names = []
-    for i in range(role_count):
-        name = f"team-{i}-access"
-        role_create(
-            actor=None,
-            name=name,
-            spec={
-                "allow": {
-                    "app_labels": {"aws/team": f"team-{i}"},
-                    "aws_role_arns": [f"arn:aws:iam::{ACCOUNT}:role/team-{i}-read"],
-                },
-                "deny": {"app_labels": {"aws/env": "stage"}, "aws_role_arns": ["*Admin*"]},
-            },
-        )
-        names.append(name)
+    catalog.add_apps(catalog.bench_integration(), 0, app_count, batch_size=2000)
+    names = catalog.team_roles(role_count)
     return User.objects.create_user(username="bench-user", password=None, roles=names)
 
 

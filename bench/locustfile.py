@@ -6,6 +6,8 @@ role, users with sessions and API tokens) and passes it here in the environment:
 - `ROLEGATE_LOAD_PEOPLE`: a JSON file, one {"session": ..., "csrf": ..., "token": ...} per user
 - `ROLEGATE_LOAD_APP`, `ROLEGATE_LOAD_ROLE_ARN`: the app and IAM role every issuance asks for
 - `ROLEGATE_LOAD_SIGNIN_URL`: where a Launch must redirect (the sandbox's federation endpoint)
+- `ROLEGATE_LOAD_MIN_ROWS`: how many app rows the first Resources page must list (a full page
+  over the 10,000-app catalog)
 
 Each simulated user is one portal user (signed in already, so no password hashing in the
 measurement) who browses the Resources page most of the time and now and then launches the
@@ -30,6 +32,8 @@ _NEXT_LOCK = threading.Lock()
 APP = os.environ["ROLEGATE_LOAD_APP"]
 ROLE_ARN = os.environ["ROLEGATE_LOAD_ROLE_ARN"]
 SIGNIN_URL = os.environ["ROLEGATE_LOAD_SIGNIN_URL"]
+MIN_ROWS = int(os.environ.get("ROLEGATE_LOAD_MIN_ROWS", "1"))
+LAUNCH_LINK = 'href="/apps/'
 
 
 class PortalUser(HttpUser):
@@ -46,11 +50,21 @@ class PortalUser(HttpUser):
         self.client.cookies.set("sessionid", person["session"])
         self.client.cookies.set("csrftoken", person["csrf"])
 
-    @task(5)
+    @task(3)
     def resources_page(self) -> None:
-        """GET / — the Resources page with the user's apps."""
+        """GET / — the first page of the user's apps (pins and recent launches first)."""
         with self.client.get("/", name="GET / (resources)", catch_response=True) as response:
-            if response.status_code != 200 or APP not in response.text:
+            rows = response.text.count(LAUNCH_LINK)
+            if response.status_code != 200 or rows < MIN_ROWS:
+                response.failure(f"status {response.status_code}, {rows} app rows listed")
+
+    @task(2)
+    def search(self) -> None:
+        """GET /?q=APP — a search over the whole catalog that must find the guide's app."""
+        with self.client.get(
+            "/", params={"q": APP}, name="GET /?q= (search)", catch_response=True
+        ) as response:
+            if response.status_code != 200 or f'href="/apps/{APP}/' not in response.text:
                 response.failure(
                     f"status {response.status_code}, app listed: {APP in response.text}"
                 )

@@ -7,8 +7,10 @@ What it does, all on 127.0.0.1 and stopped by PID at the end:
 1. a fresh PostgreSQL database (`--database-url`, dropped and re-created) and `migrate`;
 2. `python -m sandbox --seed guide` on a free port (the guide's role and profile);
 3. the guide's steps 1-3 as `manage.py demo` does them (the wizard's enrollment script, the
-   integration, the role, the first profile sync), plus `--people` users holding the role, each
-   with a web session and an API token;
+   integration, the role, the first profile sync), a `--catalog`-app organization beside it
+   (bench/catalog.py: 100 teams, 50 team roles, as bench_resources.py measures), plus
+   `--people` users holding the guide's role and the 50 team roles, each with a web session
+   and an API token;
 4. `gunicorn portal.wsgi -w 4` with ROLEGATE_ENV=dev and DEBUG off;
 5. `locust --headless` for `--duration` seconds (it stops by itself), CSV stats in a temp dir;
 6. p50/p95/p99 and errors per request type, and the audit check: successful
@@ -133,12 +135,19 @@ class Scenario:
     role_arn: str
     people_file: Path
     audit_mark: int
+    visible: int  # apps the first user's Resources page can list
 
 
 def set_up(
-    env: dict[str, str], sandbox_url: str, credentials_file: Path, people: int, work: Path
+    env: dict[str, str],
+    sandbox_url: str,
+    credentials_file: Path,
+    people: int,
+    work: Path,
+    catalog_size: int,
 ) -> Scenario:
-    """The guide's steps 1-3 (as `manage.py demo` does them) and `people` signed-in users."""
+    """The guide's steps 1-3 (as `manage.py demo` does them), a `catalog_size`-app catalog
+    and `people` signed-in users."""
     os.environ.update(env)
     import django
 
@@ -151,6 +160,10 @@ def set_up(
     from apps.core.registry import apply_documents
     from apps.demo import demo
     from apps.resources.models import AwsApp
+    from apps.resources.queries import app_listing
+
+    sys.path.insert(0, str(ROOT))
+    from bench import catalog
 
     call_command("migrate", verbosity=0)
     enrollment = demo.enroll_sandbox(sandbox_url=sandbox_url, credentials_file=credentials_file)
@@ -158,12 +171,19 @@ def set_up(
     apply_documents(demo.guide_documents(enrollment, profile_arn), actor=None, force=True)
     call_command("sync_profiles", demo.DEMO_INTEGRATION, "--quiet")
     app = AwsApp.objects.get(profile_arn=profile_arn)
+    team_roles: list[str] = []
+    if catalog_size:
+        catalog.add_apps(catalog.bench_integration(), 0, catalog_size)
+        team_roles = catalog.team_roles()
 
     identities = []
+    visible = 0
     for index in range(people):
         user = User.objects.create_user(username=f"load-{index:02d}", password=None)
-        user.roles = [demo.DEMO_ROLE]
+        user.roles = [demo.DEMO_ROLE, *team_roles]
         user.save(update_fields=["roles"])
+        if index == 0:
+            visible = len(app_listing(user).rows)
         client = Client()
         client.force_login(user)
         client.get("/")  # sets the CSRF cookie the Resources page's forms use
@@ -180,7 +200,11 @@ def set_up(
         json.dump(identities, handle)
     mark = last_audit_id()
     return Scenario(
-        app=app.name, role_arn=demo.GUIDE_ROLE_ARN, people_file=people_file, audit_mark=mark
+        app=app.name,
+        role_arn=demo.GUIDE_ROLE_ARN,
+        people_file=people_file,
+        audit_mark=mark,
+        visible=visible,
     )
 
 
@@ -387,6 +411,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
     parser.add_argument("--people", type=int, default=50, help="portal users to spread over")
     parser.add_argument(
+        "--catalog",
+        type=int,
+        default=10_000,
+        help="synthetic apps beside the guide's (default 10,000; 0 for the guide's app alone)",
+    )
+    parser.add_argument(
         "--database-url",
         default=os.environ.get(
             "ROLEGATE_LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/rg_load"
@@ -402,6 +432,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 1 <= args.users <= 500 or not 1 <= args.duration <= 1800:
         parser.error("--users must be 1-500 and --duration 1-1800 seconds")
+    if not 0 <= args.catalog <= 200_000:
+        parser.error("--catalog must be 0-200,000 apps")
     loopback_only(args.database_url, "--database-url")
     loopback_only(args.redis_url, "--redis-url")
     return args
@@ -480,7 +512,8 @@ def run(args: argparse.Namespace, work: Path, processes: Processes, command: str
     while not credentials_file.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     print(f"sandbox on {sandbox_url}; setting up the guide's scenario", flush=True)
-    scenario = set_up(env, sandbox_url, credentials_file, args.people, work)
+    scenario = set_up(env, sandbox_url, credentials_file, args.people, work, args.catalog)
+    print(f"{args.catalog + 1} apps, {scenario.visible} visible to each user", flush=True)
 
     processes.start(
         "gunicorn",
@@ -513,6 +546,7 @@ def run(args: argparse.Namespace, work: Path, processes: Processes, command: str
             "ROLEGATE_LOAD_APP": scenario.app,
             "ROLEGATE_LOAD_ROLE_ARN": scenario.role_arn,
             "ROLEGATE_LOAD_SIGNIN_URL": sandbox_url,
+            "ROLEGATE_LOAD_MIN_ROWS": str(min(25, scenario.visible)),
         }
     )
     locust = processes.start(
@@ -555,10 +589,15 @@ def run(args: argparse.Namespace, work: Path, processes: Processes, command: str
     served = served_by_gunicorn(access_log, scenario.app, after=access_mark)
     settings_line = (
         f"Set-up: {args.users} locust users (spawn {args.spawn_rate}/s) for {args.duration} s, "
-        f"wait 0.5-1.5 s between tasks, mix 5:2:3 (Resources page : Launch : CLI credentials); "
+        f"wait 0.5-1.5 s between tasks, mix 3:2:2:3 (Resources first page : search for the "
+        "guide's app : Launch : CLI credentials); "
+        f"a catalog of {args.catalog + 1:,} apps (the guide's and {args.catalog:,} from "
+        f"bench/catalog.py over 100 teams), {scenario.visible:,} of them visible to each user, "
+        "whose first page must list a full page of apps; "
         f"`gunicorn portal.wsgi -w {args.workers}` (sync workers, ROLEGATE_ENV=dev, DEBUG off); "
         f"`python -m sandbox --seed guide` (one process) as AWS; PostgreSQL and Redis on "
-        f"localhost; {args.people} users holding the guide's role, signed in beforehand; "
+        f"localhost; {args.people} users holding the guide's role"
+        f"{' and the 50 team roles' if args.catalog else ''}, signed in beforehand; "
         f"{3 * args.workers} sequential requests of each kind before the clock starts (warm-up, "
         "not counted)."
     )
