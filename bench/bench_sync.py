@@ -280,6 +280,7 @@ def main() -> None:
     sandbox = Sandbox(host="127.0.0.1", port=0).start()
     os.environ["AWS_ENDPOINT_URL"] = sandbox.url
     results: dict[str, Any] = {}
+    args.load_before = os.getloadavg()[0]
     try:
         if not args.skip_a:
             results["a"] = scenario_a(sandbox, args.integrations, args.profiles, broker)
@@ -298,13 +299,30 @@ def main() -> None:
         print(f"recorded in {RESULTS.relative_to(ROOT)}")
 
 
+def _database_name() -> str:
+    """The database named in DATABASE_URL (the benchmark runs in a copy prefixed bench_)."""
+    return os.environ.get("DATABASE_URL", "").rsplit("/", 1)[-1]
+
+
+def _tag_workers() -> int:
+    """Tag readers per integration, as the sync reads the setting (workers inherit it)."""
+    from django.conf import settings
+
+    from apps.integrations.services import listing
+
+    return int(getattr(settings, "ROLEGATE_PROFILE_SYNC_TAG_WORKERS", listing.TAG_READ_WORKERS))
+
+
 def report(results: dict[str, Any], args: argparse.Namespace) -> str:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        f"Run {stamp} with `ROLEGATE_ENV=test DATABASE_URL=postgres://…/rg_integrations "
-        f"REDIS_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/bench_sync.py "
-        f"--integrations {args.integrations} --profiles {args.profiles}` (Python "
-        f"{platform.python_version()}, {platform.machine()}, shared 2-core machine; the sandbox, "
+        f"Run {stamp} with `ROLEGATE_ENV=test DATABASE_URL=postgres://…/"
+        f"{_database_name()} REDIS_URL={os.environ.get('REDIS_URL', '')} "
+        f".venv/bin/python bench/bench_sync.py --integrations {args.integrations} --profiles "
+        f"{args.profiles}` (ROLEGATE_PROFILE_SYNC_TAG_WORKERS={_tag_workers()}; Python "
+        f"{platform.python_version()}, {platform.machine()}, shared 2-core machine, 1-minute "
+        f"load average {args.load_before:.2f} before and {os.getloadavg()[0]:.2f} after; the "
+        "sandbox, "
         "PostgreSQL, Redis and the workers all share those 2 cores).",
         "",
     ]
