@@ -114,3 +114,56 @@ def test_api_issuance_runs_at_most_ten_queries(
     assert response.status_code == 200, response.content
     assert json.loads(response.content)["Version"] == 1
     _shape(_statements(captured))
+
+
+def _add_other_apps(scenario: LaunchScenario, count: int) -> None:
+    """`count` more apps in the guide's integration, reachable by the same role's labels."""
+    from apps.resources.models import AwsApp
+
+    base = scenario.app
+    AwsApp.objects.bulk_create(
+        [
+            AwsApp(
+                name=f"other-{n:04d}",
+                integration=base.integration,
+                profile_arn=f"{base.profile_arn[:-12]}{n:012d}",
+                profile_name=f"Other{n:04d}",
+                labels=base.labels,
+                account_id=base.account_id,
+                region=base.region,
+                partition=base.partition,
+                role_arns=base.role_arns,
+                console_url=base.console_url,
+                last_confirmed_at=base.last_confirmed_at,
+            )
+            for n in range(count)
+        ]
+    )
+
+
+def test_issuance_statements_do_not_grow_with_the_catalog(
+    launch_scenario: LaunchScenario,
+    token_for: Any,  # noqa: F811 - the fixture imported above
+) -> None:
+    scenario = launch_scenario
+    client = Client()
+    client.force_login(scenario.alice)
+    _warm(client, scenario)
+    api = token_for(scenario.alice)
+    launch = f"/apps/{scenario.app.name}/launch"
+    credentials = f"/apps/{scenario.app.name}/credentials"
+
+    def counts() -> tuple[int, int]:
+        # One issuance of each kind warms the process after a catalog change; the next is measured.
+        assert client.post(launch, {"role": scenario.role_arn}).status_code == 302
+        assert api.post(credentials, {"role_arn": scenario.role_arn}).status_code == 200
+        with CaptureQueriesContext(connection) as web:
+            assert client.post(launch, {"role": scenario.role_arn}).status_code == 302
+        with CaptureQueriesContext(connection) as cli:
+            assert api.post(credentials, {"role_arn": scenario.role_arn}).status_code == 200
+        return _shape(_statements(web)), _shape(_statements(cli))
+
+    small = counts()
+    _add_other_apps(scenario, 400)
+    large = counts()
+    assert small == large
