@@ -172,6 +172,9 @@ def test_the_guide_in_a_browser_as_the_demo_sets_it_up(
             expect(page).to_have_url(f"{base}/audit/")
             page.fill("input[name=actor]", "alice")
             page.get_by_role("button", name="Filter").click()
+            # Leaving the field (change) and the click (submit) both ask htmx for the list; wait
+            # until the answer is in before opening a row, or a late swap closes it again.
+            page.wait_for_load_state("networkidle")
             # A console launch is one issuance with purpose "console"; only a failed federation
             # sign-in adds an aws_console.signed_in event.
             launch = page.locator("#audit-results tbody tr", has_text=EVENT_CREDENTIALS_ISSUED)
