@@ -25,6 +25,7 @@ from apps.core.registry import (
     document_header,
     get_kind,
 )
+from apps.integrations.errors import SyncDisabled
 
 router = Router()
 
@@ -481,8 +482,8 @@ def integrations_sync(request: HttpRequest, name: str) -> Any:
         queued = services.integration_sync_request(
             actor=_caller(request), name=name, trigger="admin"
         )
-    except ResourceError as error:
-        return Status(409, {"detail": error.reason, "code": "sync_refused"})
+    except SyncDisabled as error:
+        return Status(409, error.body())
     if queued == services.SyncQueued.NOT_QUEUED:
         return Status(
             503,

@@ -29,7 +29,6 @@ from apps.accounts import services as account_services
 from apps.accounts import signin
 from apps.api import selectors, services
 from apps.api.models import ApiToken
-from apps.api.scoped_auth import ScopeRefused
 from apps.core.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -581,8 +580,3 @@ def app_console(request: HttpRequest, name: str, payload: ConsoleIn) -> Any:
 
 api.add_router("/requests", "apps.api.requests_api.router")  # access requests (issue 11)
 api.add_router("", "apps.api.admin_api.router")  # the admin API (issue 25)
-
-
-@api.exception_handler(ScopeRefused)
-def _on_scope_refused(request: HttpRequest, exc: ScopeRefused) -> HttpResponse:
-    return _error(request, 403, exc.code, exc.message)

@@ -117,10 +117,10 @@ def web_error_response(
 
 
 @contextmanager
-def command_errors() -> Iterator[None]:
-    """Turn a DomainError raised inside into a CommandError with its message (exit status 1,
-    one line on stderr, no traceback)."""
+def command_errors(suffix: str = "") -> Iterator[None]:
+    """Turn a DomainError raised inside into a CommandError with its message and `suffix`
+    (exit status 1, one line on stderr, no traceback)."""
     try:
         yield
     except DomainError as error:
-        raise CommandError(error.message) from error
+        raise CommandError(f"{error.message}{suffix}") from None
