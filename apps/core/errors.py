@@ -53,8 +53,8 @@ class DomainError(Exception):
 
     @classmethod
     def default_message(cls) -> str:
-        """The message when none is given: the class docstring's first line."""
-        return (cls.__doc__ or "The request failed.").strip().splitlines()[0]
+        """The message when none is given (subclasses with a better one override this)."""
+        return "Rolegate could not complete this request."
 
     def headers(self) -> dict[str, str]:
         """Extra response headers on every surface (``Retry-After`` for rate limits)."""

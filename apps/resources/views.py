@@ -16,7 +16,6 @@ from apps.access.errors import AccessDenied
 from apps.access.requests.selectors import requestable_role_names, requestable_roles_for_app
 from apps.core.errors import DomainError, web_error_response
 from apps.core.policies import login_required
-from apps.core.ratelimit import RateLimited
 from apps.resources import services
 from apps.resources.errors import (
     NOT_FOUND_OR_NOT_ALLOWED,
@@ -191,8 +190,12 @@ def _launch_error(
 ) -> HttpResponse:
     """Launch's one mapping of the service's errors: the dialog with the error, at the error's
     own status (the API answers the same one), or the refusal for an app the user cannot see."""
-    if target is None and isinstance(error, AccessDenied | AppNotFound | RateLimited):
-        return _refused(request, name)
+    if target is None:
+        if isinstance(error, AccessDenied | AppNotFound):
+            return _refused(request, name)
+        # Rate limits and the like are answered before any app is judged (429 on the API for
+        # any name), so saying so here confirms nothing either.
+        return web_error_response(request, error)
     hint = error.hint if isinstance(error, IssuanceError) else ""
     is_htmx = bool(getattr(request, "htmx", False))
     response = web_error_response(
