@@ -15,7 +15,7 @@ import socket
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from rolegate.errors import CliError, ExitCode, not_logged_in
+from rolegate.errors import CliError, ExitCode, exit_code_for, not_logged_in
 from rolegate.validate import is_loopback
 
 API_PREFIX = "/api/v1"
@@ -282,6 +282,14 @@ def api_path(*parts: str) -> str:
     return "".join("/" + quote(part, safe="") for part in parts)
 
 
+_WITHOUT_DETAIL = {
+    ExitCode.DENIED: "access denied",
+    ExitCode.NOT_FOUND: "not found",
+    ExitCode.USAGE: "invalid request",
+    ExitCode.AWS: "AWS refused or failed to issue the credentials",
+}
+
+
 def error_for(status: int, data: Any, proxy: str) -> CliError:
     """Map an API error response to the CLI's exit codes, keeping the server's message."""
     from rolegate.validate import escape
@@ -295,14 +303,16 @@ def error_for(status: int, data: Any, proxy: str) -> CliError:
         if code == "bad_credentials":
             return CliError(detail or "wrong username or password", ExitCode.DENIED)
         return not_logged_in(f"the login to {proxy} has expired or was revoked")
+    mapped = exit_code_for(status, code)
+    if mapped is not None and mapped is not ExitCode.SERVER:
+        return CliError(detail or _WITHOUT_DETAIL.get(mapped, f"HTTP {status} {code}"), mapped)
+    # Codes the table does not know (or that disagree with their status): by status alone.
     if status in (403, 429):
         return CliError(detail or "access denied", ExitCode.DENIED)
     if status == 404:
         if code:
             return CliError(detail or "not found", ExitCode.NOT_FOUND)
         return CliError(f"{proxy} has no Rolegate API (check --proxy)", ExitCode.SERVER)
-    if status == 422 and code == "issuance_refused":
-        return CliError(detail or "Rolegate refused to issue credentials", ExitCode.DENIED)
     if status in (400, 422):
         return CliError(detail or "invalid request", ExitCode.USAGE)
     if status == 502:

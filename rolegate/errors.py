@@ -37,6 +37,38 @@ class ExitCode(enum.IntEnum):
     LOCAL_CONFIG = 10
 
 
+# The one mapping of the API's errors (apps/core/errors.py DomainError: `code` and `status` in
+# the JSON body and the answer) to exit codes. A code counts only with the status the portal
+# gives it, so an answer whose code and status disagree falls back to the status rules of
+# `rolegate.client.error_for` (older portals, proxies, hostile answers).
+API_ERRORS: dict[str, tuple[int, ExitCode]] = {
+    "bad_credentials": (401, ExitCode.DENIED),
+    "not_authenticated": (401, ExitCode.NOT_LOGGED_IN),
+    "access_denied": (403, ExitCode.DENIED),
+    "app_not_found": (404, ExitCode.NOT_FOUND),
+    "not_found": (404, ExitCode.NOT_FOUND),
+    "rate_limited": (429, ExitCode.DENIED),
+    "throttled": (429, ExitCode.DENIED),
+    "invalid_launch": (400, ExitCode.USAGE),
+    "invalid_request": (422, ExitCode.USAGE),
+    # Rolegate will not issue for this request, account or authority as things stand.
+    "issuance_refused": (422, ExitCode.DENIED),
+    "aws_error": (502, ExitCode.AWS),  # AWS refused
+    "aws_unavailable": (503, ExitCode.AWS),  # AWS could not be reached or was busy
+    "audit_unavailable": (503, ExitCode.SERVER),
+    "unavailable": (503, ExitCode.SERVER),
+    "server_error": (500, ExitCode.SERVER),
+}
+
+
+def exit_code_for(status: int, code: str) -> ExitCode | None:
+    """The exit code the table gives the API's `code` answered with `status`, else None."""
+    entry = API_ERRORS.get(code)
+    if entry is None or entry[0] != status:
+        return None
+    return entry[1]
+
+
 class CliError(Exception):
     """An error for the user: one line on stderr and a documented exit code."""
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from apps.core.errors import DomainError
 
-class AccessDenied(Exception):
+
+class AccessDenied(DomainError):
     """The user may not do this; `message` is safe to show them (it names no hidden resource)."""
+
+    code = "access_denied"
+    status = 403
 
     def __init__(self, message: str = "You are not allowed to do this.") -> None:
         super().__init__(message)
-        self.message = message

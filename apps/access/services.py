@@ -9,6 +9,7 @@ from django.db import transaction
 from apps.access.models import Role
 from apps.audit import events
 from apps.audit.services import audit_record
+from apps.core.errors import DomainError
 from apps.core.hooks import session_revocation
 from rbac.spec import FieldError, RoleSpec, RoleSpecError, parse_role_spec
 
@@ -27,20 +28,32 @@ __all__ = [
 ROLE_VERSIONS = ("v5", "v6", "v7")
 
 
-class RoleExists(ValueError):
+class RoleExists(DomainError, ValueError):
     """A role with that name exists and `force` was not given."""
 
+    code = "already_exists"
+    status = 409
 
-class RoleNotFound(LookupError):
+
+class RoleNotFound(DomainError, LookupError):
     """No role has that name."""
 
+    code = "not_found"
+    status = 404
 
-class RoleInUse(ValueError):
+
+class RoleInUse(DomainError, ValueError):
     """The role is still assigned to users."""
 
+    code = "role_in_use"
+    status = 409
 
-class RoleConflict(ValueError):
+
+class RoleConflict(DomainError, ValueError):
     """Someone else changed the role since the editor loaded it."""
+
+    code = "conflict"
+    status = 409
 
 
 def role_validate(*, name: str, spec: object, version: str = "v7") -> RoleSpec:

@@ -24,6 +24,7 @@ from apps.accounts.models import User
 from apps.audit import events
 from apps.audit.services import audit_record
 from apps.core.capabilities import ACCESS_ADMIN, has_capability
+from apps.core.errors import DomainError
 from apps.core.hooks import validate_role_names
 from apps.core.registry import ResourceError
 
@@ -35,12 +36,14 @@ MAX_TRAIT_VALUE = 1024
 MAX_ROLES = 200
 
 
-class UserChangeInvalid(ValueError):
+class UserChangeInvalid(DomainError, ValueError):
     """Input that cannot be applied: ``message`` is for people, ``field`` names what is wrong."""
+
+    code = "invalid"
+    status = 400
 
     def __init__(self, message: str, *, field: str = "") -> None:
         super().__init__(message)
-        self.message = message
         self.field = field
 
 

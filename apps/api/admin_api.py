@@ -249,11 +249,7 @@ def roles_replace(request: HttpRequest, name: str, payload: RoleReplaceIn) -> An
             version=payload.version,
             expected_revision=payload.revision,
         )
-    except services.RoleNotFound as error:
-        return Status(404, {"detail": str(error), "code": "not_found"})
-    except services.RoleConflict as error:
-        return Status(409, {"detail": str(error), "code": "conflict"})
-    except RoleSpecError as error:
+    except RoleSpecError as error:  # RoleNotFound, RoleConflict: DomainErrors (404, 409)
         return _refused(_spec_error(error))
     return Status(200, _role_out(role))
 
@@ -477,12 +473,8 @@ def integrations_sync(request: HttpRequest, name: str) -> Any:
 
     if _integration_or_404(name) is None:
         return _no_integration(name)
-    try:
-        queued = services.integration_sync_request(
-            actor=_caller(request), name=name, trigger="admin"
-        )
-    except ResourceError as error:
-        return Status(409, {"detail": error.reason, "code": "sync_refused"})
+    # SyncDisabled is a DomainError: the API's handler answers 409 sync_refused.
+    queued = services.integration_sync_request(actor=_caller(request), name=name, trigger="admin")
     if queued == services.SyncQueued.NOT_QUEUED:
         return Status(
             503,
@@ -860,18 +852,16 @@ def webhooks_put(request: HttpRequest, name: str, payload: WebhookIn) -> Any:
     """Create or replace an endpoint (audited, without the secret)."""
     from apps.webhooks import services
 
-    try:
-        saved = services.webhook_endpoint_save(
-            actor=_caller(request),
-            name=name,
-            url=payload.url,
-            secret=payload.secret,
-            event_types=payload.event_types,
-            payload_format=payload.payload_format,
-            enabled=payload.enabled,
-        )
-    except services.WebhookInvalid as error:
-        return Status(400, {"detail": error.message, "code": "invalid"})
+    # WebhookInvalid is a DomainError: the API's handler answers 400 invalid.
+    saved = services.webhook_endpoint_save(
+        actor=_caller(request),
+        name=name,
+        url=payload.url,
+        secret=payload.secret,
+        event_types=payload.event_types,
+        payload_format=payload.payload_format,
+        enabled=payload.enabled,
+    )
     return Status(200, _webhook_out(saved))
 
 

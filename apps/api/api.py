@@ -29,8 +29,7 @@ from apps.accounts import services as account_services
 from apps.accounts import signin
 from apps.api import selectors, services
 from apps.api.models import ApiToken
-from apps.api.scoped_auth import ScopeRefused
-from apps.core.ratelimit import RateLimited
+from apps.core.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -99,10 +98,17 @@ def _describe_validation(errors: list[dict[str, Any]]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def _rate_limited(request: HttpRequest, error: RateLimited) -> HttpResponse:
-    response = _error(request, 429, "rate_limited", error.message)
-    response["Retry-After"] = str(error.retry_after)
+def domain_error_response(request: HttpRequest, error: DomainError) -> HttpResponse:
+    """The API's one mapping of a DomainError: its status, ``{detail, code}`` and headers."""
+    response = api.create_response(request, error.body(), status=error.status)
+    for header, value in error.headers().items():
+        response[header] = value
     return response
+
+
+@api.exception_handler(DomainError)
+def _on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return domain_error_response(request, exc)
 
 
 @api.exception_handler(NinjaValidationError)
@@ -249,10 +255,7 @@ def password_login(request: HttpRequest, payload: PasswordLoginIn) -> Any:
 )
 def device_start(request: HttpRequest, payload: DeviceStartIn) -> Any:
     """Open a device request; the user approves the returned code at /cli/approve."""
-    try:
-        services.device_authorization_rate_check()
-    except RateLimited as error:
-        return _rate_limited(request, error)
+    services.device_authorization_rate_check()  # RateLimited: a 429 (_on_domain_error)
     started = services.device_authorization_start(client_name=payload.client_name)
     authorization = started.authorization
     base = request.build_absolute_uri("/cli/approve")
@@ -274,10 +277,8 @@ def device_start(request: HttpRequest, payload: DeviceStartIn) -> Any:
 )
 def device_token(request: HttpRequest, payload: DeviceTokenIn) -> Any:
     """Answer `authorization_pending`/`slow_down` until approved, then the token (once)."""
-    try:
-        issued = services.device_authorization_exchange(device_code=payload.device_code)
-    except services.DeviceFlowError as error:
-        return Status(400, {"detail": error.message, "code": error.code})
+    # DeviceFlowError (authorization_pending, slow_down …): a 400 (_on_domain_error).
+    issued = services.device_authorization_exchange(device_code=payload.device_code)
     return Status(200, _issued(issued))
 
 
@@ -492,34 +493,20 @@ class CredentialsOut(Schema):
 )
 def app_credentials(request: HttpRequest, name: str, payload: CredentialsIn) -> Any:
     """Issue credentials through the one issuance function (RBAC, audit, fail-closed)."""
-    from apps.access.errors import AccessDenied
-    from apps.resources.errors import AppNotFound, AuditUnavailable, IssuanceError
     from apps.resources.services import aws_credentials_issue
     from awsra.credential_process import format_expiration
 
-    try:
-        credentials = aws_credentials_issue(
-            actor=_caller(request),
-            app_name=name,
-            role_arn=payload.role_arn,
-            duration_seconds=payload.duration_seconds,
-            purpose="cli",
-            # The CLI login bounds the credentials it fetches (issue 18).
-            login_expires_at=_caller_token(request).expires_at,
-        )
-    except RateLimited as error:
-        return _rate_limited(request, error)
-    except AppNotFound as error:
-        return Status(404, {"detail": error.message, "code": "app_not_found"})
-    except AccessDenied as error:
-        return Status(403, {"detail": error.message, "code": "access_denied"})
-    except AuditUnavailable as error:
-        return Status(503, {"detail": error.message, "code": "audit_unavailable"})
-    except IssuanceError as error:
-        if error.aws_code or error.retryable:
-            # AWS refused or failed: a gateway error, with AWS's own words in the message.
-            return Status(502, {"detail": error.message, "code": "aws_error"})
-        return Status(422, {"detail": error.message, "code": "issuance_refused"})
+    # Errors (DomainError: app not found, access denied, rate limited, audit, issuance) are
+    # answered by _on_domain_error, with the same status as on the web.
+    credentials = aws_credentials_issue(
+        actor=_caller(request),
+        app_name=name,
+        role_arn=payload.role_arn,
+        duration_seconds=payload.duration_seconds,
+        purpose="cli",
+        # The CLI login bounds the credentials it fetches (issue 18).
+        login_expires_at=_caller_token(request).expires_at,
+    )
     return Status(
         200,
         {
@@ -565,34 +552,18 @@ class ConsoleOut(Schema):
 def app_console(request: HttpRequest, name: str, payload: ConsoleIn) -> Any:
     """`rolegate console`: the web launch path itself (RBAC, destination rules, audit with
     purpose console), answered as JSON instead of a redirect."""
-    from apps.access.errors import AccessDenied
-    from apps.resources.errors import AppNotFound, AuditUnavailable, IssuanceError, LaunchInputError
     from apps.resources.services import console_launch
 
-    try:
-        launch = console_launch(
-            actor=_caller(request),
-            app_name=name,
-            role_arn=payload.role_arn,
-            region=payload.region or None,
-            destination=payload.destination or None,
-            # The console session ends with the CLI login, as credentials do.
-            login_expires_at=_caller_token(request).expires_at,
-        )
-    except RateLimited as error:
-        return _rate_limited(request, error)
-    except AppNotFound as error:
-        return Status(404, {"detail": error.message, "code": "app_not_found"})
-    except AccessDenied as error:
-        return Status(403, {"detail": error.message, "code": "access_denied"})
-    except LaunchInputError as error:
-        return Status(400, {"detail": error.message, "code": "invalid_launch"})
-    except AuditUnavailable as error:
-        return Status(503, {"detail": error.message, "code": "audit_unavailable"})
-    except IssuanceError as error:
-        if error.retryable:
-            return Status(503, {"detail": error.message, "code": "aws_unavailable"})
-        return Status(502, {"detail": error.message, "code": "aws_error"})
+    # Errors are DomainErrors, answered by _on_domain_error (the same statuses as Launch).
+    launch = console_launch(
+        actor=_caller(request),
+        app_name=name,
+        role_arn=payload.role_arn,
+        region=payload.region or None,
+        destination=payload.destination or None,
+        # The console session ends with the CLI login, as credentials do.
+        login_expires_at=_caller_token(request).expires_at,
+    )
     response = api.create_response(
         request,
         {
@@ -609,8 +580,3 @@ def app_console(request: HttpRequest, name: str, payload: ConsoleIn) -> Any:
 
 api.add_router("/requests", "apps.api.requests_api.router")  # access requests (issue 11)
 api.add_router("", "apps.api.admin_api.router")  # the admin API (issue 25)
-
-
-@api.exception_handler(ScopeRefused)
-def _on_scope_refused(request: HttpRequest, exc: ScopeRefused) -> HttpResponse:
-    return _error(request, 403, exc.code, exc.message)

@@ -18,6 +18,7 @@ from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core.capabilities import has_capability
+from apps.core.errors import DomainError
 
 NAME_RE = re.compile(r"[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?\Z", re.ASCII)
 DEFAULT_LIFETIME = timedelta(days=90)
@@ -25,12 +26,14 @@ MAX_LIFETIME = timedelta(days=366)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-class TokenInvalid(ValueError):
+class TokenInvalid(DomainError, ValueError):
     """The token cannot be created as asked; the message says why."""
+
+    code = "invalid"
+    status = 400
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

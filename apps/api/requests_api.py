@@ -129,8 +129,7 @@ def request_create(request: HttpRequest, payload: RequestCreateIn) -> Any:
         )
     except AccessDenied as error:
         return Status(403, {"detail": error.message, "code": "request_not_allowed"})
-    except services.RequestInvalid as error:
-        return Status(400, {"detail": error.message, "code": "invalid_request"})
+    # RequestInvalid is a DomainError: the API's handler answers 400 invalid_request.
     visible = _visible(request, str(created.pk))
     assert visible is not None  # the requester always sees their own request
     return Status(201, _out(visible))
@@ -241,14 +240,10 @@ def _review(request: HttpRequest, request_id: str, decision: str, comment: str) 
             decision=decision,
             comment=comment,
         )
-    except services.RequestNotFound:
-        return _not_found()
     except AccessDenied as error:
         return Status(403, {"detail": error.message, "code": "review_not_allowed"})
-    except services.RequestNotPending as error:
-        return Status(409, {"detail": error.message, "code": "request_closed"})
-    except services.RequestInvalid as error:
-        return Status(400, {"detail": error.message, "code": "invalid_request"})
+    # RequestNotFound (404), RequestNotPending (409), RequestInvalid (400) are DomainErrors,
+    # answered by the API's handler.
     item = _visible(request, request_id)
     assert item is not None
     return Status(200, _out(item))
@@ -261,12 +256,8 @@ def _review(request: HttpRequest, request_id: str, decision: str, comment: str) 
 )
 def request_cancel(request: HttpRequest, request_id: str) -> Any:
     """Withdraw a pending request; only its requester may."""
-    try:
-        services.access_request_cancel(actor=_caller(request), request_id=request_id)
-    except services.RequestNotFound:
-        return _not_found()
-    except services.RequestNotPending as error:
-        return Status(409, {"detail": error.message, "code": "request_closed"})
+    # RequestNotFound (404), RequestNotPending (409): DomainErrors, answered by the handler.
+    services.access_request_cancel(actor=_caller(request), request_id=request_id)
     item = _visible(request, request_id)
     assert item is not None
     return Status(200, _out(item))

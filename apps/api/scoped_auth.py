@@ -17,15 +17,17 @@ from apps.api import automation, selectors, services
 from apps.api.models import AutomationToken
 from apps.api.scopes import capability_for
 from apps.core.capabilities import has_capability
+from apps.core.errors import DomainError
 
 
-class ScopeRefused(Exception):
+class ScopeRefused(DomainError):
     """The token is valid but may not call this endpoint (answered 403)."""
 
+    code = "scope_refused"
+    status = 403
+
     def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+        super().__init__(message, code=code)
 
 
 class ScopedBearer(HttpBearer):

@@ -25,6 +25,7 @@ from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core.context import current_context
+from apps.core.errors import DomainError
 from apps.core.ratelimit import RateLimited, rate_limit_hit
 
 DEVICE_CODE_LIFETIME = timedelta(minutes=10)
@@ -36,13 +37,14 @@ PURGE_RETENTION = timedelta(days=1)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-class DeviceFlowError(Exception):
+class DeviceFlowError(DomainError):
     """A device-token poll that yields no token; `code` is the RFC 8628 error name."""
 
+    code = "authorization_pending"
+    status = 400
+
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
 
 class DeviceCodeNotFound(Exception):

@@ -23,6 +23,7 @@ from apps.authority import pki
 from apps.authority.keyring import configured_keks
 from apps.authority.models import CertificateAuthority, LeafCertificate
 from apps.authority.pki import CaKeyError
+from apps.core.errors import DomainError
 from apps.core.hooks import notify_crl_changed
 
 __all__ = [
@@ -53,8 +54,11 @@ ROTATION_EVENTS = {
 }
 
 
-class RotationError(Exception):
+class RotationError(DomainError):
     """A rotation phase was requested in a state where it does not apply."""
+
+    code = "rotation_conflict"
+    status = 409
 
 
 @dataclass(frozen=True)

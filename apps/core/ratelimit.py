@@ -17,18 +17,27 @@ from dataclasses import dataclass
 from django.core.cache import cache
 from redis.exceptions import RedisError
 
+from apps.core.errors import DomainError
+
 log = logging.getLogger(__name__)
 
 _CACHE_ERRORS = (RedisError, OSError)
 
 
-class RateLimited(Exception):
+class RateLimited(DomainError):
     """Refused by a rate limit; answered with 429 and ``Retry-After: retry_after``."""
+
+    code = "rate_limited"
+    status = 429
+    retryable = True
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
-        self.message = message
         self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        """``Retry-After`` on every surface."""
+        return {"Retry-After": str(self.retry_after)}
 
 
 @dataclass(frozen=True)

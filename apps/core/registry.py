@@ -18,12 +18,16 @@ from django.apps import apps as django_apps
 from django.db import transaction
 
 from apps.core import yaml_input
+from apps.core.errors import DomainError
 
 NAME_RE = re.compile(r"[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?\Z", re.ASCII)
 
 
-class ResourceError(Exception):
+class ResourceError(DomainError):
     """A resource document is invalid; the message names the field and the reason."""
+
+    code = "invalid"
+    status = 400
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         self.field = field
@@ -34,9 +38,15 @@ class ResourceError(Exception):
 class ResourceNotFound(ResourceError):
     """The named resource does not exist."""
 
+    code = "not_found"
+    status = 404
+
 
 class ResourceExists(ResourceError):
     """A resource of that kind and name exists and ``--force`` was not given."""
+
+    code = "already_exists"
+    status = 409
 
 
 Document = dict[str, Any]

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from apps.core.registry import ResourceError
 from apps.integrations import selectors, services
+from apps.integrations.errors import SyncDisabled
 from apps.integrations.models import Integration, SyncRun
 from apps.integrations.spec import IntegrationSpec, make_integration_spec
 
@@ -201,7 +202,7 @@ class IntegrationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         for name in queryset.values_list("name", flat=True):
             try:
                 outcome = services.integration_sync_request(actor=request.user, name=name)
-            except ResourceError as error:
+            except (ResourceError, SyncDisabled) as error:
                 refused.append(str(error))
                 continue
             if outcome == services.SyncQueued.NOT_QUEUED:

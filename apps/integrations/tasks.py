@@ -15,6 +15,7 @@ from apps.core.logcontext import bind_log_fields
 from apps.core.metrics import observe_sync
 from apps.core.registry import ResourceError
 from apps.integrations import jobs, selectors
+from apps.integrations.errors import SyncDisabled
 from apps.integrations.models import Integration, SyncRun
 from apps.integrations.services.sync import integration_sync
 
@@ -57,7 +58,7 @@ def sync_integration(self: Any, integration_id: int, trigger: str = "schedule") 
     started = time.perf_counter()
     try:
         outcome = integration_sync(name=name, trigger=trigger)
-    except ResourceError as error:  # deleted or disabled since it was queued
+    except (ResourceError, SyncDisabled) as error:  # deleted or disabled since it was queued
         log.info("sync of integration %s not run: %s", name, error)
         observe_sync("NOT_RUN", time.perf_counter() - started)
         return {"integration": name, "status": "NOT_RUN", "error_message": str(error)}

@@ -9,8 +9,9 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
 from apps.core.policies import integration_admin_required
-from apps.core.registry import ResourceError
+from apps.core.registry import ResourceNotFound
 from apps.integrations import selectors, services
+from apps.integrations.errors import SyncDisabled
 from apps.resources.models import AwsApp
 
 
@@ -46,10 +47,10 @@ def integration_sync_now(request: HttpRequest, name: str) -> HttpResponse:
     """Queue a sync now (audited by the service)."""
     try:
         queued = services.integration_sync_request(actor=request.user, name=name, trigger="admin")
-    except ResourceError as error:
-        if selectors.integration_by_name(name) is None:
-            raise Http404(str(error)) from None
-        messages.error(request, error.reason)
+    except ResourceNotFound as error:
+        raise Http404(str(error)) from None
+    except SyncDisabled as error:
+        messages.error(request, error.message)
     else:
         if queued == services.SyncQueued.NOT_QUEUED:
             messages.error(

@@ -14,13 +14,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.access.errors import AccessDenied
 from apps.access.requests.selectors import requestable_role_names, requestable_roles_for_app
+from apps.core.errors import DomainError, web_error_response
 from apps.core.policies import login_required
-from apps.core.ratelimit import RateLimited
 from apps.resources import services
 from apps.resources.errors import (
     NOT_FOUND_OR_NOT_ALLOWED,
     AppNotFound,
-    AuditUnavailable,
     IssuanceError,
     LaunchInputError,
 )
@@ -101,7 +100,8 @@ def _refused(request: HttpRequest, name: str) -> HttpResponse:
             "request_roles": _requestable_roles_for_app_name(request.user, name[:255]),
             "request_app": name[:255],
         },
-        status=403,
+        # The API's status for the same refusal (AppNotFound): never confirms what exists.
+        status=AppNotFound.status,
     )
 
 
@@ -170,38 +170,44 @@ def _launch_post(request: HttpRequest, name: str, target: LaunchTarget | None) -
             # The decision the view made for the form is the one issuance uses.
             decided=target.decided if target is not None else None,
         )
-    except (AccessDenied, AppNotFound) as exc:
-        if target is None:
-            return _refused(request, name)
-        return _launch_response(
-            request, target, _form_context(target, form, error=exc.message), status=403
-        )
-    except LaunchInputError as exc:
-        assert target is not None  # input is only checked for apps the user may see
-        return _launch_response(
-            request, target, _form_context(target, form, error=exc.message), status=400
-        )
-    except AuditUnavailable as exc:
-        return _launch_response(
-            request, target, _form_context(target, form, error=exc.message), status=503
-        )
-    except RateLimited as exc:
-        if target is None:
-            return _refused(request, name)
-        limited = _launch_response(
-            request, target, _form_context(target, form, error=exc.message), status=429
-        )
-        limited["Retry-After"] = str(exc.retry_after)
-        return limited
-    except IssuanceError as exc:
-        status = 503 if exc.retryable else 502
-        context = _form_context(target, form, error=exc.message, hint=exc.hint)
-        return _launch_response(request, target, context, status=status)
+    except DomainError as exc:
+        return _launch_error(request, name, target, form, exc)
     if getattr(request, "htmx", False):
         response = HttpResponse(status=204)
         response["HX-Redirect"] = launch.url
     else:
         response = HttpResponseRedirect(launch.url)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _launch_error(
+    request: HttpRequest,
+    name: str,
+    target: LaunchTarget | None,
+    form: LaunchForm,
+    error: DomainError,
+) -> HttpResponse:
+    """Launch's one mapping of the service's errors: the dialog with the error, at the error's
+    own status (the API answers the same one), or the refusal for an app the user cannot see."""
+    if target is None:
+        if isinstance(error, AccessDenied | AppNotFound):
+            return _refused(request, name)
+        # Rate limits and the like are answered before any app is judged (429 on the API for
+        # any name), so saying so here confirms nothing either.
+        return web_error_response(request, error)
+    hint = error.hint if isinstance(error, IssuanceError) else ""
+    is_htmx = bool(getattr(request, "htmx", False))
+    response = web_error_response(
+        request,
+        error,
+        template="resources/launch.html#dialog" if is_htmx else "resources/launch.html",
+        context={
+            "target": target,
+            "in_dialog": is_htmx,
+            **_form_context(target, form, error=error.message, hint=hint),
+        },
+    )
     response["Cache-Control"] = "no-store"
     return response
 
@@ -241,7 +247,7 @@ def app_pin(request: HttpRequest, name: str) -> HttpResponse:
     try:
         services.app_pin_set(actor=request.user, app_name=name, pinned=pinned)  # type: ignore[arg-type]
     except AppNotFound as exc:
-        return HttpResponse(exc.message, status=403, content_type="text/plain; charset=utf-8")
+        return web_error_response(request, exc)
     if getattr(request, "htmx", False):
         # Re-render the list with the filters the page is showing (sent via hx-include).
         return _listing_response(request, request.POST)

@@ -20,6 +20,7 @@ from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core import jobs
+from apps.core.errors import DomainError
 from apps.webhooks import payloads, signing
 from apps.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -27,12 +28,14 @@ log = logging.getLogger(__name__)
 USER_AGENT = "Rolegate-Webhooks/1"
 
 
-class WebhookInvalid(ValueError):
+class WebhookInvalid(DomainError, ValueError):
     """An endpoint that cannot be saved as given; the message says why."""
+
+    code = "invalid"
+    status = 400
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.message = message
 
 
 def _setting(name: str, default: int) -> int:

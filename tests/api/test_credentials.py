@@ -131,3 +131,38 @@ def test_credentials_need_a_token(launch_scenario: LaunchScenario) -> None:
     response = _credentials(ApiClient(), launch_scenario.app.name, launch_scenario.role_arn)
     assert response.status_code == 401
     assert not AuditEvent.objects.filter(event_type=ISSUED).exists()
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [
+        # AWS busy: retryable, 503 on both (the API said 502 before issue 19, the web 503).
+        ({"operation": "CreateSession", "status": 503, "count": 10}, 503, "aws_unavailable"),
+        # AWS refused (profile disabled): 502 on both.
+        (None, 502, "aws_error"),
+    ],
+    ids=["aws-busy", "aws-refused"],
+)
+def test_the_same_aws_failure_has_the_same_status_on_the_web_and_the_api(
+    launch_scenario: LaunchScenario,
+    token_for: Any,
+    fault: dict[str, Any] | None,
+    status: int,
+    code: str,
+) -> None:
+    from django.test import Client
+
+    scenario = launch_scenario
+    if fault is None:
+        scenario.ra.disable_profile(profileId=scenario.profile_arn.rsplit("/", 1)[1])
+    else:
+        scenario.sandbox.faults.fail(
+            fault["operation"], status=fault["status"], count=fault["count"]
+        )
+    api = _credentials(token_for(scenario.alice), scenario.app.name, scenario.role_arn)
+    web = Client()
+    web.force_login(scenario.alice)
+    page = web.post(f"/apps/{scenario.app.name}/launch", {"role": scenario.role_arn})
+    assert (api.status_code, api.json()["code"]) == (status, code), api.content[:300]
+    assert page.status_code == status
+    assert not AuditEvent.objects.filter(event_type=ISSUED, outcome="success").exists()

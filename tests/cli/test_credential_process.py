@@ -165,6 +165,13 @@ def test_missing_or_unreadable_login(stub_api: StubApi, cli_env: dict[str, str])
             "AccessDeniedException",
         ),
         (503, {"detail": "cannot record", "code": "audit_unavailable"}, 9, "cannot record"),
+        # AWS busy is 503 aws_unavailable (issue 19; 502 before): still the AWS exit code.
+        (503, {"detail": "AWS was busy (Throttling)", "code": "aws_unavailable"}, 8, "busy"),
+        (422, {"detail": "CA cannot sign", "code": "issuance_refused"}, 6, "CA cannot sign"),
+        (422, {"detail": "bad duration", "code": "invalid_request"}, 2, "bad duration"),
+        # A code answered with another status than its own counts for nothing.
+        (500, {"detail": "odd", "code": "app_not_found"}, 9, "proxy failed (HTTP 500): odd"),
+        (503, {"detail": "odd", "code": "aws_error"}, 9, "proxy failed (HTTP 503): odd"),
         (500, {"detail": "boom"}, 9, "the Rolegate proxy failed (HTTP 500): boom"),
         (500, b"<html>oops</html>", 9, "with something that is not the Rolegate API"),
         (404, b"<html>not here</html>", 9, "not the Rolegate API (check --proxy)"),

@@ -167,16 +167,17 @@ ROUTES: dict[str, Route] = {
     "metrics": Route(fixed("/metrics"), everyone(404)),  # off: no ROLEGATE_METRICS_TOKEN in tests
     # resources
     "": Route(fixed("/"), signed_in(200)),
+    # An app the persona may not use is 404 app_not_found, as on the API (issue 19).
     "apps/<str:name>/launch": Route(
         _launch,
-        get=like_user(("L", 403, 200, 403, 403, 403)),
-        post=like_user(("L", 403, "SIGNIN", 403, 403, 403)),
+        get=like_user(("L", 404, 200, 404, 404, 404)),
+        post=like_user(("L", 404, "SIGNIN", 404, 404, 404)),
         data=lambda world, persona: {"role": world.role_arn},
     ),
     "apps/<str:name>/pin": Route(
         _pin,
         get=signed_in(405),
-        post=like_user(("L", 403, "R:/", 403, 403, 403)),
+        post=like_user(("L", 404, "R:/", 404, 404, 404)),
         data=lambda world, persona: {"pinned": "1"},
     ),
     # accounts

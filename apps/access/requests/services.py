@@ -31,6 +31,7 @@ from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core.capabilities import ACCESS_ADMIN, has_capability
+from apps.core.errors import DomainError
 from apps.core.hooks import session_revocation
 from rbac.spec import format_duration, parse_duration
 
@@ -60,28 +61,34 @@ MAX_ROLES = 20
 TARGET = "access_request"
 
 
-class RequestInvalid(ValueError):
+class RequestInvalid(DomainError, ValueError):
     """Bad input (unknown role, missing reason, duration over policy); `message` is for users."""
+
+    code = "invalid_request"
+    status = 400
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.message = message
 
 
-class RequestNotFound(LookupError):
+class RequestNotFound(DomainError, LookupError):
     """No request with that id is visible to the actor."""
+
+    code = "request_not_found"
+    status = 404
 
     def __init__(self, message: str = "No such access request.") -> None:
         super().__init__(message)
-        self.message = message
 
 
-class RequestNotPending(ValueError):
+class RequestNotPending(DomainError, ValueError):
     """The request was already decided or has expired; the review changes nothing."""
+
+    code = "request_closed"
+    status = 409
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from apps.audit import events
 from apps.audit.services import audit_record
 from apps.core.jobs import task
 from apps.core.registry import ResourceError, ResourceExists, ResourceNotFound
+from apps.integrations.errors import SyncDisabled
 from apps.integrations.jobs import SYNC_INTEGRATION
 from apps.integrations.models import Integration, SyncRun
 from apps.integrations.spec import (
@@ -169,7 +170,7 @@ def integration_sync_request(*, actor: Any, name: str, trigger: str = "admin") -
         if integration is None:
             raise ResourceNotFound(f"integration {name!r} not found")
         if not integration.sync_enabled:
-            raise ResourceError(f"profile sync is disabled for integration {name!r}")
+            raise SyncDisabled(name)
         audit_record(
             event_type=events.INTEGRATION_SYNC_REQUESTED,
             actor=actor,

@@ -23,6 +23,7 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core.registry import ResourceError, ResourceNotFound
 from apps.integrations import aws
+from apps.integrations.errors import SyncDisabled
 from apps.integrations.models import Integration, SyncRun
 from apps.integrations.services.crl import crl_upload
 from apps.integrations.services.listing import (
@@ -362,13 +363,13 @@ def integration_sync(
     """Sync one integration's Roles Anywhere profiles into AWS apps; every call leaves a run row.
 
     Skips (with a SKIPPED row) when another sync of the integration holds the lock. Raises
-    ResourceNotFound for an unknown integration and ResourceError when its sync is disabled.
+    ResourceNotFound for an unknown integration and SyncDisabled when its sync is disabled.
     """
     integration = Integration.objects.filter(name=name).first()
     if integration is None:
         raise ResourceNotFound(f"integration {name!r} not found")
     if not integration.sync_enabled:
-        raise ResourceError(f"profile sync is disabled for integration {name!r}")
+        raise SyncDisabled(name)
     with sync_lock(integration.pk) as token:
         started = timezone.now()
         if token is None:

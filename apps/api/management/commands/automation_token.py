@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.api import automation, selectors
 from apps.api.scopes import SCOPES
+from apps.core.errors import command_errors
 
 
 class Command(BaseCommand):
@@ -56,7 +57,7 @@ class Command(BaseCommand):
         if owner is None:
             raise CommandError(f"no user is named {options['owner']!r}")
         scopes = [part for value in options["scopes"] for part in value.split(",") if part]
-        try:
+        with command_errors():  # TokenInvalid: its message, exit status 1
             issued = automation.automation_token_create(
                 actor=None,
                 name=options["name"],
@@ -64,8 +65,6 @@ class Command(BaseCommand):
                 scopes=scopes,
                 lifetime=timedelta(days=options["days"]),
             )
-        except automation.TokenInvalid as error:
-            raise CommandError(error.message) from None
         self.stderr.write(
             f'automation token "{issued.token.name}" created for {owner.get_username()} '
             f"({', '.join(issued.token.scopes)}), expires {issued.token.expires_at:%Y-%m-%d}; "

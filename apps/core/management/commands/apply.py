@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
 from apps.core.apply import format_plan, plan_apply, read_path
-from apps.core.registry import ResourceError
+from apps.core.errors import command_errors
 
 
 class Command(BaseCommand):
@@ -32,7 +32,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
+        with command_errors(" (nothing was written)"):
             documents = read_path(options["filename"])
             plan = plan_apply(
                 documents,
@@ -41,7 +41,5 @@ class Command(BaseCommand):
                 prune=options["prune"],
                 dry_run=options["dry_run"],
             )
-        except ResourceError as error:
-            raise CommandError(f"{error} (nothing was written)") from None
         for line in format_plan(plan, dry_run=options["dry_run"]):
             self.stdout.write(line)

@@ -8,7 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.core.apply import format_plan, plan_apply
-from apps.core.registry import ResourceError, apply_documents, load_documents
+from apps.core.errors import command_errors
+from apps.core.registry import apply_documents, load_documents
 
 
 class Command(BaseCommand):
@@ -30,7 +31,7 @@ class Command(BaseCommand):
             raise CommandError(f"cannot read {filename}: {error.strerror}") from None
         except UnicodeDecodeError:
             raise CommandError(f"{filename} is not UTF-8 text") from None
-        try:
+        with command_errors(" (nothing was written)"):
             documents = load_documents(text)
             if options["force"]:
                 # Replacing: report what really happened to each (created, updated, unchanged).
@@ -38,8 +39,6 @@ class Command(BaseCommand):
             else:
                 applied = apply_documents(documents, actor=None, force=False)
                 lines = [f'{kind} "{name}" has been created' for kind, name in applied]
-        except ResourceError as error:
-            raise CommandError(f"{error} (nothing was written)") from None
         for line in lines:
             if not line.startswith(" "):
                 self.stdout.write(line)

@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 import yaml
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from apps.core.registry import ResourceError, parse_reference
+from apps.core.errors import command_errors
+from apps.core.registry import parse_reference
 
 
 class Command(BaseCommand):
@@ -19,11 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=("yaml", "json"), default="yaml")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
+        with command_errors():
             kind, name = parse_reference(options["reference"])
             documents = [kind.get(name)] if name else kind.list()
-        except ResourceError as error:
-            raise CommandError(str(error)) from None
         if options["format"] == "json":
             payload: Any = documents[0] if name else documents
             self.stdout.write(json.dumps(payload, indent=2, sort_keys=False, default=str))

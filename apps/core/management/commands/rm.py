@@ -6,7 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.core.registry import ResourceError, parse_reference
+from apps.core.errors import command_errors
+from apps.core.registry import parse_reference
 
 
 class Command(BaseCommand):
@@ -16,11 +17,9 @@ class Command(BaseCommand):
         parser.add_argument("reference", help="KIND/NAME")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
+        with command_errors():
             kind, name = parse_reference(options["reference"])
             if not name:
                 raise CommandError("give KIND/NAME, e.g. role/example-read-only-access")
             kind.delete(name, actor=None)
-        except ResourceError as error:
-            raise CommandError(str(error)) from None
         self.stdout.write(f'{kind.kind} "{name}" has been deleted')

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.core.registry import ResourceError
+from apps.core.errors import command_errors
 from apps.integrations import services
 from apps.integrations.models import Integration, SyncRun
 
@@ -70,14 +70,13 @@ class Command(BaseCommand):
         for integration_name in names:
             bar = None if options["quiet"] else _ProgressBar(sys.stderr, integration_name)
             try:
-                outcome = services.integration_sync(
-                    name=integration_name,
-                    trigger=SyncRun.Trigger.COMMAND,
-                    progress=bar,
-                    allow_mass_delete=bool(options.get("allow_mass_delete")),
-                )
-            except ResourceError as error:
-                raise CommandError(str(error)) from None
+                with command_errors():
+                    outcome = services.integration_sync(
+                        name=integration_name,
+                        trigger=SyncRun.Trigger.COMMAND,
+                        progress=bar,
+                        allow_mass_delete=bool(options.get("allow_mass_delete")),
+                    )
             finally:
                 if bar is not None:
                     bar.close()
