@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import urllib3
@@ -32,7 +33,7 @@ from awsra.keys import (
     load_private_key,
 )
 from awsra.partitions import get_partition
-from awsra.signer import CreateSessionSigner
+from awsra.signer import SigningIdentity, prepare_create_session
 
 __all__ = [
     "ENDPOINT_ENV",
@@ -74,7 +75,13 @@ def resolve_endpoint(
         value = env.get(name, "").strip()
         if value:
             return _check_endpoint(value, name)
-    return get_partition(partition).rolesanywhere_endpoint(region, fips=use_fips(env))
+    return _regional_endpoint(region, partition, use_fips(env))
+
+
+@lru_cache(maxsize=256)
+def _regional_endpoint(region: str, partition: str, fips: bool) -> str:
+    # Validated and formatted once per (region, partition, FIPS): issuance asks every time.
+    return get_partition(partition).rolesanywhere_endpoint(region, fips=fips)
 
 
 def _parse_expiration(value: object) -> datetime:
@@ -130,8 +137,8 @@ def create_session_may_retry(error: TransientError) -> bool:
 
 def create_session(
     *,
-    certificate: CertificateInput,
-    private_key: PrivateKeyInput,
+    certificate: CertificateInput | None = None,
+    private_key: PrivateKeyInput | None = None,
     trust_anchor_arn: str,
     profile_arn: str,
     role_arn: str,
@@ -146,6 +153,7 @@ def create_session(
     http: urllib3.PoolManager | None = None,
     budget: float | None = None,
     clock: Callable[[], float] = time.monotonic,
+    identity: SigningIdentity | None = None,
 ) -> Credentials:
     """Exchange an X.509 certificate for temporary credentials with Roles Anywhere CreateSession.
 
@@ -154,7 +162,12 @@ def create_session(
     (`max_attempts` in all) with capped, jittered backoff, each attempt freshly signed. A read
     timeout is never retried (`create_session_may_retry`). `budget` caps the whole call,
     retries and backoff included, in seconds: each attempt's timeout shrinks to what is left.
+
+    Sign with `certificate`, `private_key` and `chain` (checked to belong together), or with
+    an `identity` whose key was generated with its leaf (see SigningIdentity), not both.
     """
+    if identity is not None and (certificate is not None or private_key is not None or chain):
+        raise TypeError("pass identity or certificate/private_key/chain, not both")
     trust_anchor = parse_trust_anchor_arn(trust_anchor_arn)
     base_url = resolve_endpoint(trust_anchor.region, trust_anchor.partition, endpoint_url, environ)
     if timeout <= 0:
@@ -162,7 +175,7 @@ def create_session(
     if budget is not None and budget <= 0:
         raise ValueError("budget must be positive")
     deadline = clock() + budget if budget is not None else None
-    prepared = CreateSessionSigner(
+    prepared = prepare_create_session(
         trust_anchor_arn=trust_anchor_arn,
         profile_arn=profile_arn,
         role_arn=role_arn,
@@ -170,9 +183,13 @@ def create_session(
         role_session_name=role_session_name,
         duration_seconds=duration_seconds,
     )
-    leaf = load_certificate(certificate)
-    key = load_private_key(private_key)
-    intermediates = load_certificates(chain)
+    if identity is None:
+        if certificate is None or private_key is None:
+            raise TypeError("create_session needs certificate and private_key, or identity")
+        identity = SigningIdentity.from_certificate(
+            load_certificate(certificate), load_private_key(private_key), load_certificates(chain)
+        )
+    signing_identity = identity
 
     def attempt() -> Credentials:
         attempt_timeout = timeout
@@ -181,7 +198,7 @@ def create_session(
             if attempt_timeout <= 0.05:
                 raise AwsTimeoutError("Timeout", "the time budget ran out before CreateSession")
         # Signed afresh per attempt (a new date), from the request prepared once above.
-        request = prepared.sign(leaf, key, intermediates)
+        request = prepared.sign_as(signing_identity)
         response = http_request(
             request.method,
             request.url,

@@ -4,8 +4,10 @@ certificate's private key (RSA PKCS#1 v1.5 or ECDSA DER, both over SHA-256)."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,9 +45,11 @@ __all__ = [
     "SESSION_NAME_RE",
     "CreateSessionSigner",
     "SignedRequest",
+    "SigningIdentity",
     "algorithm_for_key",
     "build_create_session_body",
     "certificate_header_value",
+    "prepare_create_session",
     "sign_create_session",
     "sign_request",
     "sign_string",
@@ -330,6 +334,9 @@ class CreateSessionSigner:
         "_canonical_head",
         "_payload_hash",
         "_region",
+        "_scope_tail",
+        "_tail",
+        "_tail_chain",
         "body",
         "content_type",
         "host",
@@ -379,6 +386,9 @@ class CreateSessionSigner:
             f"{method}\n{uri}\n{canonical_query}\n"
             f"content-type:{content_type}\nhost:{canonical_header_value(host)}\nx-amz-date:"
         )
+        self._scope_tail = f"/{self._region}/{SERVICE}/aws4_request"
+        self._tail = f"\n{_SIGNED}\n{self._payload_hash}"
+        self._tail_chain = f"\n{_SIGNED_CHAIN}\n{self._payload_hash}"
 
     def sign(
         self,
@@ -387,8 +397,124 @@ class CreateSessionSigner:
         chain: Sequence[x509.Certificate] = (),
         now: datetime | None = None,
     ) -> SignedRequest:
-        """Sign the prepared request with this certificate and key (they must match)."""
-        algorithm = algorithm_for_key(private_key)
+        """Sign the prepared request with this certificate and key (checked to match)."""
+        identity = SigningIdentity.from_certificate(certificate, private_key, chain)
+        return self.sign_as(identity, now)
+
+    def sign_as(self, identity: SigningIdentity, now: datetime | None = None) -> SignedRequest:
+        """Sign the prepared request as `identity` (no key check: see SigningIdentity)."""
+        amz_date = _amz_date(now)
+        headers = {
+            "Content-Type": self.content_type,
+            "Host": self.host,
+            "X-Amz-Date": amz_date,
+            "X-Amz-X509": identity.x509_value,
+        }
+        chain_value = identity.chain_value
+        if chain_value is None:
+            signed, tail = _SIGNED, self._tail
+        else:
+            headers["X-Amz-X509-Chain"] = chain_value
+            signed, tail = _SIGNED_CHAIN, self._tail_chain
+        canonical = f"{self._canonical_head}{amz_date}\n{identity.canonical_lines}{tail}"
+        scope = f"{amz_date[:8]}{self._scope_tail}"
+        digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        signature = identity.sign(
+            f"{identity.algorithm}\n{amz_date}\n{scope}\n{digest}".encode("ascii")
+        )
+        headers["Authorization"] = (
+            f"{identity.credential_prefix}{scope}, SignedHeaders={signed}, Signature={signature}"
+        )
+        return SignedRequest(method="POST", url=self.url, headers=headers, body=self.body)
+
+
+_SIGNED = "content-type;host;x-amz-date;x-amz-x509"
+_SIGNED_CHAIN = "content-type;host;x-amz-date;x-amz-x509;x-amz-x509-chain"
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_PKCS1V15 = padding.PKCS1v15()
+# (Unix second, its X-Amz-Date): signing at the clock's time formats each second once.
+_CLOCK_DATE: list[tuple[int, str]] = [(-1, "")]
+
+
+def _amz_date(now: datetime | None) -> str:
+    """X-Amz-Date of `now` (timezone-aware), or of the current second."""
+    if now is None:
+        second = int(time.time())
+        cached = _CLOCK_DATE[0]
+        if cached[0] == second:
+            return cached[1]
+        text = time.strftime(AMZ_DATE_FORMAT, time.gmtime(second))
+        _CLOCK_DATE[0] = (second, text)
+        return text
+    if now.tzinfo is None:
+        raise SignatureError("signing time must be timezone-aware")
+    return now.astimezone(UTC).strftime(AMZ_DATE_FORMAT)
+
+
+class SigningIdentity:
+    """What a CreateSession is signed as: a leaf's DER (its header value computed once), the
+    leaf's serial, its private key and the intermediates' DER.
+
+    The constructor does not compare the key with the certificate, nor parse the DER: it is
+    for a caller that generated the key and had the leaf made for it (Rolegate's issuance,
+    where the CA signs a certificate over the key it just generated), so they match by
+    construction and checking would only re-derive and compare a public key per call. Any
+    other certificate and key go through `from_certificate`, which refuses a mismatch, as
+    `CreateSessionSigner.sign`, `sign_request` and `create_session(certificate=...)` do.
+    """
+
+    __slots__ = (
+        "algorithm",
+        "canonical_lines",
+        "certificate_der",
+        "chain_der",
+        "chain_value",
+        "credential_prefix",
+        "private_key",
+        "serial",
+        "x509_value",
+    )
+
+    def __init__(
+        self,
+        *,
+        certificate_der: bytes,
+        serial: int,
+        private_key: PrivateKey,
+        chain_der: Sequence[bytes] = (),
+    ) -> None:
+        self.algorithm = algorithm_for_key(private_key)
+        if len(chain_der) > MAX_CHAIN_LENGTH:
+            raise SignatureError(
+                f"certificate chain has {len(chain_der)} certificates besides the leaf; "
+                f"Roles Anywhere accepts at most {MAX_CHAIN_LENGTH}"
+            )
+        self.certificate_der = bytes(certificate_der)
+        self.serial = serial
+        self.private_key = private_key
+        self.chain_der = tuple(bytes(der) for der in chain_der)
+        self.x509_value = base64.b64encode(self.certificate_der).decode("ascii")
+        lines = f"x-amz-x509:{self.x509_value}\n"
+        if self.chain_der:
+            self.chain_value: str | None = ",".join(
+                base64.b64encode(der).decode("ascii") for der in self.chain_der
+            )
+            lines += f"x-amz-x509-chain:{self.chain_value}\n"
+        else:
+            self.chain_value = None
+        self.canonical_lines = lines
+        self.credential_prefix = f"{self.algorithm} Credential={serial}/"
+
+    @classmethod
+    def from_certificate(
+        cls,
+        certificate: x509.Certificate,
+        private_key: PrivateKey,
+        chain: Sequence[x509.Certificate] = (),
+    ) -> SigningIdentity:
+        """The identity of a certificate and key from elsewhere, refusing a key that is not
+        the certificate's (the leaf itself is dropped from `chain`)."""
+        algorithm_for_key(private_key)
         if certificate.public_key() != private_key.public_key():
             raise SignatureError("the private key does not match the certificate's public key")
         intermediates = [cert for cert in chain if cert != certificate]
@@ -397,35 +523,45 @@ class CreateSessionSigner:
                 f"certificate chain has {len(intermediates)} certificates besides the leaf; "
                 f"Roles Anywhere accepts at most {MAX_CHAIN_LENGTH}"
             )
-        when = now if now is not None else datetime.now(UTC)
-        if when.tzinfo is None:
-            raise SignatureError("signing time must be timezone-aware")
-        amz_date = when.astimezone(UTC).strftime(AMZ_DATE_FORMAT)
-        x509_value = base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode(
-            "ascii"
+        return cls(
+            certificate_der=certificate.public_bytes(serialization.Encoding.DER),
+            serial=certificate.serial_number,
+            private_key=private_key,
+            chain_der=[cert.public_bytes(serialization.Encoding.DER) for cert in intermediates],
         )
-        headers = {
-            "Content-Type": self.content_type,
-            "Host": self.host,
-            "X-Amz-Date": amz_date,
-            "X-Amz-X509": x509_value,
-        }
-        if intermediates:
-            chain_value = ",".join(certificate_header_value(c) for c in intermediates)
-            headers["X-Amz-X509-Chain"] = chain_value
-            signed = "content-type;host;x-amz-date;x-amz-x509;x-amz-x509-chain"
-            chain_line = f"x-amz-x509-chain:{chain_value}\n"
-        else:
-            signed = "content-type;host;x-amz-date;x-amz-x509"
-            chain_line = ""
-        canonical = (
-            f"{self._canonical_head}{amz_date}\nx-amz-x509:{x509_value}\n{chain_line}\n"
-            f"{signed}\n{self._payload_hash}"
-        )
-        scope = f"{amz_date[:8]}/{self._region}/{SERVICE}/aws4_request"
-        signature = sign_string(private_key, string_to_sign(algorithm, amz_date, scope, canonical))
-        headers["Authorization"] = (
-            f"{algorithm} Credential={certificate.serial_number}/{scope}, "
-            f"SignedHeaders={signed}, Signature={signature}"
-        )
-        return SignedRequest(method="POST", url=self.url, headers=headers, body=self.body)
+
+    def sign(self, data: bytes) -> str:
+        """The lowercase hex SHA-256 signature of `data` with the identity's key."""
+        key = self.private_key
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            return key.sign(data, _ECDSA_SHA256).hex()
+        return key.sign(data, _PKCS1V15, hashes.SHA256()).hex()
+
+    def __repr__(self) -> str:  # never the key
+        return f"SigningIdentity(serial={self.serial}, chain={len(self.chain_der)})"
+
+
+@lru_cache(maxsize=1024, typed=True)
+def prepare_create_session(
+    *,
+    trust_anchor_arn: str,
+    profile_arn: str,
+    role_arn: str,
+    endpoint_url: str,
+    role_session_name: str | None = None,
+    duration_seconds: int | None = None,
+    content_type: str = "application/json",
+) -> CreateSessionSigner:
+    """A `CreateSessionSigner` for these fields, built once and reused: issuance sends the
+    same (anchor, profile, role, endpoint, session name, duration) again and again, so the
+    body, its hash and the header layout are not rebuilt per call. The signer holds no
+    secret (ARNs, URL, body) and is never changed after it is built."""
+    return CreateSessionSigner(
+        trust_anchor_arn=trust_anchor_arn,
+        profile_arn=profile_arn,
+        role_arn=role_arn,
+        endpoint_url=endpoint_url,
+        role_session_name=role_session_name,
+        duration_seconds=duration_seconds,
+        content_type=content_type,
+    )

@@ -94,23 +94,39 @@ class CertificateAuthority(models.Model):
 
 
 class LeafCertificate(models.Model):
-    """A leaf the CA signed: enough to name it in audit events and revoke it; never its key."""
+    """A leaf the CA signed: enough to name it in audit events and revoke it; never its key.
+
+    One row per credential issuance, so every index is paid on the issuance path. Kept: the
+    serial (revocation and audit look leaves up by it), `issued_at` (the admin list's order
+    and date filter) and, for the CRL, revoked leaves by CA, an index only revoked rows enter
+    (none on insert). Dropped in 0002 as no query used them: subject, purpose, the CA foreign
+    key and `revoked_at` on their own, and the pattern-ops copies PostgreSQL keeps for text
+    indexes (the admin's search is a substring match no b-tree serves).
+    """
 
     serial_hex = models.CharField(max_length=40, unique=True)
-    subject_cn = models.CharField(max_length=200, db_index=True)
-    purpose = models.CharField(max_length=64, db_index=True)
+    subject_cn = models.CharField(max_length=200)
+    purpose = models.CharField(max_length=64)
     authority = models.ForeignKey(
-        CertificateAuthority, on_delete=models.PROTECT, related_name="issued"
+        CertificateAuthority, on_delete=models.PROTECT, related_name="issued", db_index=False
     )
     issued_at = models.DateTimeField(db_index=True)
     not_before = models.DateTimeField()
     not_after = models.DateTimeField()
     actor_name = models.CharField(max_length=200, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
     revocation_reason = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ("-issued_at", "-id")
+        indexes = [
+            # The CRL: a CA's revoked leaves in revocation order (services._write_crl).
+            models.Index(
+                fields=["authority", "revoked_at"],
+                condition=Q(revoked_at__isnull=False),
+                name="leaf_revoked_by_authority",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.serial_hex} CN={self.subject_cn} ({self.purpose})"

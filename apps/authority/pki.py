@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidTag
@@ -237,6 +238,46 @@ def _der_time(moment: datetime) -> bytes:
 
 
 _CN_OID = _der(0x06, bytes.fromhex("550403"))  # 2.5.4.3 commonName
+# SubjectPublicKeyInfo of a P-256 key up to its point: SEQUENCE { AlgorithmIdentifier
+# { id-ecPublicKey, prime256v1 }, BIT STRING (0 unused bits) }; the 65-byte uncompressed point
+# follows. The same bytes `public_bytes(DER, SubjectPublicKeyInfo)` writes (tests compare).
+_P256_SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")
+
+
+def p256_spki(key: ec.EllipticCurvePrivateKey) -> bytes:
+    """The DER SubjectPublicKeyInfo of a P-256 key's public half."""
+    point = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return _P256_SPKI_PREFIX + point
+
+
+@lru_cache(maxsize=4096)
+def _subject_der(subject_cn: str) -> bytes:
+    """Name { RDN { CN = subject_cn (UTF8String) } }: a user's CN repeats, so it is cached."""
+    return _der(0x30, _der(0x31, _der(0x30, _CN_OID + _der(0x0C, subject_cn.encode("utf-8")))))
+
+
+def _validity_der(not_before: datetime, not_after: datetime) -> bytes:
+    return _der(0x30, _der_time(not_before) + _der_time(not_after))
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """An issued leaf as its DER bytes, with the fields issuance reads without parsing it.
+
+    `certificate()` parses the DER for callers that need a `cryptography` object; issuance
+    itself sends the DER (base64) and records the serial and validity, so it never does.
+    """
+
+    der: bytes
+    serial: int
+    not_before: datetime
+    not_after: datetime
+
+    def certificate(self) -> x509.Certificate:
+        """The leaf parsed by `cryptography` (not cached: callers that need it keep it)."""
+        return x509.load_der_x509_certificate(self.der)
 
 
 @dataclass(frozen=True)
@@ -254,6 +295,12 @@ class LeafTemplate:
     issuer: bytes
     extensions: bytes
     ec_signature: bool
+    # The CA certificate's own end, read once (leaves never outlive it).
+    ca_not_after: datetime
+    # The last validity encoded: issuances in the same second with the same TTL share it.
+    _last_validity: list[tuple[datetime, datetime, bytes]] = field(
+        default_factory=list, compare=False, repr=False
+    )
 
     @classmethod
     def for_signer(cls, signer: Signer) -> LeafTemplate:
@@ -273,7 +320,20 @@ class LeafTemplate:
             issuer=issuer,
             extensions=extensions,
             ec_signature=isinstance(signer.private_key, ec.EllipticCurvePrivateKey),
+            ca_not_after=signer.certificate.not_valid_after_utc,
         )
+
+    def validity(self, not_before: datetime, not_after: datetime) -> bytes:
+        """The Validity DER, reused while the times stay the same (one entry, per second)."""
+        last = self._last_validity
+        if last:
+            cached = last[0]
+            if cached[0] == not_before and cached[1] == not_after:
+                return cached[2]
+        encoded = _validity_der(not_before, not_after)
+        # One tuple swapped in whole: a concurrent reader sees the old entry or the new one.
+        last[:] = [(not_before, not_after, encoded)]
+        return encoded
 
     def tbs(
         self,
@@ -285,20 +345,20 @@ class LeafTemplate:
         spki: bytes,
     ) -> bytes:
         """The to-be-signed certificate's DER."""
-        subject = _der(
-            0x30, _der(0x31, _der(0x30, _CN_OID + _der(0x0C, subject_cn.encode("utf-8"))))
-        )
-        validity = _der(0x30, _der_time(not_before) + _der_time(not_after))
         return _der(
             0x30,
-            self.version
-            + _der_integer(serial)
-            + self.signature_algorithm
-            + self.issuer
-            + validity
-            + subject
-            + spki
-            + self.extensions,
+            b"".join(
+                (
+                    self.version,
+                    _der_integer(serial),
+                    self.signature_algorithm,
+                    self.issuer,
+                    self.validity(not_before, not_after),
+                    _subject_der(subject_cn),
+                    spki,
+                    self.extensions,
+                )
+            ),
         )
 
 
@@ -309,12 +369,13 @@ def build_leaf(
     serial: int,
     now: datetime,
     ttl: timedelta,
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+) -> tuple[Leaf, ec.EllipticCurvePrivateKey]:
     """A fresh P-256 key and a leaf: CN only, KU digitalSignature, CA:false, SHA-256.
 
     The validity ends at ``now + ttl`` but never after the CA's own expiry, so a leaf never
     outlives the certificate that vouches for it. Assembled from the CA's template and signed
     once; the same bytes `build_leaf_with_builder` makes (tests/authority compare them).
+    Returned as DER (`Leaf`): parsing it back is left to callers that need an object.
     """
     return assemble_leaf(
         signer,
@@ -334,32 +395,42 @@ def assemble_leaf(
     now: datetime,
     ttl: timedelta,
     key: ec.EllipticCurvePrivateKey,
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+) -> tuple[Leaf, ec.EllipticCurvePrivateKey]:
     """`build_leaf` for a given key (the template path; tests compare it with the builder's)."""
-    ca_not_after = _check_leaf(signer, now)
+    template = signer.leaf_template
+    ca_not_after = template.ca_not_after
+    if ca_not_after <= now:
+        _check_leaf(signer, now)  # raises, with the message operators see
     if not 1 <= len(subject_cn) <= 64:
         # The same refusal as x509.NameAttribute's (RFC 5280's ub-common-name).
         raise ValueError(f"Attribute's length must be >= 1 and <= 64, but it was {len(subject_cn)}")
     if serial <= 0 or serial.bit_length() > 159:
         raise ValueError("The serial number should be positive and fit in 20 octets")
-    template = signer.leaf_template
-    spki = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    if isinstance(key.curve, ec.SECP256R1):
+        spki = p256_spki(key)
+    else:
+        spki = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    not_before = (now - CLOCK_SKEW).replace(microsecond=0)
+    not_after = min(now + ttl, ca_not_after).replace(microsecond=0)
     tbs = template.tbs(
         serial=serial,
-        not_before=(now - CLOCK_SKEW).replace(microsecond=0),
-        not_after=min(now + ttl, ca_not_after).replace(microsecond=0),
+        not_before=not_before,
+        not_after=not_after,
         subject_cn=subject_cn,
         spki=spki,
     )
     ca_key = signer.private_key
     if isinstance(ca_key, ec.EllipticCurvePrivateKey):
-        signature = ca_key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+        signature = ca_key.sign(tbs, _ECDSA_SHA256)
     else:
         signature = ca_key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
     der = _der(0x30, tbs + template.signature_algorithm + _der(0x03, b"\x00" + signature))
-    return x509.load_der_x509_certificate(der), key
+    return Leaf(der=der, serial=serial, not_before=not_before, not_after=not_after), key
+
+
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
 def build_crl(

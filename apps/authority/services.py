@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any, Literal
 
 from cryptography import x509
@@ -25,6 +27,7 @@ from apps.authority.models import CertificateAuthority, LeafCertificate
 from apps.authority.pki import CaKeyError
 from apps.core.errors import DomainError
 from apps.core.hooks import notify_crl_changed
+from awsra.signer import SigningIdentity
 
 __all__ = [
     "MAX_LEAF_TTL",
@@ -63,9 +66,14 @@ class RotationError(DomainError):
 
 @dataclass(frozen=True)
 class IssuedCertificate:
-    """A freshly issued leaf certificate and its key (in memory only; never persisted)."""
+    """A freshly issued leaf certificate and its key (in memory only; never persisted).
 
-    certificate: x509.Certificate
+    The leaf is kept as the DER the CA signed (`der`); `certificate` parses it on first use,
+    for callers that need a `cryptography` object. Issuance signs CreateSession with
+    `identity`, which needs neither the parse nor a key comparison (see SigningIdentity).
+    """
+
+    der: bytes
     private_key: ec.EllipticCurvePrivateKey
     chain: tuple[x509.Certificate, ...]
     serial: int
@@ -75,9 +83,35 @@ class IssuedCertificate:
     def __repr__(self) -> str:  # the default repr would not show the key, but be explicit
         return f"IssuedCertificate(serial_hex={self.serial_hex!r}, not_after={self.not_after!r})"
 
+    @cached_property
+    def certificate(self) -> x509.Certificate:
+        """The leaf parsed by `cryptography`."""
+        return x509.load_der_x509_certificate(self.der)
+
+    @cached_property
+    def identity(self) -> SigningIdentity:
+        """What CreateSession signs with: the leaf's DER, its key and the chain.
+
+        Built without comparing the key with the certificate: the authority generated this
+        key and signed this leaf for it a moment ago (`certificate_issue`), so they match by
+        construction. Keys from anywhere else go through `SigningIdentity.from_certificate`.
+        """
+        return SigningIdentity(
+            certificate_der=self.der,
+            serial=self.serial,
+            private_key=self.private_key,
+            chain_der=tuple(c.public_bytes(serialization.Encoding.DER) for c in self.chain),
+        )
+
     def certificate_pem(self) -> str:
         """The leaf certificate as PEM."""
-        return self.certificate.public_bytes(serialization.Encoding.PEM).decode()
+        return _pem(self.der)
+
+
+def _pem(der: bytes) -> str:
+    body = base64.encodebytes(der).decode("ascii").replace("\n", "")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
 
 
 # --- signer cache --------------------------------------------------------------------------
@@ -261,29 +295,30 @@ def certificate_issue(
         # X.509 times have whole seconds; truncating keeps the row equal to the certificate.
         now = timezone.now().replace(microsecond=0)
         serial = pki.random_serial()
-        certificate, leaf_key = pki.build_leaf(
+        leaf, leaf_key = pki.build_leaf(
             signer, subject_cn=subject_cn, serial=serial, now=now, ttl=ttl
         )
+        serial_hex = pki.serial_to_hex(serial)
         recorded = _record_leaf(
             authority_id=authority.pk,
             authority_key_id=authority.key_id,
-            serial_hex=pki.serial_to_hex(serial),
+            serial_hex=serial_hex,
             subject_cn=subject_cn,
             purpose=purpose,
             issued_at=now,
-            not_before=certificate.not_valid_before_utc,
-            not_after=certificate.not_valid_after_utc,
+            not_before=leaf.not_before,
+            not_after=leaf.not_after,
             actor_name=actor_name[:200],
         )
         if recorded:
             _ACTIVE_HINT[0] = authority
             return IssuedCertificate(
-                certificate=certificate,
+                der=leaf.der,
                 private_key=leaf_key,
                 chain=(),
                 serial=serial,
-                serial_hex=pki.serial_to_hex(serial),
-                not_after=certificate.not_valid_after_utc,
+                serial_hex=serial_hex,
+                not_after=leaf.not_after,
             )
         # The CA we signed with is no longer active (a rotation in another process, or a
         # rolled-back test row): drop the hint and sign again with the one that is.

@@ -407,9 +407,7 @@ def _exchange(
     details = signed.details
     try:
         credentials = awsra.create_session(
-            certificate=signed.leaf.certificate,
-            private_key=signed.leaf.private_key,
-            chain=signed.leaf.chain,
+            identity=signed.leaf.identity,  # its key was made with the leaf: no re-check
             trust_anchor_arn=app.integration.trust_anchor_arn,
             profile_arn=app.profile_arn,
             role_arn=role_arn,

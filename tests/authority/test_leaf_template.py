@@ -70,31 +70,47 @@ def test_template_leaf_equals_builder_leaf(
 ) -> None:
     signer = _signer(key_type, validity=timedelta(days=365 * 30))
     key = ec.generate_private_key(ec.SECP256R1())
-    fast, fast_key = pki.assemble_leaf(
+    leaf, fast_key = pki.assemble_leaf(
         signer, subject_cn=subject_cn, serial=serial, now=now, ttl=ttl, key=key
     )
     reference, _ = pki.build_leaf_with_builder(
         signer, subject_cn=subject_cn, serial=serial, now=now, ttl=ttl, key=key
     )
     assert fast_key is key
+    # The leaf is its DER; parsed by cryptography it is the builder's certificate, field by
+    # field, and the fields issuance reads without parsing agree with the parsed ones.
+    fast = x509.load_der_x509_certificate(leaf.der)
     assert fast.tbs_certificate_bytes == reference.tbs_certificate_bytes
     assert _fields(fast) == _fields(reference)
+    assert (leaf.serial, leaf.not_before, leaf.not_after) == (
+        reference.serial_number,
+        reference.not_valid_before_utc,
+        reference.not_valid_after_utc,
+    )
+    assert leaf.certificate() == fast
     fast.verify_directly_issued_by(signer.certificate)
-    # Re-parsed from its own DER (not the object we built), it is still the same certificate.
-    again = x509.load_der_x509_certificate(fast.public_bytes(serialization.Encoding.DER))
-    assert _fields(again) == _fields(reference)
+    # Its DER is what cryptography writes back for it (no non-canonical encoding hides in it).
+    assert fast.public_bytes(serialization.Encoding.DER) == leaf.der
+    # The second leaf of the same second reuses the encoded validity: still the same bytes.
+    again, _ = pki.assemble_leaf(
+        signer, subject_cn=subject_cn, serial=serial, now=now, ttl=ttl, key=key
+    )
+    assert x509.load_der_x509_certificate(again.der).tbs_certificate_bytes == (
+        reference.tbs_certificate_bytes
+    )
 
 
 def test_validity_crossing_2050_switches_to_generalized_time() -> None:
     signer = _signer("ecdsa-p256", validity=timedelta(days=365 * 40))
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime(2049, 12, 31, 23, 59, 0, tzinfo=UTC)
-    fast, _ = pki.assemble_leaf(
+    leaf, _ = pki.assemble_leaf(
         signer, subject_cn="c", serial=9, now=now, ttl=timedelta(minutes=5), key=key
     )
     reference, _ = pki.build_leaf_with_builder(
         signer, subject_cn="c", serial=9, now=now, ttl=timedelta(minutes=5), key=key
     )
+    fast = leaf.certificate()
     assert fast.not_valid_after_utc.year == 2050
     assert fast.tbs_certificate_bytes == reference.tbs_certificate_bytes
 
@@ -121,9 +137,10 @@ def test_template_leaf_refuses_what_the_builder_refuses() -> None:
 def test_template_leaf_signs_a_create_session_the_verifier_accepts() -> None:
     signer = _signer("ecdsa-p256")
     now = datetime.now(UTC).replace(microsecond=0)
-    leaf, key = pki.build_leaf(
+    built, key = pki.build_leaf(
         signer, subject_cn="alice", serial=pki.random_serial(), now=now, ttl=timedelta(minutes=5)
     )
+    leaf = built.certificate()
     signed = awsra_signer.sign_create_session(
         certificate=leaf,
         private_key=key,
@@ -143,3 +160,23 @@ def test_template_leaf_signs_a_create_session_the_verifier_accepts() -> None:
     assert verified.serial == leaf.serial_number
     assert verified.certificate == leaf
     assert verified.role_arn == ROLE
+
+
+@pytest.mark.parametrize("curve", [ec.SECP256R1(), ec.SECP384R1()], ids=["p256", "p384"])
+def test_leaf_public_key_info_is_what_cryptography_writes(curve: ec.EllipticCurve) -> None:
+    signer = _signer("ecdsa-p256")
+    key = ec.generate_private_key(curve)
+    leaf, _ = pki.assemble_leaf(
+        signer, subject_cn="k", serial=7, now=NOW, ttl=timedelta(minutes=1), key=key
+    )
+    expected = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    assert (
+        leaf.certificate()
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        == expected
+    )
+    if isinstance(curve, ec.SECP256R1):
+        assert pki.p256_spki(key) == expected

@@ -65,9 +65,10 @@ def test_rsa_3072_key_type_and_unknown_type() -> None:
 def test_leaf_profile_field_by_field() -> None:
     signer = make_signer()
     serial = pki.random_serial()
-    leaf, key = pki.build_leaf(
+    built, key = pki.build_leaf(
         signer, subject_cn="alice", serial=serial, now=NOW, ttl=timedelta(minutes=1)
     )
+    leaf = built.certificate()
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     assert isinstance(key.curve, ec.SECP256R1)
     assert leaf.public_key() == key.public_key()
@@ -108,7 +109,8 @@ def test_leaf_never_outlives_its_ca() -> None:
     leaf, _ = pki.build_leaf(
         signer, subject_cn="a", serial=1, now=ca_end - timedelta(seconds=20), ttl=timedelta(hours=1)
     )
-    assert leaf.not_valid_after_utc == ca_end
+    assert leaf.not_after == ca_end
+    assert leaf.certificate().not_valid_after_utc == ca_end
     with pytest.raises(CaKeyError, match="expired"):
         pki.build_leaf(signer, subject_cn="a", serial=2, now=ca_end, ttl=timedelta(minutes=1))
 

@@ -9,10 +9,12 @@ from typing import Any
 
 import boto3
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
 import awsra
 from apps.authority import selectors, services
 from apps.authority.services import IssuedCertificate
+from awsra.signer import SigningIdentity
 from sandbox.seed import GUIDE_TRUST_POLICY
 
 pytestmark = pytest.mark.django_db
@@ -125,3 +127,28 @@ def test_imported_crl_refuses_the_revoked_leaf_only(aws: Aws) -> None:
     with pytest.raises(awsra.AccessDeniedError, match="revoked"):
         aws.exchange(revoked)
     aws.exchange(kept)
+
+
+def test_the_issuance_signing_path_is_accepted_and_a_wrong_key_is_not(aws: Aws) -> None:
+    # What the credential issuance sends: the leaf's DER and its key as a SigningIdentity,
+    # signed without re-comparing the key (the CA made the pair); AWS still checks the
+    # signature, so an identity whose key is not the leaf's gets nothing.
+    leaf = issue("alice")
+    fields = {
+        "trust_anchor_arn": aws.anchor_arn,
+        "profile_arn": aws.profile_arn,
+        "role_arn": aws.role_arn,
+        "endpoint_url": aws.url,
+        "max_attempts": 1,
+    }
+    credentials = awsra.create_session(identity=leaf.identity, **fields)
+    assert credentials.access_key_id and credentials.session_token
+    wrong = SigningIdentity(
+        certificate_der=leaf.der,
+        serial=leaf.serial,
+        private_key=ec.generate_private_key(ec.SECP256R1()),
+    )
+    with pytest.raises(awsra.AccessDeniedError):
+        awsra.create_session(identity=wrong, **fields)
+    with pytest.raises(TypeError, match="not both"):
+        awsra.create_session(identity=leaf.identity, certificate=leaf.certificate, **fields)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import time_machine
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from django.core.checks import run_checks
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -52,7 +53,21 @@ def test_issued_certificate_value_and_row() -> None:
     assert issued.serial_hex == f"{issued.serial:032x}" and issued.serial_hex.islower()
     assert issued.not_after == issued.certificate.not_valid_after_utc
     assert issued.private_key.public_key() == issued.certificate.public_key()
+    assert issued.certificate.public_bytes(serialization.Encoding.DER) == issued.der
+    assert (
+        issued.certificate_pem()
+        == issued.certificate.public_bytes(serialization.Encoding.PEM).decode()
+    )
+    # The signing identity is the leaf as issued (its DER, serial and key), no chain.
+    identity = issued.identity
+    assert (identity.certificate_der, identity.serial, identity.private_key) == (
+        issued.der,
+        issued.serial,
+        issued.private_key,
+    )
+    assert identity.chain_der == () and identity.chain_value is None
     assert "PRIVATE" not in repr(issued) and issued.serial_hex in repr(issued)
+    assert "PRIVATE" not in repr(identity)
     with pytest.raises(dataclasses_frozen_error()):
         issued.serial = 1  # type: ignore[misc]
     row = LeafCertificate.objects.get(serial_hex=issued.serial_hex)

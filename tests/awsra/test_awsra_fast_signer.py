@@ -15,11 +15,17 @@ from datetime import UTC, datetime
 
 import pytest
 from botocore.awsrequest import AWSRequest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from iam_rolesanywhere_session import IAMRolesAnywhereSigner
 
 from awsra.errors import SignatureError
-from awsra.signer import CreateSessionSigner, sign_create_session
+from awsra.signer import (
+    CreateSessionSigner,
+    SigningIdentity,
+    prepare_create_session,
+    sign_create_session,
+)
 from awsra.verifier import verify_request
 from tests.awsra.awsra_support import (
     ENVOY_RSA_CERT,
@@ -178,3 +184,173 @@ def test_refuses_a_key_that_is_not_the_certificates() -> None:
             endpoint_url=ENDPOINTS[0],
             duration_seconds=60,
         )
+
+
+# --- the issuance path: a SigningIdentity (leaf DER, key, chain DER) and sign_as -------------
+
+
+def _identity(certificate, key, chain=()) -> SigningIdentity:
+    """What issuance builds: the DER and serial it has, no parse and no key comparison."""
+    return SigningIdentity(
+        certificate_der=certificate.public_bytes(serialization.Encoding.DER),
+        serial=certificate.serial_number,
+        private_key=key,
+        chain_der=[c.public_bytes(serialization.Encoding.DER) for c in chain],
+    )
+
+
+def _fields(endpoint: str, **extra):
+    return {
+        "trust_anchor_arn": TRUST_ANCHOR_ARN,
+        "profile_arn": PROFILE_ARN,
+        "role_arn": ROLE_ARN,
+        "endpoint_url": endpoint,
+        **extra,
+    }
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("with_chain", [False, True])
+@pytest.mark.parametrize(("session_name", "duration"), [(None, None), ("alice", 900)])
+def test_sign_as_equals_sign_create_session_byte_for_byte(
+    endpoint: str, with_chain: bool, session_name: str | None, duration: int | None
+) -> None:
+    pki = make_pki("rsa")  # deterministic signatures: every byte comparable
+    chain = [pki.intermediate] if with_chain else []
+    fields = _fields(endpoint, role_session_name=session_name, duration_seconds=duration)
+    fast = prepare_create_session(**fields).sign_as(_identity(pki.leaf, pki.leaf_key, chain), WHEN)
+    general = sign_create_session(
+        certificate=pki.leaf, private_key=pki.leaf_key, chain=chain, now=WHEN, **fields
+    )
+    assert (fast.method, fast.url, fast.body) == (general.method, general.url, general.body)
+    assert list(fast.headers.items()) == list(general.headers.items())
+
+
+@pytest.mark.parametrize("with_chain", [False, True])
+def test_sign_as_with_the_vector_certificates_equals_the_general_signer(with_chain: bool) -> None:
+    # The general signer reproduces the §2.9 RSA vectors bit for bit (test_awsra_vectors.py).
+    chain = [ENVOY_RSA_CHAIN] if with_chain else []
+    fields = _fields(ENDPOINTS[0], duration_seconds=3600)
+    fast = prepare_create_session(**fields).sign_as(
+        _identity(ENVOY_RSA_CERT, ENVOY_RSA_KEY, chain), WHEN
+    )
+    general = sign_create_session(
+        certificate=ENVOY_RSA_CERT, private_key=ENVOY_RSA_KEY, chain=chain, now=WHEN, **fields
+    )
+    assert list(fast.headers.items()) == list(general.headers.items())
+
+
+@pytest.mark.parametrize("kind", ["ec", "p384", "rsa"])
+@pytest.mark.parametrize("with_chain", [False, True])
+def test_sign_as_verifies_with_both_verifiers(kind: str, with_chain: bool) -> None:
+    pki = make_pki(kind)
+    chain = [pki.intermediate] if with_chain else []
+    prepared = prepare_create_session(**_fields(ENDPOINTS[1], role_session_name="alice"))
+    fast = prepared.sign_as(_identity(pki.leaf, pki.leaf_key, chain), WHEN)
+    general = sign_create_session(
+        certificate=pki.leaf,
+        private_key=pki.leaf_key,
+        chain=chain,
+        now=WHEN,
+        **_fields(ENDPOINTS[1], role_session_name="alice"),
+    )
+    for name in general.headers:
+        if name != "Authorization":
+            assert fast.headers[name] == general.headers[name]
+    assert fast.headers.keys() == general.headers.keys()
+    verified = verify_request(
+        method="POST",
+        path="/sessions",
+        query_string="",
+        headers=fast.headers,
+        body=fast.body,
+        now=WHEN,
+    )
+    assert verified.serial == pki.leaf.serial_number
+    assert verified.chain == chain
+    assert minimal_verify("POST", fast.url, fast.headers, fast.body) == pki.leaf.serial_number
+
+
+def test_sign_as_at_the_clock_time_is_dated_now_and_verifies() -> None:
+    pki = make_pki("ec")
+    before = datetime.now(UTC).replace(microsecond=0)
+    signed = prepare_create_session(**_fields(ENDPOINTS[0])).sign_as(
+        _identity(pki.leaf, pki.leaf_key)
+    )
+    after = datetime.now(UTC)
+    when = datetime.strptime(signed.headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    assert before <= when <= after
+    verify_request(
+        method="POST", path="/sessions", query_string="", headers=signed.headers, body=signed.body
+    )
+
+
+@pytest.mark.parametrize("kind", ["rsa", "ec"])
+def test_sign_as_is_the_request_the_independent_library_makes(kind: str) -> None:
+    pki = make_pki(kind)
+    prepared = prepare_create_session(
+        **_fields(ENDPOINTS[0], duration_seconds=3600, content_type="application/x-amz-json-1.0")
+    )
+    library = IAMRolesAnywhereSigner(
+        certificate=pki.leaf_pem, private_key=pki.leaf_key_pem, region="us-east-1"
+    )
+    request = AWSRequest(
+        method="POST",
+        url=prepared.url,
+        data=prepared.body,
+        headers={"Content-Type": prepared.content_type},
+    )
+    library.add_auth(request)
+    theirs = dict(request.headers.items())
+    when = datetime.strptime(theirs["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    ours = prepared.sign_as(_identity(pki.leaf, pki.leaf_key), when).headers
+    assert base64.b64decode(ours["X-Amz-X509"]) == base64.b64decode(theirs["X-Amz-X509"])
+    their_auth, our_auth = theirs["Authorization"], ours["Authorization"]
+    assert our_auth.split(", Signature=")[0] == their_auth.split(", Signature=")[0]
+    if kind == "rsa":
+        assert our_auth == their_auth
+    else:  # ECDSA: both signatures verify over the same request
+        for headers in (ours, {**ours, "Authorization": their_auth}):
+            verify_request(
+                method="POST",
+                path="/sessions",
+                query_string="",
+                headers=headers,
+                body=prepared.body,
+                now=when,
+            )
+
+
+def test_prepared_signers_are_reused_per_request_shape() -> None:
+    first = prepare_create_session(**_fields(ENDPOINTS[0], duration_seconds=900))
+    assert prepare_create_session(**_fields(ENDPOINTS[0], duration_seconds=900)) is first
+    assert prepare_create_session(**_fields(ENDPOINTS[0], duration_seconds=901)) is not first
+    assert prepare_create_session(**_fields(ENDPOINTS[1], duration_seconds=900)) is not first
+    named = prepare_create_session(
+        **_fields(ENDPOINTS[0], duration_seconds=900, role_session_name="alice")
+    )
+    assert named is not first
+    assert b'"roleSessionName":"alice"' in named.body
+    # A float equal to a cached int is not served the int's signer: it is refused.
+    with pytest.raises(ValueError, match="duration_seconds"):
+        prepare_create_session(**_fields(ENDPOINTS[0], duration_seconds=900.0))
+
+
+def test_identity_checks_what_it_can_and_hides_the_key() -> None:
+    pki = make_pki("ec")
+    with pytest.raises(SignatureError, match="does not match"):
+        SigningIdentity.from_certificate(pki.leaf, ec.generate_private_key(ec.SECP256R1()))
+    with pytest.raises(SignatureError, match="at most 5"):
+        SigningIdentity.from_certificate(pki.leaf, pki.leaf_key, [pki.intermediate] * 6)
+    with pytest.raises(SignatureError, match="at most 5"):
+        _identity(pki.leaf, pki.leaf_key, [pki.intermediate] * 6)
+    with pytest.raises(SignatureError, match="unsupported private key"):
+        SigningIdentity(certificate_der=b"x", serial=1, private_key="key")  # type: ignore[arg-type]
+    # The leaf in its own chain is dropped, as sign_request drops it.
+    identity = SigningIdentity.from_certificate(
+        pki.leaf, pki.leaf_key, [pki.leaf, pki.intermediate]
+    )
+    assert identity.chain_der == (pki.intermediate.public_bytes(serialization.Encoding.DER),)
+    key_text = pki.leaf_key_pem.decode()
+    assert key_text not in repr(identity)
+    assert repr(identity) == f"SigningIdentity(serial={pki.leaf.serial_number}, chain=1)"

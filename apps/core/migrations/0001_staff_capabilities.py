@@ -53,7 +53,9 @@ class Migration(migrations.Migration):
         ("access", "__latest__"),
         ("api", "__latest__"),
         ("audit", "__latest__"),
-        ("authority", "__latest__"),
+        # Pinned, not __latest__: a later authority migration must not make every database
+        # that already applied this one inconsistent (InconsistentMigrationHistory).
+        ("authority", "0001_initial"),
         ("integrations", "__latest__"),
         ("resources", "__latest__"),
     ]
