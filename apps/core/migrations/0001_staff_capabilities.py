@@ -50,14 +50,14 @@ class Migration(migrations.Migration):
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("accounts", "__first__"),
-        ("access", "__latest__"),
-        ("api", "__latest__"),
-        ("audit", "__latest__"),
-        # Pinned, not __latest__: a later authority migration must not make every database
-        # that already applied this one inconsistent (InconsistentMigrationHistory).
+        # Pinned, not __latest__: a later migration of any of these apps must not make every
+        # database that already applied this one inconsistent (InconsistentMigrationHistory).
+        ("access", "0004_request_cancelled"),
+        ("api", "0002_automation_token"),
+        ("audit", "0005_merge_pending_outcome_and_keyed_chain"),
         ("authority", "0001_initial"),
-        ("integrations", "__latest__"),
-        ("resources", "__latest__"),
+        ("integrations", "0002_session_revocation"),
+        ("resources", "0003_catalogversion"),
     ]
 
     operations = [
