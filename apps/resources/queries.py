@@ -12,12 +12,13 @@ import dataclasses
 import gc
 import json
 import threading
+from bisect import bisect_left, insort
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 from django.conf import settings
 from django.db import connection
@@ -206,8 +207,9 @@ class _Catalog:
     seq: int
     # Process-local, one more for every catalog installed: what reachable sets are built from.
     generation: int
-    summaries: tuple[AppSummary, ...]  # name order (code points), so cursors can bisect
-    by_id: Mapping[int, AppSummary]
+    summaries: Sequence[AppSummary]  # name order (code points), so cursors can bisect
+    # Only the newest catalog's is current: a refresh moves it on to the next catalog.
+    by_id: dict[int, AppSummary]
     _facts: list[AppCatalog] = field(default_factory=list, repr=False, compare=False)
 
     @property
@@ -235,16 +237,28 @@ _delta_changes = 0
 class Reachable:
     """The apps one access key reaches, in name order, with what every page needs of them."""
 
-    rows: tuple[tuple[AppSummary, tuple[str, ...]], ...]
+    rows: Sequence[tuple[AppSummary, tuple[str, ...]]]
     catalog_size: int
-    positions: dict[str, int]
     # Label chip candidates over all reachable apps: ((key, value), count), most common first.
     chip_counts: tuple[tuple[tuple[str, str], int], ...]
     # The catalog generation these rows were computed for.
     generation: int = 0
-    _search: tuple[str, ...] | None = field(default=None, repr=False)
+    _search: Sequence[str] | None = field(default=None, repr=False)
 
-    def search_texts(self) -> tuple[str, ...]:
+    def position(self, name: str) -> int | None:
+        """Where the app called `name` is in `rows` (a bisection: rows are in name order)."""
+        rows = self.rows
+        index = bisect_left(rows, name, key=_row_name)
+        if index < len(rows) and rows[index][0].name == name:
+            return index
+        return None
+
+    @property
+    def positions(self) -> dict[str, int]:
+        """Every reachable name with its position (built on demand; pages use `position`)."""
+        return {app.name: position for position, (app, _) in enumerate(self.rows)}
+
+    def search_texts(self) -> Sequence[str]:
         """What the search box matches, per row, case-folded (built once, on first search)."""
         texts = self._search
         if texts is None:
@@ -313,6 +327,42 @@ def _summary(
 _BY_NAME = attrgetter("name")
 
 
+def _row_name(row: tuple[Any, ...]) -> str:
+    """A reachable row's app name (rows may carry their search text as a third item)."""
+    app: AppSummary = row[0]
+    return app.name
+
+
+# Up to this many changes, a patch bisects into copies of the ordered lists; above it, it
+# filters and re-sorts them (two sorted runs: still linear).
+_FEW_CHANGES = 64
+
+_T = TypeVar("_T")
+
+
+def _merged(
+    items: Sequence[_T], gone: set[str], added: list[_T], name_of: Callable[[_T], str]
+) -> tuple[list[_T], list[_T]]:
+    """`items` (name order) without the names in `gone`, plus `added`, in name order; and the
+    items taken out."""
+    removed: list[_T] = []
+    if len(gone) + len(added) <= _FEW_CHANGES:
+        out = list(items)
+        for name in gone:
+            index = bisect_left(out, name, key=name_of)
+            if index < len(out) and name_of(out[index]) == name:
+                removed.append(out.pop(index))
+        for item in added:
+            insort(out, item, key=name_of)
+        return out, removed
+    out = []
+    for item in items:
+        (removed if name_of(item) in gone else out).append(item)
+    out.extend(added)
+    out.sort(key=name_of)
+    return out, removed
+
+
 def _load_catalog(version: int, seq: int, generation: int) -> _Catalog:
     rows = AwsApp.objects.values_list(
         "pk",
@@ -329,11 +379,7 @@ def _load_catalog(version: int, seq: int, generation: int) -> _Catalog:
     # Sorted here, in code-point order, so cursors can bisect on names.
     summaries = sorted(by_id.values(), key=_BY_NAME)
     return _Catalog(
-        version=version,
-        seq=seq,
-        generation=generation,
-        summaries=tuple(summaries),
-        by_id=by_id,
+        version=version, seq=seq, generation=generation, summaries=summaries, by_id=by_id
     )
 
 
@@ -401,7 +447,7 @@ def _refreshed(cached: _Catalog, generation: int) -> tuple[_Catalog, tuple[_Chan
         return None
     if len(changed) + len(deleted) > max(1_000, len(cached.summaries) // 4):
         return None  # cheaper to read everything than to patch piece by piece
-    by_id = dict(cached.by_id)
+    by_id = cached.by_id  # moves on to the new catalog (under the refresh lock)
     changes: list[_Change] = []
     for app_id in deleted:
         before = by_id.pop(app_id, None)
@@ -413,15 +459,10 @@ def _refreshed(cached: _Catalog, generation: int) -> tuple[_Catalog, tuple[_Chan
     if not changes and version == cached.version:
         return cached, ()
     gone = {before.name for _, before, _ in changes if before is not None}
-    summaries = [summary for summary in cached.summaries if summary.name not in gone]
-    summaries.extend(after for _, _, after in changes if after is not None)
-    summaries.sort(key=_BY_NAME)  # two sorted runs: linear
+    afters = [after for _, _, after in changes if after is not None]
+    summaries, _ = _merged(cached.summaries, gone, afters, _BY_NAME)
     catalog = _Catalog(
-        version=version,
-        seq=seq,
-        generation=generation,
-        summaries=tuple(summaries),
-        by_id=by_id,
+        version=version, seq=seq, generation=generation, summaries=summaries, by_id=by_id
     )
     return catalog, tuple(changes)
 
@@ -528,7 +569,6 @@ def _build_reachable(user_access: access.UserAccess, catalog: _Catalog) -> Reach
     return Reachable(
         rows=rows,
         catalog_size=len(catalog.summaries),
-        positions={app.name: position for position, (app, _) in enumerate(rows)},
         chip_counts=_sorted_chips(counts),
         generation=catalog.generation,
     )
@@ -563,29 +603,27 @@ def _patch_reachable(
     decided = user_access.evaluator.accessible_apps([after.facts for after in afters.values()])
     added = [(afters[facts.name], arns) for facts, arns in decided]
     counts = Counter(dict(found.chip_counts))
-    kept: list[tuple[AppSummary, tuple[str, ...]]] = []
     old_texts = found._search
-    texts: dict[str, str] = {}
-    for position, row in enumerate(found.rows):
-        app = row[0]
-        if app.name in gone:
-            counts.subtract(_chip_pairs(app))
-        else:
-            kept.append(row)
-            if old_texts is not None:
-                texts[app.name] = old_texts[position]
+    search: list[str] | None = None
+    if old_texts is None:
+        rows, removed = _merged(found.rows, gone, added, _row_name)
+    else:  # searched before: the texts move with their rows
+        triples, removed_triples = _merged(
+            [(app, arns, text) for (app, arns), text in zip(found.rows, old_texts, strict=True)],
+            gone,
+            [(app, arns, _search_text(app, arns)) for app, arns in added],
+            _row_name,
+        )
+        rows = [(app, arns) for app, arns, _ in triples]
+        search = [text for _, _, text in triples]
+        removed = [(app, arns) for app, arns, _ in removed_triples]
+    for app, _ in removed:
+        counts.subtract(_chip_pairs(app))
     for app, _ in added:
         counts.update(_chip_pairs(app))
-    kept.extend(added)
-    kept.sort(key=lambda row: row[0].name)  # two sorted runs: linear
-    rows = tuple(kept)
-    search = None
-    if old_texts is not None:
-        search = tuple(texts.get(app.name) or _search_text(app, arns) for app, arns in rows)
     return Reachable(
         rows=rows,
         catalog_size=len(catalog.summaries),
-        positions={app.name: position for position, (app, _) in enumerate(rows)},
         chip_counts=_sorted_chips(+counts),
         generation=catalog.generation,
         _search=search,
@@ -747,9 +785,10 @@ def app_listing(user: User, *, query: str = "", labels: Sequence[tuple[str, str]
     matching = reachable_matching(reachable, terms, active)
     chosen = set(matching) if (terms or active) else None
     marked = [
-        reachable.positions[name]
+        position
         for name, state in states.items()
-        if (state.pinned or state.last_launched_at) and name in reachable.positions
+        if (state.pinned or state.last_launched_at)
+        and (position := reachable.position(name)) is not None
     ]
     front = [p for p in marked if chosen is None or p in chosen]
     front.sort(key=lambda p: _front_key(states[reachable.rows[p][0].name]))

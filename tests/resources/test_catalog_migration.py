@@ -99,5 +99,5 @@ def test_existing_apps_are_numbered_and_patching_works_after(
     fresh = queries._build_reachable(
         access.user_access(user), queries._load_catalog(version, seq, generation=-1)
     )
-    assert patched.rows == fresh.rows
+    assert list(patched.rows) == list(fresh.rows)
     assert list(patched.positions) == ["app-1", "app-2"]

@@ -134,7 +134,7 @@ def _shape(reachable: Reachable) -> dict[str, Any]:
         "positions": reachable.positions,
         "chips": reachable.chip_counts,
         "size": reachable.catalog_size,
-        "search": reachable.search_texts(),
+        "search": list(reachable.search_texts()),
     }
 
 
@@ -331,3 +331,20 @@ def test_query_count_after_a_change_is_constant(
     large = counted()
     assert small == large == warm + 1
     assert counted() == warm
+
+
+def test_many_changes_at_once_patch_too(
+    integration: Integration, users: list[User], catalog: list[AwsApp]
+) -> None:
+    """More changes than the bisecting patch takes (64): the filter-and-merge patch."""
+    _warm(users)
+    AwsApp.objects.bulk_create(
+        [_app(integration, 800 + n, team=("platform", "data")[n % 2]) for n in range(90)]
+    )
+    AwsApp.objects.filter(name__in=[f"app-{n:04d}" for n in range(0, 40, 2)]).update(
+        labels={"aws/team": "data", "aws/env": "stage"}
+    )
+    AwsApp.objects.filter(name__in=[f"app-{800 + n:04d}" for n in range(0, 90, 9)]).delete()
+    after = _check_all(users)
+    assert "app-0801" in after[1].positions
+    assert "app-0800" not in after[0].positions
