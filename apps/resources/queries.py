@@ -395,13 +395,17 @@ def _changes_sql() -> str:
     # One statement, so one snapshot: the changed rows, the tombstones and resets after the
     # cached number, whether the cached catalog's own marker is there (it is not when that
     # change was rolled back or pruned), and the version and number all this amounts to.
+    # The upper bound (the snapshot's own last number) excludes nothing; it makes the planner
+    # read the changed rows through the index even where statistics are stale or missing
+    # (an open range over a never-analysed column is estimated at a third of the table).
+    upto = f"(SELECT v.seq FROM {version} v WHERE v.id = 1)"  # noqa: S608  # nosec B608
     return (
         f"SELECT 0, a.id, a.catalog_seq, a.name, i.name, a.profile_arn, a.profile_name,"  # noqa: S608  # nosec B608
         f" a.account_id, a.region, a.labels, a.role_arns"
         f" FROM {app} a JOIN {integration} i ON i.id = a.integration_id"
-        f" WHERE a.catalog_seq > %(seq)s"
+        f" WHERE a.catalog_seq > %(seq)s AND a.catalog_seq <= {upto}"
         f" UNION ALL SELECT 1, c.app_id, c.seq, {blank} FROM {change} c"
-        f" WHERE c.seq > %(seq)s AND c.version IS NULL"
+        f" WHERE c.seq > %(seq)s AND c.seq <= {upto} AND c.version IS NULL"
         f" UNION ALL SELECT 2, NULL, c.seq, {blank} FROM {change} c"
         f" WHERE c.seq = %(seq)s AND c.version = %(version)s"
         f" UNION ALL SELECT 3, v.version, v.seq, {blank} FROM {version} v WHERE v.id = 1"
