@@ -101,3 +101,55 @@ def test_existing_apps_are_numbered_and_patching_works_after(
     )
     assert list(patched.rows) == list(fresh.rows)
     assert list(patched.positions) == ["app-1", "app-2"]
+
+
+def test_writers_draw_numbers_in_commit_order() -> None:
+    """A second writer waits for the first one's commit before it draws a number, so a reader
+    that saw number n committed has seen every number below n (what patching relies on)."""
+    import threading
+
+    from django.db import connections, transaction
+
+    integration = Integration.objects.create(
+        name="aws-prod",
+        trust_anchor_arn=f"arn:aws:rolesanywhere:us-east-1:{ACCOUNT}:trust-anchor/x",
+        partition="aws",
+        region="us-east-1",
+        account_id=ACCOUNT,
+    )
+
+    def app(name: str) -> AwsApp:
+        return AwsApp(
+            name=name,
+            integration=integration,
+            profile_arn=f"arn:aws:rolesanywhere:us-east-1:{ACCOUNT}:profile/{name}",
+            profile_name=name,
+            labels={"aws/team": "platform"},
+            account_id=ACCOUNT,
+            region="us-east-1",
+            partition="aws",
+            role_arns=[READ],
+            console_url="https://console.aws.amazon.com/",
+            last_confirmed_at=timezone.now(),
+        )
+
+    done = threading.Event()
+
+    def second_writer() -> None:
+        try:
+            with transaction.atomic():
+                app("second").save()
+        finally:
+            connections.close_all()
+            done.set()
+
+    with transaction.atomic():
+        app("first-a").save()
+        writer = threading.Thread(target=second_writer)
+        writer.start()
+        assert not done.wait(1.0)  # blocked on the catalog lock while this one is open
+        app("first-b").save()  # drawn after the waiting writer tried: still below its number
+    writer.join(30)
+    assert done.is_set()
+    numbers = dict(AwsApp.objects.values_list("name", "catalog_seq"))
+    assert numbers["first-a"] < numbers["first-b"] < numbers["second"]
