@@ -29,6 +29,11 @@ class AwsApp(models.Model):
     last_confirmed_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The catalog change number of this row's last change that the Resources page shows (name,
+    # integration, profile, account, region, labels, roles). Set by migration 0004's trigger on
+    # PostgreSQL (whatever Django writes here is overridden); NULL on SQLite, where a catalog
+    # change rebuilds the cached catalog instead of patching it.
+    catalog_seq = models.BigIntegerField(null=True, editable=False, db_index=True)
 
     class Meta:
         ordering = ("name",)
@@ -51,9 +56,30 @@ class CatalogVersion(models.Model):
 
     id = models.PositiveSmallIntegerField(primary_key=True)
     version = models.BigIntegerField(default=0)
+    # PostgreSQL: the change number of the last committed catalog change, i.e. the
+    # `CatalogChange` marker of `version` (migration 0004). NULL on SQLite.
+    seq = models.BigIntegerField(null=True)
 
     def __str__(self) -> str:
         return f"catalog v{self.version}"
+
+
+class CatalogChange(models.Model):
+    """PostgreSQL's log of catalog changes, written by migration 0004's triggers only.
+
+    Every statement that changes the catalog adds a marker (`version` set: the catalog version
+    it produced, at change number `seq`); a deleted app leaves a tombstone (`app_id` set); a
+    TRUNCATE leaves a reset (neither set). A process that cached the catalog at (version, seq)
+    patches it from the rows and log entries after `seq` once it has found its own marker (a
+    marker rolled back, or pruned, means it rebuilds instead).
+    """
+
+    seq = models.BigIntegerField(primary_key=True)
+    version = models.BigIntegerField(null=True)
+    app_id = models.BigIntegerField(null=True)
+
+    def __str__(self) -> str:
+        return f"catalog change {self.seq}"
 
 
 # Per-user pins and last launches (owned by the Resources page work).
