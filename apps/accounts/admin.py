@@ -30,7 +30,7 @@ def _clean_username(form: forms.ModelForm) -> str:  # type: ignore[type-arg]
     return username
 
 
-class RolegateUserCreationForm(AdminUserCreationForm):  # type: ignore[type-arg]
+class RolegateUserCreationForm(AdminUserCreationForm):
     """Django's add-user form with Rolegate's username rule (the same as `create -f`)."""
 
     def clean_username(self) -> str:

@@ -516,13 +516,7 @@ def integrations_runs(request: HttpRequest, name: str, page: Query[PageIn]) -> A
         )
     except CursorInvalid as error:
         return _bad_cursor(error)
-    items = [
-        {
-            field: getattr(run, field)
-            for field in SyncRunOut.model_fields  # type: ignore[attr-defined]
-        }
-        for run in rows
-    ]
+    items = [{field: getattr(run, field) for field in SyncRunOut.model_fields} for run in rows]
     return {"items": items, "next_cursor": next_cursor}
 
 

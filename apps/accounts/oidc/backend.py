@@ -82,7 +82,7 @@ class OidcBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
         """The client secret (empty for a public client that relies on PKCE)."""
         return str(settings.ROLEGATE_OIDC_CLIENT_SECRET)
 
-    def authenticate(  # type: ignore[override]
+    def authenticate(
         self,
         request: HttpRequest | None,
         *,
