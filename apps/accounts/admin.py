@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -85,7 +86,7 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
     actions = ("revoke_aws_sessions",)
 
     @admin.action(description="Revoke AWS sessions (every role they can reach)")
-    def revoke_aws_sessions(self, request: HttpRequest, queryset: Any) -> None:
+    def revoke_aws_sessions(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         """The kill switch for people: end their live sessions on revocation-enabled accounts."""
         total = 0
         for user in queryset:
@@ -125,7 +126,7 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
 class AdminSignInForm(AdminAuthenticationForm):
     """The admin's sign-in form; a right password for a non-staff account is a refusal too."""
 
-    def confirm_login_allowed(self, user: Any) -> None:
+    def confirm_login_allowed(self, user: User) -> None:
         try:
             super().confirm_login_allowed(user)
         except forms.ValidationError:

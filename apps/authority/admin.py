@@ -5,7 +5,7 @@ No key material is ever shown: the encrypted-key columns are excluded from every
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -16,7 +16,7 @@ from apps.authority.guidance import PHASE_GUIDANCE, available_phases
 from apps.authority.models import CertificateAuthority, LeafCertificate
 from apps.authority.pki import CaKeyError
 from apps.authority.selectors import ca_bundle_pem
-from apps.authority.services import ROTATION_PHASES, RotationError, ca_rotate
+from apps.authority.services import ROTATION_PHASES, RotationError, RotationPhase, ca_rotate
 
 KEY_MATERIAL_FIELDS = ("dek_nonce", "wrapped_dek", "key_nonce", "key_ciphertext")
 
@@ -114,7 +114,7 @@ class CertificateAuthorityAdmin(ReadOnlyForStaff):
         guidance = PHASE_GUIDANCE[phase]
         if request.method == "POST":
             try:
-                authority = ca_rotate(phase=phase, actor=request.user)  # type: ignore[arg-type]
+                authority = ca_rotate(phase=cast(RotationPhase, phase), actor=request.user)
             except (RotationError, CaKeyError) as error:
                 messages.error(request, str(error))
             else:

@@ -22,6 +22,7 @@ from apps.core.capabilities import (
     STAFF_CAPABILITIES,
     has_capability,
 )
+from apps.core.identity import AnyUser
 
 POLICY_ATTRIBUTE = "rolegate_access_policy"
 
@@ -72,7 +73,7 @@ def capability_required(capability: str) -> Callable[[View], View]:
     if capability not in ("staff", "superuser", *STAFF_CAPABILITIES):
         raise ValueError(f"unknown capability {capability!r}")
 
-    def check(user: Any) -> bool:
+    def check(user: AnyUser) -> bool:
         return has_capability(user, capability)
 
     def decorator(view: View) -> View:

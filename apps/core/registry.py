@@ -18,6 +18,7 @@ from django.apps import apps as django_apps
 from django.db import transaction
 
 from apps.core import yaml_input
+from apps.core.identity import Actor
 
 NAME_RE = re.compile(r"[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?\Z", re.ASCII)
 
@@ -165,7 +166,7 @@ def document_header(document: Any) -> tuple[ResourceKind, str]:
 
 
 def apply_documents(
-    documents: Iterable[Any], *, actor: Any, force: bool = False
+    documents: Iterable[Any], *, actor: Actor, force: bool = False
 ) -> list[tuple[str, str]]:
     """Create (or with ``force`` replace) every document in one transaction.
 

@@ -35,6 +35,7 @@ from django.db import transaction
 
 import awsra
 from apps.audit import events
+from apps.core.identity import SystemActor
 from awsra.client import resolve_endpoint
 from awsra.errors import (
     AwsError,
@@ -189,7 +190,7 @@ def sign_in_as_rolegate(target: SyncTarget) -> awsra.Credentials:
             subject_cn=SYNC_SUBJECT_CN,
             purpose="profile-sync",
             ttl=SYNC_CERTIFICATE_TTL,
-            actor=SYNC_ACTOR,
+            actor=SystemActor(SYNC_ACTOR),
         )
         # The authority leaves auditing each leaf to the caller; no event, no certificate.
         audit_record(
