@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_POST
@@ -23,6 +23,8 @@ from apps.access.user_admin import (
     set_user_roles,
     set_user_traits,
 )
+from apps.accounts.http import AuthenticatedHttpRequest
+from apps.accounts.models import User
 from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.core.hooks import synced_apps
@@ -33,7 +35,7 @@ MAX_QUERY = 150
 TRAIT_ROWS_EXTRA = 2
 
 
-def _is_htmx(request: HttpRequest) -> bool:
+def _is_htmx(request: AuthenticatedHttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
@@ -46,7 +48,7 @@ def _user_or_404(username: str) -> Any:
 
 @access_admin_required
 @require_GET
-def user_list(request: HttpRequest) -> HttpResponse:
+def user_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every user, searchable by username, e-mail or role name."""
     query = str(request.GET.get("q") or "").strip()[:MAX_QUERY]
     users = get_user_model().objects.order_by("username")
@@ -65,7 +67,7 @@ def _trait_rows(traits: dict[str, list[str]]) -> list[dict[str, str]]:
     return rows
 
 
-def _context(request: HttpRequest, user: Any, **extra: Any) -> dict[str, Any]:
+def _context(request: AuthenticatedHttpRequest, user: User, **extra: Any) -> dict[str, Any]:
     roles = list(selectors.role_list().values_list("name", flat=True))
     assigned = set(user.roles or [])
     context: dict[str, Any] = {
@@ -89,14 +91,14 @@ def _context(request: HttpRequest, user: Any, **extra: Any) -> dict[str, Any]:
 
 @access_admin_required
 @require_GET
-def user_detail(request: HttpRequest, username: str) -> HttpResponse:
+def user_detail(request: AuthenticatedHttpRequest, username: str) -> HttpResponse:
     """One user: roles, traits, effective access, recent changes."""
     user = _user_or_404(username)
     return TemplateResponse(request, "access/users/detail.html", _context(request, user))
 
 
 def _answer(
-    request: HttpRequest, user: Any, partial: str, status: int, **extra: Any
+    request: AuthenticatedHttpRequest, user: User, partial: str, status: int, **extra: Any
 ) -> HttpResponse:
     template = "access/users/detail.html"
     if _is_htmx(request):
@@ -106,7 +108,7 @@ def _answer(
 
 @access_admin_required
 @require_POST
-def user_roles(request: HttpRequest, username: str) -> HttpResponse:
+def user_roles(request: AuthenticatedHttpRequest, username: str) -> HttpResponse:
     """Replace the user's roles with the checked ones (the picker)."""
     user = _user_or_404(username)
     wanted = request.POST.getlist("roles")
@@ -124,7 +126,7 @@ def user_roles(request: HttpRequest, username: str) -> HttpResponse:
     return _answer(request, user, "roles-panel", 200, roles_saved=message, refresh_access=True)
 
 
-def _posted_traits(request: HttpRequest) -> dict[str, list[str]]:
+def _posted_traits(request: AuthenticatedHttpRequest) -> dict[str, list[str]]:
     names = request.POST.getlist("trait_name")
     values = request.POST.getlist("trait_values")
     if len(names) != len(values):
@@ -145,7 +147,7 @@ def _posted_traits(request: HttpRequest) -> dict[str, list[str]]:
 
 @access_admin_required
 @require_POST
-def user_traits(request: HttpRequest, username: str) -> HttpResponse:
+def user_traits(request: AuthenticatedHttpRequest, username: str) -> HttpResponse:
     """Replace the user's internal traits (name → values, one value per line)."""
     user = _user_or_404(username)
     try:

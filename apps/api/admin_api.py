@@ -14,9 +14,11 @@ from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
+from apps.accounts.models import User
 from apps.api.pagination import CursorInvalid, page_queryset
 from apps.api.scoped_auth import DEFERRED, ScopedBearer, require_scopes, scoped
 from apps.audit.selectors import StreamCursorInvalid
+from apps.core.identity import Actor
 from apps.core.registry import (
     Document,
     ResourceError,
@@ -84,7 +86,7 @@ def _refused(error: ResourceError) -> Status[dict[str, Any]]:
     return Status(400, {"detail": detail, "code": "invalid", "errors": _field_errors(detail)})
 
 
-def _apply_document(document: Document, *, actor: Any, force: bool) -> str:
+def _apply_document(document: Document, *, actor: Actor, force: bool) -> str:
     """Validate a document's header like the YAML loader, then apply it through its kind."""
     from django.db import transaction
 
@@ -956,7 +958,7 @@ class UserTraitsIn(Schema):
     traits: dict[str, list[str]]
 
 
-def _user_out(user: Any) -> dict[str, Any]:
+def _user_out(user: User) -> dict[str, Any]:
     return {
         "username": user.username,
         "email": user.email,

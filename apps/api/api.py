@@ -27,6 +27,7 @@ from pydantic import Field
 from apps.access.selectors import user_role_names
 from apps.accounts import services as account_services
 from apps.accounts import signin
+from apps.accounts.models import User
 from apps.api import selectors, services
 from apps.api.models import ApiToken
 from apps.api.scoped_auth import ScopeRefused
@@ -311,7 +312,7 @@ class MeOut(Schema):
     grants: list[GrantOut] = []
 
 
-def _traits(user: Any) -> dict[str, list[str]]:
+def _traits(user: User) -> dict[str, list[str]]:
     merged: dict[str, list[str]] = {}
     for source in (user.traits or {}, user.external_traits or {}):
         for key, values in source.items():
@@ -336,7 +337,7 @@ def me(request: HttpRequest) -> Any:
     }
 
 
-def _grants(user: Any) -> list[dict[str, Any]]:
+def _grants(user: User) -> list[dict[str, Any]]:
     from apps.access.requests.models import AccessGrant
 
     rows = AccessGrant.objects.filter(

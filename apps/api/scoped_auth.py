@@ -13,6 +13,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
+from apps.accounts.models import User
 from apps.api import automation, selectors, services
 from apps.api.models import AutomationToken
 from apps.api.scopes import capability_for
@@ -61,7 +62,7 @@ class ScopedBearer(HttpBearer):
 DEFERRED = "*"
 
 
-def require_scopes(request: HttpRequest, scopes: list[str], *, user: Any = None) -> None:
+def require_scopes(request: HttpRequest, scopes: list[str], *, user: User | None = None) -> None:
     """Refuse (ScopeRefused) unless the caller holds every scope in ``scopes`` right now.
 
     An automation token needs each scope and its owner each scope's capability, and the call is

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from apps.core.identity import Actor, AnyUser
+from django.contrib.auth.models import AbstractUser
+
+from apps.core.identity import Actor
 from rbac.decision import AppFacts
 
 # Each validator receives role names and raises apps.core.registry.ResourceError for unknown ones.
@@ -76,15 +78,15 @@ class SessionRevocation(Protocol):
         """Whether any integration has session revocation on (else no change has work)."""
         ...
 
-    def reachable(self, user: AnyUser, *, role_names: Sequence[str] | None = None) -> Reach:
+    def reachable(self, user: AbstractUser, *, role_names: Sequence[str] | None = None) -> Reach:
         """The pairs the user reaches now (or with these role names) where revocation is on."""
         ...
 
-    def revoke_lost(self, *, actor: Actor, user: AnyUser, before: Reach, reason: str) -> int:
+    def revoke_lost(self, *, actor: Actor, user: AbstractUser, before: Reach, reason: str) -> int:
         """Revoke the user's sessions on the pairs of `before` they no longer reach."""
         ...
 
-    def revoke_user(self, *, actor: Actor, user: AnyUser) -> int:
+    def revoke_user(self, *, actor: Actor, user: AbstractUser) -> int:
         """Revoke every live session of the user (staff action)."""
         ...
 
