@@ -14,7 +14,7 @@ from apps.access.requests import admin as requests_admin  # noqa: F401 - registe
 
 
 @admin.register(Role)
-class RoleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RoleAdmin(admin.ModelAdmin[Role]):
     """Lists roles and links to the editor; add, change and delete happen there."""
 
     list_display = ("name", "version", "revision", "updated_at", "editor_link")

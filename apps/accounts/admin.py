@@ -23,7 +23,7 @@ from apps.core.hooks import session_revocation, validate_role_names
 from apps.core.registry import ResourceError
 
 
-def _clean_username(form: forms.ModelForm) -> str:  # type: ignore[type-arg]
+def _clean_username(form: forms.ModelForm[User]) -> str:
     username: str = form.cleaned_data.get("username") or ""
     problem = username_problem(username)
     if problem:
@@ -38,7 +38,7 @@ class RolegateUserCreationForm(AdminUserCreationForm):
         return _clean_username(self)
 
 
-class RolegateUserChangeForm(UserChangeForm):  # type: ignore[type-arg]
+class RolegateUserChangeForm(UserChangeForm[User]):
     """Validates role names against existing roles and traits as name → list of strings."""
 
     def clean_username(self) -> str:
@@ -69,7 +69,7 @@ class RolegateUserChangeForm(UserChangeForm):  # type: ignore[type-arg]
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
+class UserAdmin(BaseUserAdmin[User]):
     """Django's user admin plus Rolegate roles and traits."""
 
     form = RolegateUserChangeForm

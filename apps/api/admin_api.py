@@ -8,13 +8,14 @@ Lists are cursor-paginated (apps/api/pagination.py); errors are ``{detail, code}
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from apps.accounts.models import User
+from apps.api.http import ApiHttpRequest
 from apps.api.pagination import CursorInvalid, page_queryset
 from apps.api.scoped_auth import DEFERRED, ScopedBearer, require_scopes, scoped
 from apps.audit.selectors import StreamCursorInvalid
@@ -61,8 +62,8 @@ class PageIn(Schema):
     q: str = Field(default="", max_length=200)
 
 
-def _caller(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
+def _caller(request: HttpRequest) -> User:
+    return cast(ApiHttpRequest, request).auth
 
 
 def _bad_cursor(error: ValueError) -> Status[dict[str, str]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -29,6 +29,7 @@ from apps.accounts import services as account_services
 from apps.accounts import signin
 from apps.accounts.models import User
 from apps.api import selectors, services
+from apps.api.http import ApiHttpRequest
 from apps.api.models import ApiToken
 from apps.api.scoped_auth import ScopeRefused
 from apps.core.ratelimit import RateLimited
@@ -43,13 +44,13 @@ URLS_NAMESPACE = "api-1.0.0"
 class BearerToken(HttpBearer):
     """Authenticate `Authorization: Bearer rgt_…` against hashed, unexpired, unrevoked tokens."""
 
-    def authenticate(self, request: HttpRequest, token: str) -> Any:
+    def authenticate(self, request: HttpRequest, token: str) -> User | None:
         """Return the token's user (and remember the token on the request), or None."""
         found = selectors.token_authenticate(token.strip())
         if found is None:
             return None
         services.token_touch(token=found)
-        request.api_token = found  # type: ignore[attr-defined]
+        cast(ApiHttpRequest, request).api_token = found
         return found.user
 
 
@@ -66,15 +67,14 @@ api = NinjaAPI(
 )
 
 
-def _caller(request: HttpRequest) -> Any:
+def _caller(request: HttpRequest) -> User:
     """The user that BearerToken authenticated."""
-    return request.auth  # type: ignore[attr-defined]
+    return cast(ApiHttpRequest, request).auth
 
 
 def _caller_token(request: HttpRequest) -> ApiToken:
     """The token that BearerToken authenticated."""
-    token: ApiToken = request.api_token  # type: ignore[attr-defined]
-    return token
+    return cast(ApiHttpRequest, request).api_token
 
 
 # --- error shapes ------------------------------------------------------------------------------

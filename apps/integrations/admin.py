@@ -24,7 +24,7 @@ _FIELD_OF = {
 }
 
 
-class IntegrationForm(forms.ModelForm):  # type: ignore[type-arg]
+class IntegrationForm(forms.ModelForm[Integration]):
     """Validates with `make_integration_spec`, so the admin accepts exactly what YAML does."""
 
     filters_text = forms.CharField(
@@ -81,7 +81,7 @@ class IntegrationForm(forms.ModelForm):  # type: ignore[type-arg]
         return None
 
 
-class SyncRunInline(admin.TabularInline):  # type: ignore[type-arg]
+class SyncRunInline(admin.TabularInline[SyncRun, Integration]):
     """The latest runs of an integration (read-only)."""
 
     model = SyncRun
@@ -116,7 +116,7 @@ class SyncRunInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Integration)
-class IntegrationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class IntegrationAdmin(admin.ModelAdmin[Integration]):
     """Integrations with their sync health; changes are validated, audited and synced."""
 
     form = IntegrationForm
@@ -215,7 +215,7 @@ class IntegrationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SyncRunAdmin(admin.ModelAdmin[SyncRun]):
     """Every sync run, filterable by status; read-only (the sync writes them)."""
 
     list_display = (

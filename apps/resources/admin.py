@@ -13,7 +13,7 @@ from apps.resources.selectors import app_last_confirmed_at
 
 
 @admin.register(AwsApp)
-class AwsAppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AwsAppAdmin(admin.ModelAdmin[AwsApp]):
     """Synced apps; edits would be overwritten by the next sync, so none are offered."""
 
     list_display = (

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.access.errors import AccessDenied
 from apps.access.requests.selectors import requestable_role_names, requestable_roles_for_app
-from apps.accounts.http import AuthenticatedHttpRequest
+from apps.accounts.http import AuthenticatedHtmxRequest
 from apps.accounts.models import User
 from apps.core.policies import login_required
 from apps.core.ratelimit import RateLimited
@@ -55,17 +55,17 @@ def _chip_links(
 
 @login_required
 @require_http_methods(["GET", "HEAD"])
-def resources_page(request: AuthenticatedHttpRequest) -> HttpResponse:
+def resources_page(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """The AWS apps the user may access: search, label chips, pins first, pagination."""
     return _listing_response(request, request.GET)
 
 
-def _listing_response(request: AuthenticatedHttpRequest, data: QueryDict) -> HttpResponse:
+def _listing_response(request: AuthenticatedHtmxRequest, data: QueryDict) -> HttpResponse:
     form = ResourceFilterForm(data)
     q, labels = form.query, form.labels
     listing = app_listing(request.user, query=q, labels=labels)
     page = Paginator(listing.rows, PAGE_SIZE).get_page(data.get("page"))
-    is_htmx = bool(getattr(request, "htmx", False))
+    is_htmx = bool(request.htmx)
     context: dict[str, Any] = {
         "form": form,
         "q": q,
@@ -81,12 +81,12 @@ def _listing_response(request: AuthenticatedHttpRequest, data: QueryDict) -> Htt
 
 
 def _launch_response(
-    request: AuthenticatedHttpRequest,
+    request: AuthenticatedHtmxRequest,
     target: LaunchTarget | None,
     context: dict[str, Any],
     status: int = 200,
 ) -> HttpResponse:
-    is_htmx = bool(getattr(request, "htmx", False))
+    is_htmx = bool(request.htmx)
     template = "resources/launch.html#dialog" if is_htmx else "resources/launch.html"
     context = {"target": target, "in_dialog": is_htmx, **context}
     response = TemplateResponse(request, template, context, status=status)
@@ -94,7 +94,7 @@ def _launch_response(
     return response
 
 
-def _refused(request: AuthenticatedHttpRequest, name: str) -> HttpResponse:
+def _refused(request: AuthenticatedHtmxRequest, name: str) -> HttpResponse:
     return _launch_response(
         request,
         None,
@@ -110,7 +110,7 @@ def _refused(request: AuthenticatedHttpRequest, name: str) -> HttpResponse:
 @login_required
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
-def app_launch(request: AuthenticatedHttpRequest, name: str) -> HttpResponse:
+def app_launch(request: AuthenticatedHtmxRequest, name: str) -> HttpResponse:
     """GET: the launch dialog (deep links pre-fill it). POST: launch the console."""
     target = launchable_app(request.user, name)
     if request.method == "POST":
@@ -152,7 +152,7 @@ def app_launch(request: AuthenticatedHttpRequest, name: str) -> HttpResponse:
 
 
 def _launch_post(
-    request: AuthenticatedHttpRequest, name: str, target: LaunchTarget | None
+    request: AuthenticatedHtmxRequest, name: str, target: LaunchTarget | None
 ) -> HttpResponse:
     form = LaunchForm(request.POST)
     if not form.is_valid():
@@ -239,7 +239,7 @@ def _form_context(
 
 @login_required
 @require_POST
-def app_pin(request: AuthenticatedHttpRequest, name: str) -> HttpResponse:
+def app_pin(request: AuthenticatedHtmxRequest, name: str) -> HttpResponse:
     """Pin (`pinned=1`) or unpin (`pinned=0`) an app on the user's Resources page."""
     pinned = request.POST.get("pinned") == "1"
     try:

@@ -18,7 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.accounts.http import AuthenticatedHttpRequest
+from apps.accounts.http import AuthenticatedHtmxRequest
 from apps.authority.selectors import ca_bundle_pem
 from apps.core.policies import integration_admin_required
 from apps.core.registry import ResourceError, ResourceExists
@@ -71,7 +71,7 @@ def _steps(state: WizardState, current: str) -> list[dict[str, Any]]:
 
 
 def _render(
-    request: AuthenticatedHttpRequest,
+    request: AuthenticatedHtmxRequest,
     step: str,
     state: WizardState,
     context: dict[str, Any] | None = None,
@@ -89,13 +89,13 @@ def _render(
     return TemplateResponse(request, template or f"{TEMPLATES}{step}.html", full, status=status)
 
 
-def _gate(request: AuthenticatedHttpRequest, state: WizardState, step: str) -> HttpResponse | None:
+def _gate(request: AuthenticatedHtmxRequest, state: WizardState, step: str) -> HttpResponse | None:
     """Send the operator to the first unfinished step when ``step`` is not open yet."""
     if state.may_open(step):
         return None
     missing = state.current_step()
     message = f"Complete the “{STEP_TITLES[missing]}” step first."
-    if request.method == "GET" and not getattr(request, "htmx", False):
+    if request.method == "GET" and not request.htmx:
         messages.info(request, message)
         return redirect(f"integrations:enroll:{missing}")
     return TemplateResponse(
@@ -106,12 +106,12 @@ def _gate(request: AuthenticatedHttpRequest, state: WizardState, step: str) -> H
     )
 
 
-def _action(request: AuthenticatedHttpRequest, allowed: tuple[str, ...]) -> str | None:
+def _action(request: AuthenticatedHtmxRequest, allowed: tuple[str, ...]) -> str | None:
     action = request.POST.get("action", allowed[0])
     return action if action in allowed else None
 
 
-def _bad_action(request: AuthenticatedHttpRequest) -> HttpResponse:
+def _bad_action(request: AuthenticatedHtmxRequest) -> HttpResponse:
     return HttpResponse("Unknown action.", status=400, content_type="text/plain; charset=utf-8")
 
 
@@ -120,7 +120,7 @@ def _bad_action(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @integration_admin_required
 @require_GET
-def enroll_start(request: AuthenticatedHttpRequest) -> HttpResponse:
+def enroll_start(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """Resume an unfinished wizard at its first unfinished step, or start a new one."""
     state = wizard.load(request.session)
     return redirect(f"integrations:enroll:{state.current_step()}")
@@ -128,7 +128,7 @@ def enroll_start(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @integration_admin_required
 @require_POST
-def enroll_reset(request: AuthenticatedHttpRequest) -> HttpResponse:
+def enroll_reset(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """Start over: forget the draft."""
     wizard.clear(request.session)
     return redirect("integrations:enroll:name")
@@ -149,7 +149,7 @@ def _name_initial(state: WizardState) -> dict[str, Any]:
 
 @integration_admin_required
 @require_http_methods(["GET", "POST"])
-def enroll_name(request: AuthenticatedHttpRequest) -> HttpResponse:
+def enroll_name(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """Step 1: the integration name (checked live) and the AWS resource names."""
     state = wizard.load(request.session)
     if request.method == "GET":
@@ -178,7 +178,7 @@ def enroll_name(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @integration_admin_required
 @require_POST
-def enroll_name_check(request: AuthenticatedHttpRequest) -> HttpResponse:
+def enroll_name_check(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """htmx: validate the name step's fields as they are typed (nothing is stored)."""
     form = NameForm(request.POST)
     form.is_valid()
@@ -199,7 +199,7 @@ def _script(state: WizardState) -> str:
 
 @integration_admin_required
 @require_http_methods(["GET", "POST"])
-def enroll_setup(request: AuthenticatedHttpRequest) -> HttpResponse:
+def enroll_setup(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """Step 2: the script, the CloudFormation template and the manual steps, side by side."""
     state = wizard.load(request.session)
     refused = _gate(request, state, "setup")
@@ -248,7 +248,7 @@ def _download_refused(state: WizardState) -> HttpResponse | None:
 
 @integration_admin_required
 @require_GET
-def enroll_script_download(request: AuthenticatedHttpRequest) -> HttpResponse:
+def enroll_script_download(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """The set-up script as a file (bash + AWS CLI only)."""
     state = wizard.load(request.session)
     refused = _download_refused(state)
@@ -261,7 +261,7 @@ def enroll_script_download(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @integration_admin_required
 @require_GET
-def enroll_template_download(request: AuthenticatedHttpRequest) -> HttpResponse:
+def enroll_template_download(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """The CloudFormation template as a YAML file."""
     state = wizard.load(request.session)
     refused = _download_refused(state)
@@ -304,7 +304,7 @@ def _probe(state: WizardState) -> ProbeResult:
 
 @integration_admin_required
 @require_http_methods(["GET", "POST"])
-def enroll_connect(request: AuthenticatedHttpRequest) -> HttpResponse:
+def enroll_connect(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """Step 3: paste the script output (or the ARNs), test the configuration, continue."""
     state = wizard.load(request.session)
     refused = _gate(request, state, "connect")
@@ -369,7 +369,7 @@ def _preview_context(state: WizardState, form: ProfilesForm) -> dict[str, Any]:
 
 @integration_admin_required
 @require_http_methods(["GET", "POST"])
-def enroll_profiles(request: AuthenticatedHttpRequest) -> HttpResponse:
+def enroll_profiles(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """Step 4: all profiles or filters, with a preview; "Enable sync" saves the integration."""
     state = wizard.load(request.session)
     refused = _gate(request, state, "profiles")
@@ -432,7 +432,7 @@ def enroll_profiles(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @integration_admin_required
 @require_POST
-def enroll_preview(request: AuthenticatedHttpRequest) -> HttpResponse:
+def enroll_preview(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """htmx: which tested profiles the entered filters would sync (nothing is stored)."""
     state = wizard.load(request.session)
     refused = _gate(request, state, "profiles")
@@ -462,7 +462,7 @@ def _done_context(name: str) -> dict[str, Any]:
 
 @integration_admin_required
 @require_GET
-def enroll_done(request: AuthenticatedHttpRequest, name: str) -> HttpResponse:
+def enroll_done(request: AuthenticatedHtmxRequest, name: str) -> HttpResponse:
     """Step 5: the first sync's progress, then its counts and where to go next."""
     state = wizard.load(request.session)
     context = _done_context(name)
@@ -471,6 +471,6 @@ def enroll_done(request: AuthenticatedHttpRequest, name: str) -> HttpResponse:
 
 @integration_admin_required
 @require_GET
-def enroll_progress(request: AuthenticatedHttpRequest, name: str) -> HttpResponse:
+def enroll_progress(request: AuthenticatedHtmxRequest, name: str) -> HttpResponse:
     """htmx: the first sync's progress fragment (polls itself until the sync finished)."""
     return TemplateResponse(request, f"{TEMPLATES}done.html#progress", _done_context(name))
