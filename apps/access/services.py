@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 
 from apps.access.models import Role
+from apps.accounts.models import User
 from apps.audit import events
 from apps.audit.services import audit_record
 from apps.core.hooks import session_revocation
@@ -140,7 +141,7 @@ def _store_update(*, actor: Actor, role: Role, parsed: RoleSpec, version: str) -
     return role
 
 
-def _holders_reach(name: str) -> list[tuple[Any, set[tuple[int, str]]]]:
+def _holders_reach(name: str) -> list[tuple[User, set[tuple[int, str]]]]:
     """Each active holder of the role (assigned or granted now) with what they reach now."""
     from django.contrib.auth import get_user_model
     from django.utils import timezone
@@ -164,7 +165,7 @@ def _holders_reach(name: str) -> list[tuple[Any, set[tuple[int, str]]]]:
 
 
 def _revoke_lost_reach(
-    actor: Actor, holders: list[tuple[Any, set[tuple[int, str]]]], reason: str
+    actor: Actor, holders: list[tuple[User, set[tuple[int, str]]]], reason: str
 ) -> None:
     """After a role change: revoke live sessions on role ARNs a holder no longer reaches."""
     for user, before in holders:

@@ -104,7 +104,7 @@ class UserAdmin(BaseUserAdmin[User]):
         url = reverse("access:explain") + "?" + urlencode({"user": obj.get_username()})
         return format_html('<a href="{}">Why can / can\'t {} …?</a>', url, obj.get_username())
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> Any:
         """Least privilege: staff never raise their own or anyone's privileges by editing.
 
         Only superusers change superuser status, groups and permissions; only access admins

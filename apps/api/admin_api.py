@@ -8,7 +8,7 @@ Lists are cursor-paginated (apps/api/pagination.py); errors are ``{detail, code}
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema, Status
@@ -28,6 +28,13 @@ from apps.core.registry import (
     document_header,
     get_kind,
 )
+
+if TYPE_CHECKING:
+    from apps.access.models import Role
+    from apps.audit.models import AuditEvent
+    from apps.audit.selectors import AuditFilter
+    from apps.integrations.models import Integration
+    from apps.webhooks.models import WebhookEndpoint
 
 router = Router()
 
@@ -131,7 +138,7 @@ class RoleReplaceIn(Schema):
     revision: int | None = None
 
 
-def _role_out(role: Any) -> dict[str, Any]:
+def _role_out(role: Role) -> dict[str, Any]:
     return {
         "name": role.name,
         "version": role.version,
@@ -339,7 +346,7 @@ class SyncQueuedOut(Schema):
     queued: str
 
 
-def _integration_out(integration: Any) -> dict[str, Any]:
+def _integration_out(integration: Integration) -> dict[str, Any]:
     from apps.integrations import selectors
     from apps.integrations.kinds import serialize
 
@@ -567,7 +574,7 @@ class AuditQuery(Schema):
     since: str = Field(default="", max_length=500)
 
 
-def _audit_filter(query: AuditQuery) -> Any:
+def _audit_filter(query: AuditQuery) -> AuditFilter:
     from apps.audit.selectors import AuditFilter
 
     return AuditFilter(
@@ -580,7 +587,7 @@ def _audit_filter(query: AuditQuery) -> Any:
     )
 
 
-def _event_out(event: Any) -> dict[str, Any]:
+def _event_out(event: AuditEvent) -> dict[str, Any]:
     return {
         "id": event.id,
         "time": event.time,
@@ -808,11 +815,11 @@ class DeliveryPage(Schema):
     next_cursor: str | None
 
 
-def _webhook_out(endpoint: Any) -> dict[str, Any]:
+def _webhook_out(endpoint: WebhookEndpoint) -> dict[str, Any]:
     return {field: getattr(endpoint, field) for field in WebhookOut.model_fields}
 
 
-def _webhook(name: str) -> Any:
+def _webhook(name: str) -> WebhookEndpoint | None:
     from apps.webhooks.models import WebhookEndpoint
 
     return WebhookEndpoint.objects.filter(name=name).first()
@@ -971,7 +978,7 @@ def _user_out(user: User) -> dict[str, Any]:
     }
 
 
-def _user(username: str) -> Any:
+def _user(username: str) -> User | None:
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.filter(username=username).first()

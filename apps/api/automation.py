@@ -43,7 +43,7 @@ class IssuedAutomationToken:
     plaintext: str
 
 
-def _owner_lacks(owner: Any, scopes: list[str]) -> list[str]:
+def _owner_lacks(owner: User, scopes: list[str]) -> list[str]:
     return [s for s in scopes if capability_for(s) and not has_capability(owner, capability_for(s))]
 
 
@@ -51,7 +51,7 @@ def automation_token_create(
     *,
     actor: User | None,
     name: str,
-    owner: Any,
+    owner: User,
     scopes: list[str],
     lifetime: timedelta = DEFAULT_LIFETIME,
 ) -> IssuedAutomationToken:

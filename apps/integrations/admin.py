@@ -147,11 +147,11 @@ class IntegrationAdmin(admin.ModelAdmin[Integration]):
         queryset: QuerySet[Integration] = super().get_queryset(request)
         return queryset.annotate(_app_count=Count("apps"))
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+    def get_readonly_fields(self, request: HttpRequest, obj: Integration | None = None) -> Any:
         fields = tuple(super().get_readonly_fields(request, obj))
         return (*fields, "name") if obj is not None else fields
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+    def get_fields(self, request: HttpRequest, obj: Integration | None = None) -> Any:
         editable = [
             "name",
             "trust_anchor_arn",
@@ -237,7 +237,7 @@ class SyncRunAdmin(admin.ModelAdmin[SyncRun]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: SyncRun | None = None) -> bool:
         return False
 
     @admin.display(description="duration (s)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from django.contrib import admin
 from django.db.models import Model
@@ -36,10 +36,12 @@ class AccessReviewInline(admin.TabularInline[AccessReview, AccessRequest]):
     extra = 0
     can_delete = False
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: AccessRequest | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(
+        self, request: HttpRequest, obj: AccessRequest | AccessReview | None = None
+    ) -> bool:
         return False
 
 
