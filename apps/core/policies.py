@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -61,7 +61,7 @@ def login_required(view: View) -> View:
         return view(request, *args, **kwargs)
 
     _mark(wrapper, "login")
-    return wrapper  # type: ignore[return-value]
+    return cast(View, wrapper)
 
 
 def capability_required(capability: str) -> Callable[[View], View]:
@@ -86,7 +86,7 @@ def capability_required(capability: str) -> Callable[[View], View]:
             return view(request, *args, **kwargs)
 
         _mark(wrapper, f"capability:{capability}")
-        return wrapper  # type: ignore[return-value]
+        return cast(View, wrapper)
 
     return decorator
 
