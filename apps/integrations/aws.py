@@ -195,8 +195,7 @@ def sign_in_as_rolegate(target: SyncTarget) -> awsra.Credentials:
         # The authority leaves auditing each leaf to the caller; no event, no certificate.
         audit_record(
             event_type=events.INTEGRATION_SYNC_CERTIFICATE_ISSUED,
-            actor=None,
-            actor_name=SYNC_ACTOR,
+            actor=SystemActor(SYNC_ACTOR),
             target_kind="integration",
             target_name=target.integration_name,
             details={

@@ -31,7 +31,7 @@ from apps.accounts.models import User
 from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
-from apps.core.identity import Actor
+from apps.core.identity import Actor, SystemActor
 from apps.core.jobs import task
 from apps.integrations import aws
 from apps.integrations.jobs import PUSH_SESSION_REVOCATIONS
@@ -437,8 +437,7 @@ def revocation_push(
         run.save()
         audit_record(
             event_type=EVENT_REVOCATION_FAILED if failed else EVENT_REVOCATION_PUSHED,
-            actor=None,
-            actor_name="session-revocation",
+            actor=SystemActor("session-revocation"),
             outcome=AuditEvent.Outcome.ERROR if failed else AuditEvent.Outcome.SUCCESS,
             target_kind="integration",
             target_name=integration.name,
