@@ -119,7 +119,7 @@ class UserAdmin(BaseUserAdmin[User]):
             fields += ["roles", "traits", "is_staff", "is_active"]
         return fields
 
-    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: User, form: object, change: bool) -> None:
         services.user_save_from_admin(actor=request.user, user=obj, created=not change)
 
 

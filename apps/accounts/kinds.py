@@ -22,7 +22,7 @@ from apps.core.registry import (
 _TRAIT_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:")
 
 
-def _parse_traits(value: Any) -> dict[str, list[str]]:
+def _parse_traits(value: object) -> dict[str, list[str]]:
     traits = require_mapping(value, field="spec.traits")
     parsed: dict[str, list[str]] = {}
     for name, values in traits.items():

@@ -31,7 +31,7 @@ def _actor_fields(actor: Actor, actor_name: str | None) -> tuple[int | None, str
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def storable(value: Any) -> Any:
+def storable(value: object) -> Any:
     """`value` with every NUL and lone surrogate written as a `\\uXXXX` escape, recursively.
 
     PostgreSQL's text and JSON columns reject NUL, and a lone surrogate cannot be encoded to

@@ -103,7 +103,7 @@ def _comparable(document: Document | None) -> dict[str, Any]:
     return kept
 
 
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+def _flatten(value: object, prefix: str = "") -> dict[str, Any]:
     if isinstance(value, dict) and value:
         flat: dict[str, Any] = {}
         for key in sorted(value, key=str):
@@ -168,7 +168,7 @@ def plan_apply(
 
 
 def _apply_one(
-    document: Any, *, actor: Actor, source: str, named: set[tuple[str, str]]
+    document: object, *, actor: Actor, source: str, named: set[tuple[str, str]]
 ) -> PlanEntry:
     kind, name = document_header(document)
     if (kind.kind, name) in named:

@@ -125,7 +125,7 @@ def require_str(mapping: Mapping[str, Any], key: str, *, path: str, required: bo
     return value
 
 
-def require_mapping(value: Any, *, field: str) -> dict[str, Any]:
+def require_mapping(value: object, *, field: str) -> dict[str, Any]:
     """Return ``value`` when it is a mapping (None becomes empty), else raise."""
     if value is None:
         return {}
@@ -134,7 +134,7 @@ def require_mapping(value: Any, *, field: str) -> dict[str, Any]:
     return value
 
 
-def require_str_list(value: Any, *, field: str) -> list[str]:
+def require_str_list(value: object, *, field: str) -> list[str]:
     """Return ``value`` as a list of strings (a single string becomes a one-item list)."""
     if value is None:
         return []
@@ -145,7 +145,7 @@ def require_str_list(value: Any, *, field: str) -> list[str]:
     return list(value)
 
 
-def document_header(document: Any) -> tuple[ResourceKind, str]:
+def document_header(document: object) -> tuple[ResourceKind, str]:
     """Validate kind, version and metadata.name; return the kind and the name."""
     if not isinstance(document, dict):
         raise ResourceError(f"a document must be a mapping, got {type(document).__name__}")

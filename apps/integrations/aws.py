@@ -143,7 +143,7 @@ class DamagedListingError(AwsError):
         super().__init__("DamagedListing", message)
 
 
-def check_profile_page(page: Any, page_number: int) -> list[dict[str, Any]]:
+def check_profile_page(page: object, page_number: int) -> list[dict[str, Any]]:
     """Return the page's profiles, or raise DamagedListingError naming what is malformed."""
     where = f"ListProfiles page {page_number}"
     if not isinstance(page, dict):

@@ -216,7 +216,7 @@ def _form_context(
     *,
     error: str = "",
     hint: str = "",
-    errors: Any = None,
+    errors: object = None,
 ) -> dict[str, Any]:
     data = form.cleaned_data if hasattr(form, "cleaned_data") else {}
     region = str(data.get("region") or form.data.get("region") or "")

@@ -183,7 +183,7 @@ def explain_listing_error(error: AwsError) -> PlainError:
 # -- trust policies ---------------------------------------------------------------------------
 
 
-def _as_list(value: Any) -> list[Any]:
+def _as_list(value: object) -> list[Any]:
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
@@ -285,7 +285,7 @@ def trust_policy_problem(
     return ""
 
 
-def _trust_policy_problem(policy: Any, *, trust_anchor_arn: str) -> str:
+def _trust_policy_problem(policy: object, *, trust_anchor_arn: str) -> str:
     anchor = parse_trust_anchor_arn(trust_anchor_arn)
     if isinstance(policy, str):
         try:

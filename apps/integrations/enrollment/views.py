@@ -48,7 +48,7 @@ TEMPLATES = "integrations/enroll/"
 TRUST_ANCHOR_PLACEHOLDER = "TRUST_ANCHOR_ARN"
 
 
-def _json(document: Any) -> str:
+def _json(document: object) -> str:
     return json.dumps(document, indent=2)
 
 
