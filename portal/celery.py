@@ -14,7 +14,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-@signals.worker_init.connect  # type: ignore[misc]
+@signals.worker_init.connect
 def _worker_observability(**kwargs: Any) -> None:
     """Task context on every log line; the worker's own /metrics when a token is set."""
     from django.conf import settings
@@ -29,7 +29,7 @@ def _worker_observability(**kwargs: Any) -> None:
         serve_worker_metrics(port, token)
 
 
-@app.on_after_finalize.connect  # type: ignore[misc]
+@app.on_after_finalize.connect
 def _declare_beat_schedule(sender: Celery, **kwargs: Any) -> None:
     from django.conf import settings
 

@@ -174,7 +174,7 @@ class Lock:
                 else:  # pragma: no cover - Windows only
                     import msvcrt
 
-                    msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+                    msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined,unused-ignore]
                 break
             except OSError:
                 if time.monotonic() >= deadline:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from apps.access.requests.models import AccessGrant
 from apps.access.selectors import AppLike, as_app_facts, compiled_roles, user_traits
+from apps.accounts.models import User
 from rbac.decision import (
     DEFAULT_MAX_SESSION_TTL,
     AppFacts,
@@ -126,7 +127,7 @@ class AppDecision:
         )
 
 
-def _grants_in_force(user: Any, moment: datetime) -> list[tuple[str, datetime, Any]]:
+def _grants_in_force(user: User, moment: datetime) -> list[tuple[str, datetime, Any]]:
     if getattr(user, "pk", None) is None:
         return []
     return list(
@@ -136,7 +137,9 @@ def _grants_in_force(user: Any, moment: datetime) -> list[tuple[str, datetime, A
     )
 
 
-def app_decision(user: Any, app: AppFacts | AppLike, *, now: datetime | None = None) -> AppDecision:
+def app_decision(
+    user: User, app: AppFacts | AppLike, *, now: datetime | None = None
+) -> AppDecision:
     """The user's decision on `app` (allowed ARNs, TTL, access end), in two queries."""
     moment = now or timezone.now()
     assigned = [name for name in (user.roles or []) if isinstance(name, str)]
@@ -155,7 +158,7 @@ def app_decision(user: Any, app: AppFacts | AppLike, *, now: datetime | None = N
 
 
 def access_end_for(
-    user: Any,
+    user: User,
     app: AppFacts | AppLike,
     role_arn: str,
     *,
@@ -278,7 +281,7 @@ def issuance_duration(
 
 
 def grant_only_ends(
-    user: Any,
+    user: User,
     accessible: Sequence[tuple[AppFacts, Sequence[str]]],
     *,
     now: datetime | None = None,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
@@ -14,7 +12,7 @@ from apps.access.requests import admin as requests_admin  # noqa: F401 - registe
 
 
 @admin.register(Role)
-class RoleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RoleAdmin(admin.ModelAdmin[Role]):
     """Lists roles and links to the editor; add, change and delete happen there."""
 
     list_display = ("name", "version", "revision", "updated_at", "editor_link")
@@ -32,8 +30,8 @@ class RoleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Role | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Role | None = None) -> bool:
         return False

@@ -154,7 +154,7 @@ def _request_initial(allow: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _lines(text: Any) -> list[str]:
+def _lines(text: object) -> list[str]:
     return [line.strip() for line in str(text or "").splitlines() if line.strip()]
 
 
@@ -274,7 +274,7 @@ class RoleForm(forms.Form):
         return spec
 
     @staticmethod
-    def _request_from_fields(data: dict[str, Any], stored: Any) -> dict[str, Any]:
+    def _request_from_fields(data: dict[str, Any], stored: object) -> dict[str, Any]:
         roles = _lines(data.get("request_roles"))
         if not roles:
             return {}

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from apps.access import selectors, services
 from apps.access.models import Role
+from apps.core.identity import Actor
 from apps.core.registry import (
     Document,
     ResourceError,
@@ -24,7 +23,7 @@ def _spec_error(error: RoleSpecError) -> ResourceError:
     return ResourceError("; ".join(str(e) for e in error.errors))
 
 
-def apply(document: Document, *, actor: Any, force: bool) -> str:
+def apply(document: Document, *, actor: Actor, force: bool) -> str:
     """Create or replace a role from its YAML document."""
     name = str(document["metadata"]["name"])
     unknown = set(document) - _DOCUMENT_KEYS
@@ -65,7 +64,7 @@ def list_all() -> list[Document]:
     return [serialize(role) for role in selectors.role_list()]
 
 
-def delete(name: str, *, actor: Any) -> None:
+def delete(name: str, *, actor: Actor) -> None:
     """Delete a role."""
     try:
         services.role_delete(actor=actor, name=name)

@@ -17,6 +17,7 @@ from django.db.models import Q, QuerySet
 
 from apps.access.models import Role
 from apps.access.requests.grants import granted_role_names, granted_roles_query
+from apps.accounts.models import User
 from rbac.decision import (
     DEFAULT_MAX_SESSION_TTL,
     AppFacts,
@@ -79,12 +80,12 @@ def as_app_facts(app: AppFacts | AppLike) -> AppFacts:
     )
 
 
-def extra_role_names(user: Any) -> list[str]:
+def extra_role_names(user: User) -> list[str]:
     """Role names granted for a limited time by approved access requests still in force."""
     return granted_role_names(user)
 
 
-def user_role_names(user: Any) -> list[str]:
+def user_role_names(user: User) -> list[str]:
     """The names of every role the user holds now: assigned plus temporarily granted."""
     names = [n for n in (user.roles or []) if isinstance(n, str)]
     for name in extra_role_names(user):
@@ -93,7 +94,7 @@ def user_role_names(user: Any) -> list[str]:
     return names
 
 
-def user_traits(user: Any) -> Traits:
+def user_traits(user: User) -> Traits:
     """The user's internal and external traits as the engine sees them."""
     return Traits.from_mappings(user.traits or {}, user.external_traits or {})
 
@@ -132,13 +133,13 @@ def compiled_roles(names: Sequence[str]) -> list[CompiledRole]:
     return [_compile_stored(name, spec, updated_at) for name, spec, updated_at in rows]
 
 
-def user_role_specs(user: Any) -> list[CompiledRole]:
+def user_role_specs(user: User) -> list[CompiledRole]:
     """The user's roles (assigned and granted now), compiled, in one query; unknown names: none."""
     # Grants ride along as a subquery, so a decision still costs one query.
     return [_compile_stored(name, spec, at) for name, spec, at in _user_role_rows(user)]
 
 
-def _user_role_rows(user: Any) -> list[tuple[str, Any, datetime]]:
+def _user_role_rows(user: User) -> list[tuple[str, Any, datetime]]:
     names = [n for n in (user.roles or []) if isinstance(n, str)]
     if getattr(user, "pk", None) is None:
         if not names:
@@ -173,7 +174,7 @@ def _trait_refs(role: CompiledRole) -> set[Any]:
     return refs
 
 
-def user_access(user: Any) -> UserAccess:
+def user_access(user: User) -> UserAccess:
     """The user's evaluator and access key, from one query (roles and grants in force)."""
     if not user.is_authenticated or not user.is_active:
         return UserAccess(Evaluator([], Traits()), ())
@@ -188,13 +189,13 @@ def user_access(user: Any) -> UserAccess:
     return UserAccess(Evaluator(compiled, traits), (role_key, trait_key))
 
 
-def user_evaluator(user: Any) -> Evaluator:
+def user_evaluator(user: User) -> Evaluator:
     """An engine evaluator for the user: roles compiled and traits expanded once."""
     return Evaluator(user_role_specs(user), user_traits(user))
 
 
 def accessible_apps(
-    user: Any, apps: Iterable[AppFacts | AppLike]
+    user: User, apps: Iterable[AppFacts | AppLike]
 ) -> list[tuple[AppFacts, tuple[str, ...]]]:
     """Which of these apps the user may use, each with its allowed IAM role ARNs."""
     if not user.is_authenticated or not user.is_active:
@@ -202,25 +203,25 @@ def accessible_apps(
     return user_evaluator(user).accessible_apps([as_app_facts(a) for a in apps])
 
 
-def allowed_aws_roles(user: Any, app: AppFacts | AppLike) -> set[str]:
+def allowed_aws_roles(user: User, app: AppFacts | AppLike) -> set[str]:
     """The IAM role ARNs the user may assume on this app."""
     if not user.is_authenticated or not user.is_active:
         return set()
     return user_evaluator(user).allowed_aws_roles(as_app_facts(app))
 
 
-def explain(user: Any, app: AppFacts | AppLike, role_arn: str | None = None) -> Explanation:
+def explain(user: User, app: AppFacts | AppLike, role_arn: str | None = None) -> Explanation:
     """Why the user can or cannot use the app (and assume `role_arn` on it)."""
     return user_evaluator(user).explain(as_app_facts(app), role_arn)
 
 
-def max_session_ttl(user: Any) -> timedelta:
+def max_session_ttl(user: User) -> timedelta:
     """The shortest `max_session_ttl` over all the user's roles (8h when they set none)."""
     roles = user_role_specs(user)
     return roles_max_session_ttl(roles) if roles else DEFAULT_MAX_SESSION_TTL
 
 
-def session_ttl(user: Any, app: AppFacts | AppLike, role_arn: str) -> timedelta | None:
+def session_ttl(user: User, app: AppFacts | AppLike, role_arn: str) -> timedelta | None:
     """The session cap for one issuance: the shortest TTL of the roles granting it, or None."""
     granting = user_evaluator(user).granting_roles(as_app_facts(app), role_arn)
     return roles_max_session_ttl(granting) if granting else None
@@ -265,7 +266,7 @@ def role_preview(spec: RoleSpec, apps: Sequence[AppFacts]) -> dict[str, Any]:
     }
 
 
-def role_editable_by(user: Any, name: str) -> bool:
+def role_editable_by(user: User, name: str) -> bool:
     """False when ``user`` holds the role (assigned or granted) and is not a superuser.
 
     Staff must not widen a role they hold: a role they could only use, they may not edit.

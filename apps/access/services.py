@@ -7,10 +7,12 @@ from typing import Any
 from django.db import transaction
 
 from apps.access.models import Role
+from apps.accounts.models import User
 from apps.audit import events
 from apps.audit.services import audit_record
 from apps.core.errors import DomainError
 from apps.core.hooks import session_revocation
+from apps.core.identity import Actor
 from rbac.spec import FieldError, RoleSpec, RoleSpecError, parse_role_spec
 
 __all__ = [
@@ -87,7 +89,7 @@ def _snapshot(role: Role) -> dict[str, Any]:
 
 
 def role_create(
-    *, actor: Any, name: str, spec: object, force: bool = False, version: str = "v7"
+    *, actor: Actor, name: str, spec: object, force: bool = False, version: str = "v7"
 ) -> Role:
     """Create a role (or with `force` replace an existing one) and audit it."""
     parsed = role_validate(name=name, spec=spec, version=version)
@@ -110,7 +112,7 @@ def role_create(
 
 def role_update(
     *,
-    actor: Any,
+    actor: Actor,
     name: str,
     spec: object,
     version: str | None = None,
@@ -130,7 +132,7 @@ def role_update(
         return _store_update(actor=actor, role=role, parsed=parsed, version=version or role.version)
 
 
-def _store_update(*, actor: Any, role: Role, parsed: RoleSpec, version: str) -> Role:
+def _store_update(*, actor: Actor, role: Role, parsed: RoleSpec, version: str) -> Role:
     before = _snapshot(role)
     new_spec = parsed.to_dict()
     if role.spec == new_spec and role.version == version:
@@ -152,7 +154,7 @@ def _store_update(*, actor: Any, role: Role, parsed: RoleSpec, version: str) -> 
     return role
 
 
-def _holders_reach(name: str) -> list[tuple[Any, set[tuple[int, str]]]]:
+def _holders_reach(name: str) -> list[tuple[User, set[tuple[int, str]]]]:
     """Each active holder of the role (assigned or granted now) with what they reach now."""
     from django.contrib.auth import get_user_model
     from django.utils import timezone
@@ -176,7 +178,7 @@ def _holders_reach(name: str) -> list[tuple[Any, set[tuple[int, str]]]]:
 
 
 def _revoke_lost_reach(
-    actor: Any, holders: list[tuple[Any, set[tuple[int, str]]]], reason: str
+    actor: Actor, holders: list[tuple[User, set[tuple[int, str]]]], reason: str
 ) -> None:
     """After a role change: revoke live sessions on role ARNs a holder no longer reaches."""
     for user, before in holders:
@@ -192,7 +194,7 @@ def _holders(name: str) -> list[str]:
     return sorted(str(u) for u, roles in rows if isinstance(roles, list) and name in roles)
 
 
-def role_delete(*, actor: Any, name: str) -> None:
+def role_delete(*, actor: Actor, name: str) -> None:
     """Delete a role that no user holds, and audit it."""
     with transaction.atomic():
         role = Role.objects.select_for_update().filter(name=name).first()

@@ -26,6 +26,7 @@ from apps.audit.services import audit_record
 from apps.core.capabilities import ACCESS_ADMIN, has_capability
 from apps.core.errors import DomainError
 from apps.core.hooks import validate_role_names
+from apps.core.identity import Actor
 from apps.core.registry import ResourceError
 
 TRAIT_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:")
@@ -47,7 +48,7 @@ class UserChangeInvalid(DomainError, ValueError):
         self.field = field
 
 
-def _check_actor(actor: Any, user: User) -> None:
+def _check_actor(actor: Actor, user: User) -> None:
     if not has_capability(actor, ACCESS_ADMIN):
         raise PermissionDenied(
             "Changing a user's roles or traits needs the access admin capability."
@@ -142,7 +143,7 @@ def _diff_traits(before: dict[str, list[str]], after: dict[str, list[str]]) -> d
     }
 
 
-def _apply(actor: Any, user: User, field: str, value: Any, via: str) -> User:
+def _apply(actor: Actor, user: User, field: str, value: Any, via: str) -> User:
     from apps.accounts.services import _revocable, _revoke_lost
 
     with transaction.atomic():
@@ -169,13 +170,13 @@ def _apply(actor: Any, user: User, field: str, value: Any, via: str) -> User:
     return stored
 
 
-def set_user_roles(actor: Any, user: User, roles: Iterable[Any], *, via: str = "portal") -> User:
+def set_user_roles(actor: Actor, user: User, roles: Iterable[Any], *, via: str = "portal") -> User:
     """Replace ``user``'s roles with ``roles`` (validated), audit the diff; return the user."""
     return _apply(actor, user, "roles", clean_roles(roles), via)
 
 
 def set_user_traits(
-    actor: Any, user: User, traits: Mapping[Any, Any], *, via: str = "portal"
+    actor: Actor, user: User, traits: Mapping[Any, Any], *, via: str = "portal"
 ) -> User:
     """Replace ``user``'s internal traits with ``traits`` (validated), audit the diff."""
     return _apply(actor, user, "traits", clean_traits(traits), via)

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_POST
@@ -23,9 +23,12 @@ from apps.access.user_admin import (
     set_user_roles,
     set_user_traits,
 )
+from apps.accounts.http import AuthenticatedHtmxRequest
+from apps.accounts.models import User
 from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.core.hooks import synced_apps
+from apps.core.identity import HtmxHttpRequest
 from apps.core.policies import access_admin_required
 
 PAGE_SIZE = 50
@@ -33,11 +36,11 @@ MAX_QUERY = 150
 TRAIT_ROWS_EXTRA = 2
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
+def _is_htmx(request: HtmxHttpRequest) -> bool:
+    return bool(request.htmx)
 
 
-def _user_or_404(username: str) -> Any:
+def _user_or_404(username: str) -> User:
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
         raise Http404(f"No user named {username!r}.")
@@ -46,7 +49,7 @@ def _user_or_404(username: str) -> Any:
 
 @access_admin_required
 @require_GET
-def user_list(request: HttpRequest) -> HttpResponse:
+def user_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """Every user, searchable by username, e-mail or role name."""
     query = str(request.GET.get("q") or "").strip()[:MAX_QUERY]
     users = get_user_model().objects.order_by("username")
@@ -65,7 +68,7 @@ def _trait_rows(traits: dict[str, list[str]]) -> list[dict[str, str]]:
     return rows
 
 
-def _context(request: HttpRequest, user: Any, **extra: Any) -> dict[str, Any]:
+def _context(request: AuthenticatedHtmxRequest, user: User, **extra: Any) -> dict[str, Any]:
     roles = list(selectors.role_list().values_list("name", flat=True))
     assigned = set(user.roles or [])
     context: dict[str, Any] = {
@@ -89,14 +92,14 @@ def _context(request: HttpRequest, user: Any, **extra: Any) -> dict[str, Any]:
 
 @access_admin_required
 @require_GET
-def user_detail(request: HttpRequest, username: str) -> HttpResponse:
+def user_detail(request: AuthenticatedHtmxRequest, username: str) -> HttpResponse:
     """One user: roles, traits, effective access, recent changes."""
     user = _user_or_404(username)
     return TemplateResponse(request, "access/users/detail.html", _context(request, user))
 
 
 def _answer(
-    request: HttpRequest, user: Any, partial: str, status: int, **extra: Any
+    request: AuthenticatedHtmxRequest, user: User, partial: str, status: int, **extra: Any
 ) -> HttpResponse:
     template = "access/users/detail.html"
     if _is_htmx(request):
@@ -106,7 +109,7 @@ def _answer(
 
 @access_admin_required
 @require_POST
-def user_roles(request: HttpRequest, username: str) -> HttpResponse:
+def user_roles(request: AuthenticatedHtmxRequest, username: str) -> HttpResponse:
     """Replace the user's roles with the checked ones (the picker)."""
     user = _user_or_404(username)
     wanted = request.POST.getlist("roles")
@@ -124,7 +127,7 @@ def user_roles(request: HttpRequest, username: str) -> HttpResponse:
     return _answer(request, user, "roles-panel", 200, roles_saved=message, refresh_access=True)
 
 
-def _posted_traits(request: HttpRequest) -> dict[str, list[str]]:
+def _posted_traits(request: AuthenticatedHtmxRequest) -> dict[str, list[str]]:
     names = request.POST.getlist("trait_name")
     values = request.POST.getlist("trait_values")
     if len(names) != len(values):
@@ -145,7 +148,7 @@ def _posted_traits(request: HttpRequest) -> dict[str, list[str]]:
 
 @access_admin_required
 @require_POST
-def user_traits(request: HttpRequest, username: str) -> HttpResponse:
+def user_traits(request: AuthenticatedHtmxRequest, username: str) -> HttpResponse:
     """Replace the user's internal traits (name → values, one value per line)."""
     user = _user_or_404(username)
     try:

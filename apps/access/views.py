@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from apps.access import selectors, services
 from apps.access.forms import STARTER_DOCUMENT, RoleForm, initial_for
 from apps.access.models import Role
+from apps.accounts.http import AuthenticatedHttpRequest
 from apps.core.hooks import synced_apps
 from apps.core.policies import access_admin_required
 
@@ -28,7 +29,7 @@ def _role_or_404(name: str) -> Role:
     return role
 
 
-def _editable_role(request: HttpRequest, name: str) -> Role:
+def _editable_role(request: AuthenticatedHttpRequest, name: str) -> Role:
     """The role, unless the editor holds it: nobody widens their own access (superusers may)."""
     role = _role_or_404(name)
     if request.method == "POST" and not selectors.role_editable_by(request.user, role.name):
@@ -47,7 +48,7 @@ def _preview(form: RoleForm) -> dict[str, Any] | None:
 
 
 @access_admin_required
-def role_list(request: HttpRequest) -> HttpResponse:
+def role_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every role with its rule counts."""
     roles = list(selectors.role_list())
     return TemplateResponse(request, "access/role_list.html", {"roles": roles})
@@ -55,7 +56,7 @@ def role_list(request: HttpRequest) -> HttpResponse:
 
 @access_admin_required
 @require_http_methods(["GET", "POST"])
-def role_create(request: HttpRequest) -> HttpResponse:
+def role_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Create a role from the form or from a YAML document."""
     if request.method == "GET":
         # The YAML tab of a new role opens on a commented starter document, not an empty box.
@@ -91,7 +92,7 @@ def role_create(request: HttpRequest) -> HttpResponse:
 
 @access_admin_required
 @require_http_methods(["GET", "POST"])
-def role_edit(request: HttpRequest, name: str) -> HttpResponse:
+def role_edit(request: AuthenticatedHttpRequest, name: str) -> HttpResponse:
     """Edit a role; refuses to overwrite a newer revision saved by someone else."""
     role = _editable_role(request, name)
     if request.method == "GET":
@@ -129,7 +130,7 @@ def _stored_preview(role: Role) -> dict[str, Any] | None:
 
 @access_admin_required
 @require_POST
-def role_validate(request: HttpRequest) -> HttpResponse:
+def role_validate(request: AuthenticatedHttpRequest) -> HttpResponse:
     """htmx: validate the editor's input without saving; inline errors and the preview."""
     name = request.POST.get("role", "")
     role = selectors.role_get(name) if name else None
@@ -141,7 +142,7 @@ def role_validate(request: HttpRequest) -> HttpResponse:
 
 @access_admin_required
 @require_http_methods(["GET", "POST"])
-def role_delete(request: HttpRequest, name: str) -> HttpResponse:
+def role_delete(request: AuthenticatedHttpRequest, name: str) -> HttpResponse:
     """Confirm (GET) and delete (POST) a role that no user holds."""
     role = _editable_role(request, name)
     error = ""
@@ -161,7 +162,7 @@ def role_delete(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @access_admin_required
-def explain_access(request: HttpRequest) -> HttpResponse:
+def explain_access(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Why can (or can't) a user use an app, or assume one IAM role on it."""
     username = request.GET.get("user", "").strip()
     app_name = request.GET.get("app", "").strip()

@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -22,7 +23,7 @@ from apps.core.hooks import session_revocation, validate_role_names
 from apps.core.registry import ResourceError
 
 
-def _clean_username(form: forms.ModelForm) -> str:  # type: ignore[type-arg]
+def _clean_username(form: forms.ModelForm[User]) -> str:
     username: str = form.cleaned_data.get("username") or ""
     problem = username_problem(username)
     if problem:
@@ -30,14 +31,14 @@ def _clean_username(form: forms.ModelForm) -> str:  # type: ignore[type-arg]
     return username
 
 
-class RolegateUserCreationForm(AdminUserCreationForm):  # type: ignore[type-arg]
+class RolegateUserCreationForm(AdminUserCreationForm):
     """Django's add-user form with Rolegate's username rule (the same as `create -f`)."""
 
     def clean_username(self) -> str:
         return _clean_username(self)
 
 
-class RolegateUserChangeForm(UserChangeForm):  # type: ignore[type-arg]
+class RolegateUserChangeForm(UserChangeForm[User]):
     """Validates role names against existing roles and traits as name → list of strings."""
 
     def clean_username(self) -> str:
@@ -68,7 +69,7 @@ class RolegateUserChangeForm(UserChangeForm):  # type: ignore[type-arg]
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
+class UserAdmin(BaseUserAdmin[User]):
     """Django's user admin plus Rolegate roles and traits."""
 
     form = RolegateUserChangeForm
@@ -85,7 +86,7 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
     actions = ("revoke_aws_sessions",)
 
     @admin.action(description="Revoke AWS sessions (every role they can reach)")
-    def revoke_aws_sessions(self, request: HttpRequest, queryset: Any) -> None:
+    def revoke_aws_sessions(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         """The kill switch for people: end their live sessions on revocation-enabled accounts."""
         total = 0
         for user in queryset:
@@ -103,7 +104,7 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
         url = reverse("access:explain") + "?" + urlencode({"user": obj.get_username()})
         return format_html('<a href="{}">Why can / can\'t {} …?</a>', url, obj.get_username())
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> Any:
         """Least privilege: staff never raise their own or anyone's privileges by editing.
 
         Only superusers change superuser status, groups and permissions; only access admins
@@ -118,14 +119,14 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
             fields += ["roles", "traits", "is_staff", "is_active"]
         return fields
 
-    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: User, form: object, change: bool) -> None:
         services.user_save_from_admin(actor=request.user, user=obj, created=not change)
 
 
 class AdminSignInForm(AdminAuthenticationForm):
     """The admin's sign-in form; a right password for a non-staff account is a refusal too."""
 
-    def confirm_login_allowed(self, user: Any) -> None:
+    def confirm_login_allowed(self, user: User) -> None:
         try:
             super().confirm_login_allowed(user)
         except forms.ValidationError:

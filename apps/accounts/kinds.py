@@ -8,6 +8,7 @@ from apps.accounts import services
 from apps.accounts.models import User
 from apps.accounts.oidc import kinds as oidc_kinds  # noqa: F401 - registers kind oidc_connector
 from apps.accounts.usernames import USERNAME_RE, USERNAME_RULE, username_problem
+from apps.core.identity import Actor
 from apps.core.registry import (
     Document,
     ResourceError,
@@ -21,7 +22,7 @@ from apps.core.registry import (
 _TRAIT_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:")
 
 
-def _parse_traits(value: Any) -> dict[str, list[str]]:
+def _parse_traits(value: object) -> dict[str, list[str]]:
     traits = require_mapping(value, field="spec.traits")
     parsed: dict[str, list[str]] = {}
     for name, values in traits.items():
@@ -33,7 +34,7 @@ def _parse_traits(value: Any) -> dict[str, list[str]]:
     return parsed
 
 
-def apply(document: Document, *, actor: Any, force: bool) -> str:
+def apply(document: Document, *, actor: Actor, force: bool) -> str:
     """Create or replace a user from its YAML document."""
     name = document["metadata"]["name"]
     problem = username_problem(name)
@@ -94,7 +95,7 @@ def list_all() -> list[Document]:
     return [serialize(user) for user in User.objects.order_by("username")]
 
 
-def delete(name: str, *, actor: Any) -> None:
+def delete(name: str, *, actor: Actor) -> None:
     """Delete a user."""
     services.user_delete(actor=actor, username=name)
 

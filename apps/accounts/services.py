@@ -17,6 +17,7 @@ from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core.hooks import session_revocation, validate_role_names
+from apps.core.identity import Actor
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ def _user_snapshot(user: User) -> dict[str, Any]:
 
 def user_apply(
     *,
-    actor: Any,
+    actor: Actor,
     username: str,
     roles: list[str],
     traits: dict[str, list[str]],
@@ -179,14 +180,14 @@ def _revocable(user: User | None) -> set[tuple[int, str]]:
     return session_revocation().reachable(user)
 
 
-def _revoke_lost(actor: Any, user: User, before: set[tuple[int, str]], reason: str) -> None:
+def _revoke_lost(actor: Actor, user: User, before: set[tuple[int, str]], reason: str) -> None:
     """Revoke the live AWS sessions on roles the change took away (deactivation: all)."""
     if not before:
         return
     session_revocation().revoke_lost(actor=actor, user=user, before=before, reason=reason)
 
 
-def user_delete(*, actor: Any, username: str) -> None:
+def user_delete(*, actor: Actor, username: str) -> None:
     """Delete a user and audit it."""
     from apps.core.registry import ResourceNotFound
 
@@ -210,7 +211,7 @@ def user_delete(*, actor: Any, username: str) -> None:
         )
 
 
-def user_set_password(*, actor: Any, user: User, password: str) -> None:
+def user_set_password(*, actor: Actor, user: User, password: str) -> None:
     """Set a local password and audit it (never the password itself)."""
     with transaction.atomic():
         user.set_password(password)
@@ -223,7 +224,7 @@ def user_set_password(*, actor: Any, user: User, password: str) -> None:
         )
 
 
-def user_save_from_admin(*, actor: Any, user: User, created: bool) -> None:
+def user_save_from_admin(*, actor: Actor, user: User, created: bool) -> None:
     """Save a user edited in the admin and audit what changed (roles, traits, flags)."""
     with transaction.atomic():
         stored = None if created else User.objects.select_for_update().filter(pk=user.pk).first()

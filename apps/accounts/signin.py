@@ -22,6 +22,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from apps.accounts import services
+from apps.accounts.models import User
 
 # Attributes the backend or a view leaves on the request for the receivers and the caller.
 METHOD_ATTRIBUTE = "rolegate_login_method"
@@ -52,7 +53,7 @@ def mark_refusal(request: HttpRequest | None, reason: str) -> None:
         setattr(request, REFUSAL_ATTRIBUTE, reason)
 
 
-def _method(request: HttpRequest | None, user: Any, kwargs: dict[str, Any]) -> str:
+def _method(request: HttpRequest | None, user: User | None, kwargs: dict[str, Any]) -> str:
     explicit = kwargs.get("rolegate_method") or getattr(request, METHOD_ATTRIBUTE, None)
     if explicit:
         return str(explicit)
@@ -64,7 +65,7 @@ def _method(request: HttpRequest | None, user: Any, kwargs: dict[str, Any]) -> s
     return "password"
 
 
-def sign_in_completed(*, user: Any, method: str) -> None:
+def sign_in_completed(*, user: User, method: str) -> None:
     """Report a sign-in that opens no session (a CLI token) through ``user_logged_in``."""
     user_logged_in.send(sender=type(user), request=None, user=user, rolegate_method=method)
 
@@ -83,7 +84,7 @@ def sign_in_refused(
 
 
 @receiver(user_logged_in, dispatch_uid="rolegate-audit-sign-in")
-def _audit_sign_in(sender: object, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+def _audit_sign_in(sender: object, request: HttpRequest | None, user: User, **kwargs: Any) -> None:
     services.login_record_success(user=user, method=_method(request, user, kwargs))
 
 

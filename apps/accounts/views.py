@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts import services, signin
 from apps.accounts.forms import LoginForm
+from apps.accounts.http import AuthenticatedHttpRequest
 from apps.core.policies import anonymous_allowed, login_required
 from apps.core.redirects import safe_next_url
 
@@ -58,7 +59,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def logout_view(request: HttpRequest) -> HttpResponse:
+def logout_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Sign out (POST only, so a link on another site cannot sign people out)."""
     logout(request)
     return redirect(settings.LOGOUT_REDIRECT_URL)

@@ -8,15 +8,18 @@ Lists are cursor-paginated (apps/api/pagination.py); errors are ``{detail, code}
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
+from apps.accounts.models import User
+from apps.api.http import ApiHttpRequest
 from apps.api.pagination import CursorInvalid, page_queryset
 from apps.api.scoped_auth import DEFERRED, ScopedBearer, require_scopes, scoped
 from apps.audit.selectors import StreamCursorInvalid
+from apps.core.identity import Actor
 from apps.core.registry import (
     Document,
     ResourceError,
@@ -25,6 +28,13 @@ from apps.core.registry import (
     document_header,
     get_kind,
 )
+
+if TYPE_CHECKING:
+    from apps.access.models import Role
+    from apps.audit.models import AuditEvent
+    from apps.audit.selectors import AuditFilter
+    from apps.integrations.models import Integration
+    from apps.webhooks.models import WebhookEndpoint
 
 router = Router()
 
@@ -59,8 +69,8 @@ class PageIn(Schema):
     q: str = Field(default="", max_length=200)
 
 
-def _caller(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
+def _caller(request: HttpRequest) -> User:
+    return cast(ApiHttpRequest, request).auth
 
 
 def _bad_cursor(error: ValueError) -> Status[dict[str, str]]:
@@ -84,7 +94,7 @@ def _refused(error: ResourceError) -> Status[dict[str, Any]]:
     return Status(400, {"detail": detail, "code": "invalid", "errors": _field_errors(detail)})
 
 
-def _apply_document(document: Document, *, actor: Any, force: bool) -> str:
+def _apply_document(document: Document, *, actor: Actor, force: bool) -> str:
     """Validate a document's header like the YAML loader, then apply it through its kind."""
     from django.db import transaction
 
@@ -128,7 +138,7 @@ class RoleReplaceIn(Schema):
     revision: int | None = None
 
 
-def _role_out(role: Any) -> dict[str, Any]:
+def _role_out(role: Role) -> dict[str, Any]:
     return {
         "name": role.name,
         "version": role.version,
@@ -332,7 +342,7 @@ class SyncQueuedOut(Schema):
     queued: str
 
 
-def _integration_out(integration: Any) -> dict[str, Any]:
+def _integration_out(integration: Integration) -> dict[str, Any]:
     from apps.integrations import selectors
     from apps.integrations.kinds import serialize
 
@@ -508,13 +518,7 @@ def integrations_runs(request: HttpRequest, name: str, page: Query[PageIn]) -> A
         )
     except CursorInvalid as error:
         return _bad_cursor(error)
-    items = [
-        {
-            field: getattr(run, field)
-            for field in SyncRunOut.model_fields  # type: ignore[attr-defined]
-        }
-        for run in rows
-    ]
+    items = [{field: getattr(run, field) for field in SyncRunOut.model_fields} for run in rows]
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -562,7 +566,7 @@ class AuditQuery(Schema):
     since: str = Field(default="", max_length=500)
 
 
-def _audit_filter(query: AuditQuery) -> Any:
+def _audit_filter(query: AuditQuery) -> AuditFilter:
     from apps.audit.selectors import AuditFilter
 
     return AuditFilter(
@@ -575,7 +579,7 @@ def _audit_filter(query: AuditQuery) -> Any:
     )
 
 
-def _event_out(event: Any) -> dict[str, Any]:
+def _event_out(event: AuditEvent) -> dict[str, Any]:
     return {
         "id": event.id,
         "time": event.time,
@@ -803,11 +807,11 @@ class DeliveryPage(Schema):
     next_cursor: str | None
 
 
-def _webhook_out(endpoint: Any) -> dict[str, Any]:
+def _webhook_out(endpoint: WebhookEndpoint) -> dict[str, Any]:
     return {field: getattr(endpoint, field) for field in WebhookOut.model_fields}
 
 
-def _webhook(name: str) -> Any:
+def _webhook(name: str) -> WebhookEndpoint | None:
     from apps.webhooks.models import WebhookEndpoint
 
     return WebhookEndpoint.objects.filter(name=name).first()
@@ -952,7 +956,7 @@ class UserTraitsIn(Schema):
     traits: dict[str, list[str]]
 
 
-def _user_out(user: Any) -> dict[str, Any]:
+def _user_out(user: User) -> dict[str, Any]:
     return {
         "username": user.username,
         "email": user.email,
@@ -964,7 +968,7 @@ def _user_out(user: Any) -> dict[str, Any]:
     }
 
 
-def _user(username: str) -> Any:
+def _user(username: str) -> User | None:
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.filter(username=username).first()

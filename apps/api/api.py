@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -27,7 +27,9 @@ from pydantic import Field
 from apps.access.selectors import user_role_names
 from apps.accounts import services as account_services
 from apps.accounts import signin
+from apps.accounts.models import User
 from apps.api import selectors, services
+from apps.api.http import ApiHttpRequest
 from apps.api.models import ApiToken
 from apps.core.errors import DomainError
 
@@ -41,13 +43,13 @@ URLS_NAMESPACE = "api-1.0.0"
 class BearerToken(HttpBearer):
     """Authenticate `Authorization: Bearer rgt_…` against hashed, unexpired, unrevoked tokens."""
 
-    def authenticate(self, request: HttpRequest, token: str) -> Any:
+    def authenticate(self, request: HttpRequest, token: str) -> User | None:
         """Return the token's user (and remember the token on the request), or None."""
         found = selectors.token_authenticate(token.strip())
         if found is None:
             return None
         services.token_touch(token=found)
-        request.api_token = found  # type: ignore[attr-defined]
+        cast(ApiHttpRequest, request).api_token = found
         return found.user
 
 
@@ -64,15 +66,14 @@ api = NinjaAPI(
 )
 
 
-def _caller(request: HttpRequest) -> Any:
+def _caller(request: HttpRequest) -> User:
     """The user that BearerToken authenticated."""
-    return request.auth  # type: ignore[attr-defined]
+    return cast(ApiHttpRequest, request).auth
 
 
 def _caller_token(request: HttpRequest) -> ApiToken:
     """The token that BearerToken authenticated."""
-    token: ApiToken = request.api_token  # type: ignore[attr-defined]
-    return token
+    return cast(ApiHttpRequest, request).api_token
 
 
 # --- error shapes ------------------------------------------------------------------------------
@@ -312,7 +313,7 @@ class MeOut(Schema):
     grants: list[GrantOut] = []
 
 
-def _traits(user: Any) -> dict[str, list[str]]:
+def _traits(user: User) -> dict[str, list[str]]:
     merged: dict[str, list[str]] = {}
     for source in (user.traits or {}, user.external_traits or {}):
         for key, values in source.items():
@@ -337,7 +338,7 @@ def me(request: HttpRequest) -> Any:
     }
 
 
-def _grants(user: Any) -> list[dict[str, Any]]:
+def _grants(user: User) -> list[dict[str, Any]]:
     from apps.access.requests.models import AccessGrant
 
     rows = AccessGrant.objects.filter(

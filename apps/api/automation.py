@@ -11,6 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.accounts.models import User
 from apps.api.models import ApiToken, AutomationToken
 from apps.api.scopes import SCOPES, capability_for, unknown_scopes
 from apps.api.selectors import AUTOMATION_TOKEN_PREFIX, PREFIX_LENGTH, hash_secret
@@ -19,6 +20,7 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core.capabilities import has_capability
 from apps.core.errors import DomainError
+from apps.core.identity import Actor
 
 NAME_RE = re.compile(r"[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?\Z", re.ASCII)
 DEFAULT_LIFETIME = timedelta(days=90)
@@ -44,15 +46,15 @@ class IssuedAutomationToken:
     plaintext: str
 
 
-def _owner_lacks(owner: Any, scopes: list[str]) -> list[str]:
+def _owner_lacks(owner: User, scopes: list[str]) -> list[str]:
     return [s for s in scopes if capability_for(s) and not has_capability(owner, capability_for(s))]
 
 
 def automation_token_create(
     *,
-    actor: Any,
+    actor: User | None,
     name: str,
-    owner: Any,
+    owner: User,
     scopes: list[str],
     lifetime: timedelta = DEFAULT_LIFETIME,
 ) -> IssuedAutomationToken:
@@ -122,7 +124,7 @@ def automation_token_create(
     raise RuntimeError("could not allocate a unique token prefix")
 
 
-def automation_token_revoke(*, actor: Any, token: AutomationToken) -> bool:
+def automation_token_revoke(*, actor: Actor, token: AutomationToken) -> bool:
     """Revoke an automation token and audit it; False when it was already revoked."""
     with transaction.atomic():
         locked = AutomationToken.objects.select_for_update().get(pk=token.pk)

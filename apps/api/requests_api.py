@@ -7,7 +7,7 @@ requester can no more review their own request here than anywhere else.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from django.http import HttpRequest
@@ -17,6 +17,8 @@ from pydantic import Field
 from apps.access.errors import AccessDenied
 from apps.access.requests import selectors, services
 from apps.access.requests.models import AccessRequest
+from apps.accounts.models import User
+from apps.api.http import ApiHttpRequest
 from apps.api.pagination import CursorInvalid, page_list, page_queryset
 from apps.api.scoped_auth import scoped
 from rbac.spec import format_duration
@@ -74,8 +76,8 @@ class RequestOut(Schema):
     reviews: list[ReviewOut]
 
 
-def _caller(request: HttpRequest) -> Any:
-    return request.auth  # type: ignore[attr-defined]
+def _caller(request: HttpRequest) -> User:
+    return cast(ApiHttpRequest, request).auth
 
 
 def _out(item: AccessRequest) -> dict[str, Any]:

@@ -8,13 +8,15 @@ passes when its user holds the capability: it stands for the person, not for a d
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
+from apps.accounts.models import User
 from apps.api import automation, selectors, services
-from apps.api.models import AutomationToken
+from apps.api.http import ApiHttpRequest
+from apps.api.models import ApiToken, AutomationToken
 from apps.api.scopes import capability_for
 from apps.core.capabilities import has_capability
 from apps.core.errors import DomainError
@@ -39,19 +41,19 @@ class ScopedBearer(HttpBearer):
             capability_for(scope)  # a typo in a scope name fails at import, not at first call
         self.scope = scope
 
-    def authenticate(self, request: HttpRequest, token: str) -> Any:
+    def authenticate(self, request: HttpRequest, token: str) -> User | None:
         """Return the user the call acts as, None for an unknown token, or raise ScopeRefused."""
         raw = token.strip()
         found = selectors.automation_token_authenticate(raw)
         if found is not None:
-            request.automation_token = found  # type: ignore[attr-defined]
+            cast(ApiHttpRequest, request).automation_token = found
             if self.scope != DEFERRED:
                 require_scopes(request, [self.scope], user=found.owner)
             return found.owner
         cli = selectors.token_authenticate(raw)
         if cli is None:
             return None
-        request.api_token = cli  # type: ignore[attr-defined]
+        cast(ApiHttpRequest, request).api_token = cli
         if self.scope != DEFERRED:
             require_scopes(request, [self.scope], user=cli.user)
         services.token_touch(token=cli)
@@ -63,13 +65,13 @@ class ScopedBearer(HttpBearer):
 DEFERRED = "*"
 
 
-def require_scopes(request: HttpRequest, scopes: list[str], *, user: Any = None) -> None:
+def require_scopes(request: HttpRequest, scopes: list[str], *, user: User | None = None) -> None:
     """Refuse (ScopeRefused) unless the caller holds every scope in ``scopes`` right now.
 
     An automation token needs each scope and its owner each scope's capability, and the call is
     audited with the token's name either way; a CLI token needs only the capabilities.
     """
-    caller = user if user is not None else request.auth  # type: ignore[attr-defined]
+    caller = user if user is not None else cast(ApiHttpRequest, request).auth
     token: AutomationToken | None = getattr(request, "automation_token", None)
     wanted = sorted(set(scopes))
     refusal, code = "", ""
@@ -100,7 +102,7 @@ def require_scopes(request: HttpRequest, scopes: list[str], *, user: Any = None)
             refusal=refusal,
         )
     else:
-        cli: Any = getattr(request, "api_token", None)
+        cli: ApiToken | None = getattr(request, "api_token", None)
         if refusal and cli is not None:
             automation.cli_token_refused(
                 token=cli,

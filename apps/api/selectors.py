@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.access.selectors import max_session_ttl
+from apps.accounts.models import User
 from apps.api.models import ApiToken, AutomationToken, DeviceAuthorization
 
 TOKEN_PREFIX = "rgt_"  # noqa: S105 - the public marker of a token, not a secret
@@ -48,7 +48,7 @@ def token_authenticate(raw: str) -> ApiToken | None:
     return token
 
 
-def tokens_for_user(user: Any) -> QuerySet[ApiToken]:
+def tokens_for_user(user: User) -> QuerySet[ApiToken]:
     """The user's tokens, newest first (revoked and expired ones included for the record)."""
     return ApiToken.objects.filter(user=user).order_by("-created_at", "-id")
 
@@ -74,7 +74,7 @@ def device_authorization_pending(user_code: str) -> DeviceAuthorization | None:
     )
 
 
-def token_lifetime(user: Any) -> timedelta:
+def token_lifetime(user: User) -> timedelta:
     """How long a new token for `user` lives: the user's max session TTL, capped by the cookie age.
 
     The access app owns the TTL rule (shortest `max_session_ttl` over the user's roles).

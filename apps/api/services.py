@@ -5,13 +5,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts import signin
+from apps.accounts.models import User
 from apps.api.models import ApiToken, DeviceAuthorization
 from apps.api.selectors import (
     PREFIX_LENGTH,
@@ -26,6 +26,7 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core.context import current_context
 from apps.core.errors import DomainError
+from apps.core.identity import Actor
 from apps.core.ratelimit import RateLimited, rate_limit_hit
 
 DEVICE_CODE_LIFETIME = timedelta(minutes=10)
@@ -71,7 +72,7 @@ def _device_interval() -> int:
     return max(1, int(getattr(settings, "ROLEGATE_CLI_DEVICE_INTERVAL", 5)))
 
 
-def token_create(*, actor: Any, user: Any, method: str, client_name: str = "") -> IssuedToken:
+def token_create(*, actor: Actor, user: User, method: str, client_name: str = "") -> IssuedToken:
     """Create a bearer token for `user` expiring with the user's session TTL, and audit it."""
     if method not in ApiToken.Method.values:
         raise ValueError(f"unknown token method {method!r}")
@@ -107,7 +108,7 @@ def token_create(*, actor: Any, user: Any, method: str, client_name: str = "") -
     raise RuntimeError("could not allocate a unique token prefix")
 
 
-def token_revoke(*, actor: Any, token: ApiToken) -> bool:
+def token_revoke(*, actor: Actor, token: ApiToken) -> bool:
     """Revoke a token and audit it; returns False when it was already revoked."""
     with transaction.atomic():
         locked = ApiToken.objects.select_for_update().select_related("user").get(pk=token.pk)
@@ -199,7 +200,7 @@ def device_authorization_start(*, client_name: str = "") -> StartedDeviceAuthori
 
 
 def device_authorization_decide(
-    *, actor: Any, user_code: str, approve: bool
+    *, actor: User, user_code: str, approve: bool
 ) -> DeviceAuthorization:
     """Approve (for `actor`) or deny the pending device request with this user code; audited."""
     with transaction.atomic():

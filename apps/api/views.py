@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
@@ -13,13 +13,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts import services as account_services
 from apps.accounts import signin
+from apps.accounts.http import AuthenticatedHttpRequest
 from apps.api import automation, selectors, services
 from apps.api.forms import AutomationTokenForm, DeviceDecisionForm
 from apps.core.context import current_context
 from apps.core.policies import login_required, staff_required
 
 
-def _code_refused(request: HttpRequest, form: DeviceDecisionForm, message: str) -> HttpResponse:
+def _code_refused(
+    request: AuthenticatedHttpRequest, form: DeviceDecisionForm, message: str
+) -> HttpResponse:
     """A code that names no pending login: counted and audited like a wrong password."""
     signin.sign_in_refused(
         request=request,
@@ -31,7 +34,7 @@ def _code_refused(request: HttpRequest, form: DeviceDecisionForm, message: str) 
     return TemplateResponse(request, "api/approve.html", {"form": form}, status=404)
 
 
-def _throttled(request: HttpRequest) -> HttpResponse | None:
+def _throttled(request: AuthenticatedHttpRequest) -> HttpResponse | None:
     """Guessing codes is throttled with the same counter as wrong passwords."""
     username = request.user.get_username()
     if not account_services.login_is_throttled(
@@ -48,7 +51,7 @@ def _throttled(request: HttpRequest) -> HttpResponse | None:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def device_approve(request: HttpRequest) -> HttpResponse:
+def device_approve(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Show a pending CLI login (from ?code=) and approve or deny it with a POST."""
     if (request.method == "POST" or "code" in request.GET) and (
         refused := _throttled(request)
@@ -83,7 +86,7 @@ def device_approve(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET"])
-def token_list(request: HttpRequest) -> HttpResponse:
+def token_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The signed-in user's CLI tokens, with a revoke button on the active ones."""
     tokens = selectors.tokens_for_user(request.user)[:100]
     return TemplateResponse(request, "api/tokens.html", {"tokens": tokens})
@@ -91,7 +94,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+def token_revoke(request: AuthenticatedHttpRequest, token_id: int) -> HttpResponse:
     """Revoke one of the signed-in user's own tokens."""
     token = selectors.tokens_for_user(request.user).filter(pk=token_id).first()
     if token is None:
@@ -104,7 +107,11 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
 
 
 def _automation_tokens_page(
-    request: HttpRequest, form: AutomationTokenForm, *, created: str = "", status: int = 200
+    request: AuthenticatedHttpRequest,
+    form: AutomationTokenForm,
+    *,
+    created: str = "",
+    status: int = 200,
 ) -> HttpResponse:
     tokens = selectors.automation_tokens()
     if not request.user.is_superuser:
@@ -118,7 +125,7 @@ def _automation_tokens_page(
 
 @staff_required
 @require_http_methods(["GET", "POST"])
-def automation_token_list(request: HttpRequest) -> HttpResponse:
+def automation_token_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Automation tokens the admin owns (every one for a superuser); POST creates one."""
     if request.method == "GET":
         return _automation_tokens_page(request, AutomationTokenForm())
@@ -142,7 +149,7 @@ def automation_token_list(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 @require_POST
-def automation_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+def automation_token_revoke(request: AuthenticatedHttpRequest, token_id: int) -> HttpResponse:
     """Revoke an automation token the admin owns (any, for a superuser)."""
     tokens = selectors.automation_tokens()
     if not request.user.is_superuser:

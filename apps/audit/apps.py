@@ -26,7 +26,7 @@ def _count_committed_audit_events() -> None:
     from apps.audit.models import AuditEvent
     from apps.core.metrics import observe_audit_event
 
-    def on_save(sender: Any, instance: AuditEvent, created: bool, **kwargs: Any) -> None:
+    def on_save(sender: object, instance: AuditEvent, created: bool, **kwargs: Any) -> None:
         if created and instance.event_type in (events.USER_SIGNED_IN, "user.login"):
             event_type, outcome = instance.event_type, instance.outcome
             details = dict(instance.details or {})

@@ -11,7 +11,7 @@ from apps.audit.keys import AuditKeyError, audit_keyring
 
 
 @register(Tags.security)
-def audit_key(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+def audit_key(app_configs: object, **kwargs: Any) -> list[CheckMessage]:
     """Production needs an audit key outside the database; a configured one must parse."""
     configured = getattr(settings, "ROLEGATE_AUDIT_KEY", "") or getattr(
         settings, "ROLEGATE_AUDIT_KEY_FILE", ""

@@ -26,7 +26,7 @@ EVENT_INPUT_REFUSED = events.REQUEST_INPUT_REFUSED
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def unstorable_field(data: Any) -> str | None:
+def unstorable_field(data: object) -> str | None:
     """The path (`role_arn`, `items[2].name`) of the first string holding NUL or a lone
     surrogate, key or value, or None when every string can be stored."""
     stack: list[tuple[str, Any]] = [("", data)]

@@ -21,7 +21,7 @@ class AppendOnlyQuerySet(models.QuerySet[_Model]):
     def update(self, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("audit events are append-only")
 
-    def delete(self) -> NoReturn:  # type: ignore[override]
+    def delete(self) -> NoReturn:
         raise AppendOnlyError("audit events are append-only")
 
 
@@ -66,7 +66,7 @@ class AuditEvent(models.Model):
             raise AppendOnlyError("audit events are append-only")
         super().save(*args, **kwargs)
 
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("audit events are append-only")
 
     @property
@@ -106,7 +106,7 @@ class AuditChainLink(models.Model):
             raise AppendOnlyError("audit chain links are append-only")
         super().save(*args, **kwargs)
 
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("audit chain links are append-only")
 
 

@@ -14,13 +14,16 @@ from django.db import DatabaseError, transaction
 from apps.audit.chain import seal_after_commit
 from apps.audit.models import AuditEvent
 from apps.core.context import current_context
+from apps.core.identity import Actor, SystemActor
 from apps.core.metrics import AUDIT_WRITE_FAILURES
 
 SYSTEM_ACTOR = "system"
 
 
-def _actor_fields(actor: Any, actor_name: str | None) -> tuple[int | None, str]:
-    if actor is None or not getattr(actor, "is_authenticated", False):
+def _actor_fields(actor: Actor, actor_name: str | None) -> tuple[int | None, str]:
+    if isinstance(actor, SystemActor):
+        return None, actor_name or actor.name
+    if actor is None or not actor.is_authenticated:
         return None, actor_name or SYSTEM_ACTOR
     return int(actor.pk), actor_name or str(actor.get_username())
 
@@ -28,7 +31,7 @@ def _actor_fields(actor: Any, actor_name: str | None) -> tuple[int | None, str]:
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def storable(value: Any) -> Any:
+def storable(value: object) -> Any:
     """`value` with every NUL and lone surrogate written as a `\\uXXXX` escape, recursively.
 
     PostgreSQL's text and JSON columns reject NUL, and a lone surrogate cannot be encoded to
@@ -47,7 +50,7 @@ def storable(value: Any) -> Any:
 def audit_record(
     *,
     event_type: str,
-    actor: Any,
+    actor: Actor,
     outcome: str = AuditEvent.Outcome.SUCCESS,
     target_kind: str = "",
     target_name: str = "",

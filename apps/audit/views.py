@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from apps.audit.forms import AuditFilterForm
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_events, event_types
+from apps.core.identity import HtmxHttpRequest
 from apps.core.policies import audit_read_required
 
 PAGE_SIZE = 50
@@ -32,7 +33,7 @@ EXPORT_FIELDS = (
 
 
 @audit_read_required
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: HtmxHttpRequest) -> HttpResponse:
     """List audit events with filters and pagination."""
     form = AuditFilterForm(request.GET)
     if not form.is_valid():
@@ -47,7 +48,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "types": event_types(), "query": query.urlencode()}
-    template = "audit/log.html#results" if getattr(request, "htmx", False) else "audit/log.html"
+    template = "audit/log.html#results" if request.htmx else "audit/log.html"
     return TemplateResponse(request, template, context)
 
 

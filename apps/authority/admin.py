@@ -5,9 +5,10 @@ No key material is ever shown: the encrypted-key columns are excluded from every
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.contrib import admin, messages
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -16,17 +17,20 @@ from apps.authority.guidance import PHASE_GUIDANCE, available_phases
 from apps.authority.models import CertificateAuthority, LeafCertificate
 from apps.authority.pki import CaKeyError
 from apps.authority.selectors import ca_bundle_pem
-from apps.authority.services import ROTATION_PHASES, RotationError, ca_rotate
+from apps.authority.services import ROTATION_PHASES, RotationError, RotationPhase, ca_rotate
 
 KEY_MATERIAL_FIELDS = ("dek_nonce", "wrapped_dek", "key_nonce", "key_ciphertext")
 
 
-class ReadOnlyForStaff(admin.ModelAdmin[Any]):
+_M = TypeVar("_M", bound=Model)
+
+
+class ReadOnlyForStaff(admin.ModelAdmin[_M]):
     """Staff may look; nobody adds, edits or deletes through the admin."""
 
     actions = None
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_view_permission(self, request: HttpRequest, obj: _M | None = None) -> bool:
         return bool(request.user.is_active and request.user.is_staff)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -35,15 +39,15 @@ class ReadOnlyForStaff(admin.ModelAdmin[Any]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: _M | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: _M | None = None) -> bool:
         return False
 
 
 @admin.register(CertificateAuthority)
-class CertificateAuthorityAdmin(ReadOnlyForStaff):
+class CertificateAuthorityAdmin(ReadOnlyForStaff[CertificateAuthority]):
     """CA generations with their state, fingerprints and validity."""
 
     list_display = (
@@ -114,7 +118,7 @@ class CertificateAuthorityAdmin(ReadOnlyForStaff):
         guidance = PHASE_GUIDANCE[phase]
         if request.method == "POST":
             try:
-                authority = ca_rotate(phase=phase, actor=request.user)  # type: ignore[arg-type]
+                authority = ca_rotate(phase=cast(RotationPhase, phase), actor=request.user)
             except (RotationError, CaKeyError) as error:
                 messages.error(request, str(error))
             else:
@@ -137,7 +141,7 @@ class CertificateAuthorityAdmin(ReadOnlyForStaff):
 
 
 @admin.register(LeafCertificate)
-class LeafCertificateAdmin(ReadOnlyForStaff):
+class LeafCertificateAdmin(ReadOnlyForStaff[LeafCertificate]):
     """Issued leaf certificates (serial, subject, purpose, validity, issuing CA); no keys."""
 
     list_display = (

@@ -12,7 +12,7 @@ from apps.authority.pki import CaKeyError
 
 
 @register(Tags.security)
-def ca_encryption_key(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+def ca_encryption_key(app_configs: object, **kwargs: Any) -> list[CheckMessage]:
     """Production needs a CA encryption key; a configured one must be usable."""
     key = getattr(settings, "ROLEGATE_CA_ENCRYPTION_KEY", "")
     key_file = getattr(settings, "ROLEGATE_CA_ENCRYPTION_KEY_FILE", "")

@@ -27,6 +27,7 @@ from apps.authority.models import CertificateAuthority, LeafCertificate
 from apps.authority.pki import CaKeyError
 from apps.core.errors import DomainError
 from apps.core.hooks import notify_crl_changed
+from apps.core.identity import Actor, SystemActor
 from awsra.signer import SigningIdentity
 
 __all__ = [
@@ -220,7 +221,7 @@ def _ca_details(authority: CertificateAuthority) -> dict[str, Any]:
     }
 
 
-def _create_authority(*, state: str, actor: Any, reason: str) -> CertificateAuthority:
+def _create_authority(*, state: str, actor: Actor, reason: str) -> CertificateAuthority:
     now = timezone.now().replace(microsecond=0)
     authority = _new_authority(state=state, now=now)
     with transaction.atomic():
@@ -236,7 +237,7 @@ def _create_authority(*, state: str, actor: Any, reason: str) -> CertificateAuth
     return authority
 
 
-def ca_ensure(*, actor: Any) -> CertificateAuthority:
+def ca_ensure(*, actor: Actor) -> CertificateAuthority:
     """Return the active CA, creating the first one on an empty install."""
     authority = CertificateAuthority.objects.filter(state=State.ACTIVE).first()
     if authority is not None:
@@ -275,7 +276,7 @@ def certificate_issue(
     subject_cn: str,
     purpose: str,
     ttl: timedelta = timedelta(minutes=1),
-    actor: Any,
+    actor: Actor,
 ) -> IssuedCertificate:
     """Issue a short-lived leaf (fresh P-256 key, in memory only) signed by the active CA.
 
@@ -285,10 +286,12 @@ def certificate_issue(
     double the audit volume. CA creation, rotation and revocation are audited here.
     """
     _validate_leaf_request(subject_cn, purpose, ttl)
-    if getattr(actor, "is_authenticated", False):
+    if isinstance(actor, SystemActor):
+        actor_name = actor.name or "system"
+    elif actor is not None and actor.is_authenticated:
         actor_name = str(actor.get_username())
     else:
-        actor_name = actor if isinstance(actor, str) and actor else "system"
+        actor_name = "system"
     for _attempt in range(3):
         authority = _ACTIVE_HINT[0] or ca_ensure(actor=actor)
         signer = _signer_for(authority)
@@ -396,7 +399,7 @@ def _parse_serial(serial: int | str) -> str:
     return pki.serial_to_hex(number)
 
 
-def certificate_revoke(*, serial: int | str, reason: str, actor: Any) -> LeafCertificate:
+def certificate_revoke(*, serial: int | str, reason: str, actor: Actor) -> LeafCertificate:
     """Revoke an issued leaf and re-sign its CA's CRL (a no-op if it is already revoked)."""
     serial_hex = _parse_serial(serial)
     reason = (reason or "").strip()
@@ -439,7 +442,7 @@ def certificate_revoke(*, serial: int | str, reason: str, actor: Any) -> LeafCer
     return issued
 
 
-def crl_refresh(*, actor: Any, force: bool = False) -> bool:
+def crl_refresh(*, actor: Actor, force: bool = False) -> bool:
     """Re-sign trusted CAs' CRLs past half their lifetime (or all with ``force``)."""
     refreshed = False
     with transaction.atomic():
@@ -475,7 +478,7 @@ def _by_state(authorities: list[CertificateAuthority]) -> dict[str, CertificateA
     return {ca.state: ca for ca in authorities if ca.state != State.RETIRED}
 
 
-def ca_rotate(*, phase: RotationPhase, actor: Any) -> CertificateAuthority:
+def ca_rotate(*, phase: RotationPhase, actor: Actor) -> CertificateAuthority:
     """Run one rotation phase and return the CA it acted on.
 
     ``init`` creates a standby CA (trusted, not signing) or, on an empty install, the first
@@ -506,7 +509,7 @@ def ca_rotate(*, phase: RotationPhase, actor: Any) -> CertificateAuthority:
     return changed
 
 
-def _rotate_init(actor: Any) -> CertificateAuthority:
+def _rotate_init(actor: Actor) -> CertificateAuthority:
     live = _by_state(list(CertificateAuthority.objects.all()))
     if not live:
         if CertificateAuthority.objects.exists():
@@ -601,7 +604,7 @@ def _rotate_rollback(live: dict[str, CertificateAuthority], now: datetime) -> Ce
 # --- KEK rotation ---------------------------------------------------------------------------
 
 
-def ca_keys_rewrap(*, actor: Any) -> int:
+def ca_keys_rewrap(*, actor: Actor) -> int:
     """Re-wrap every CA's data key under the first configured KEK; return how many changed."""
     keks = configured_keks()
     changed = 0

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import transaction
 
+from apps.core.identity import Actor
 from apps.core.models import ManagedResource
 from apps.core.registry import (
     Document,
@@ -102,7 +103,7 @@ def _comparable(document: Document | None) -> dict[str, Any]:
     return kept
 
 
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+def _flatten(value: object, prefix: str = "") -> dict[str, Any]:
     if isinstance(value, dict) and value:
         flat: dict[str, Any] = {}
         for key in sorted(value, key=str):
@@ -131,7 +132,7 @@ def _current(kind_name: str, name: str) -> Document | None:
 def plan_apply(
     documents: list[Any],
     *,
-    actor: Any,
+    actor: Actor,
     source: str = "",
     prune: bool = False,
     dry_run: bool = False,
@@ -166,7 +167,9 @@ def plan_apply(
     return plan
 
 
-def _apply_one(document: Any, *, actor: Any, source: str, named: set[tuple[str, str]]) -> PlanEntry:
+def _apply_one(
+    document: object, *, actor: Actor, source: str, named: set[tuple[str, str]]
+) -> PlanEntry:
     kind, name = document_header(document)
     if (kind.kind, name) in named:
         raise ResourceError(f"{kind.kind}/{name} appears twice")
@@ -198,7 +201,7 @@ def _apply_one(document: Any, *, actor: Any, source: str, named: set[tuple[str, 
     return PlanEntry(action, kind.kind, stored, changes if action == CHANGE else [])
 
 
-def _prune(source: str, named: set[tuple[str, str]], *, actor: Any) -> list[PlanEntry]:
+def _prune(source: str, named: set[tuple[str, str]], *, actor: Actor) -> list[PlanEntry]:
     entries = []
     owned = ManagedResource.objects.filter(source=source).order_by("kind", "name")
     for marker in list(owned):

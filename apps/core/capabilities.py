@@ -9,7 +9,7 @@ rotate the CA. Every capability also needs ``is_staff``: clearing it removes the
 
 from __future__ import annotations
 
-from typing import Any
+from apps.core.identity import Actor, SystemActor
 
 AUDIT_READ = "audit_read"
 ACCESS_ADMIN = "access_admin"
@@ -51,9 +51,14 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def has_capability(user: Any, capability: str) -> bool:
+def has_capability(user: Actor, capability: str) -> bool:
     """True when an active staff user holds ``capability`` (superusers hold all)."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    if (
+        user is None
+        or isinstance(user, SystemActor)
+        or not getattr(user, "is_authenticated", False)
+        or not user.is_active
+    ):
         return False
     if capability == "superuser":
         return bool(user.is_superuser)

@@ -9,7 +9,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 
 @register(Tags.security, deploy=True)
-def production_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+def production_settings(app_configs: object, **kwargs: Any) -> list[CheckMessage]:
     """Production must not run on the demo's embedded defaults."""
     messages: list[CheckMessage] = []
     if not settings.PRODUCTION:
@@ -42,7 +42,7 @@ def production_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
 
 
 @register(Tags.security)
-def proxy_settings(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+def proxy_settings(app_configs: object, **kwargs: Any) -> list[CheckMessage]:
     """The old X-Forwarded-For boolean still works, as one trusted hop, but is deprecated."""
     if not getattr(settings, "ROLEGATE_TRUST_X_FORWARDED_FOR", False):
         return []

@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from django.contrib.auth.models import AbstractUser
+
+from apps.core.identity import Actor
 from rbac.decision import AppFacts
 
 # Each validator receives role names and raises apps.core.registry.ResourceError for unknown ones.
@@ -75,19 +78,19 @@ class SessionRevocation(Protocol):
         """Whether any integration has session revocation on (else no change has work)."""
         ...
 
-    def reachable(self, user: Any, *, role_names: Sequence[str] | None = None) -> Reach:
+    def reachable(self, user: AbstractUser, *, role_names: Sequence[str] | None = None) -> Reach:
         """The pairs the user reaches now (or with these role names) where revocation is on."""
         ...
 
-    def revoke_lost(self, *, actor: Any, user: Any, before: Reach, reason: str) -> int:
+    def revoke_lost(self, *, actor: Actor, user: AbstractUser, before: Reach, reason: str) -> int:
         """Revoke the user's sessions on the pairs of `before` they no longer reach."""
         ...
 
-    def revoke_user(self, *, actor: Any, user: Any) -> int:
+    def revoke_user(self, *, actor: Actor, user: AbstractUser) -> int:
         """Revoke every live session of the user (staff action)."""
         ...
 
-    def revoke_app(self, *, actor: Any, app_name: str) -> int:
+    def revoke_app(self, *, actor: Actor, app_name: str) -> int:
         """Revoke every user's live sessions on one app's roles (staff action)."""
         ...
 

@@ -33,7 +33,7 @@ def current_log_fields() -> dict[str, str]:
         # The session user once django.contrib.auth has loaded it, else the API's bearer-token
         # user (django-ninja puts it on request.auth).
         for attribute in ("_cached_user", "auth"):
-            user: Any = request.__dict__.get(attribute)
+            user: object = request.__dict__.get(attribute)
             if getattr(user, "is_authenticated", False) and hasattr(user, "get_username"):
                 fields["user"] = str(user.get_username())
                 break

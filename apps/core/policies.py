@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -22,6 +22,7 @@ from apps.core.capabilities import (
     STAFF_CAPABILITIES,
     has_capability,
 )
+from apps.core.identity import AnyUser
 
 POLICY_ATTRIBUTE = "rolegate_access_policy"
 
@@ -60,7 +61,7 @@ def login_required(view: View) -> View:
         return view(request, *args, **kwargs)
 
     _mark(wrapper, "login")
-    return wrapper  # type: ignore[return-value]
+    return cast(View, wrapper)
 
 
 def capability_required(capability: str) -> Callable[[View], View]:
@@ -72,7 +73,7 @@ def capability_required(capability: str) -> Callable[[View], View]:
     if capability not in ("staff", "superuser", *STAFF_CAPABILITIES):
         raise ValueError(f"unknown capability {capability!r}")
 
-    def check(user: Any) -> bool:
+    def check(user: AnyUser) -> bool:
         return has_capability(user, capability)
 
     def decorator(view: View) -> View:
@@ -85,7 +86,7 @@ def capability_required(capability: str) -> Callable[[View], View]:
             return view(request, *args, **kwargs)
 
         _mark(wrapper, f"capability:{capability}")
-        return wrapper  # type: ignore[return-value]
+        return cast(View, wrapper)
 
     return decorator
 

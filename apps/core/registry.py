@@ -19,6 +19,7 @@ from django.db import transaction
 
 from apps.core import yaml_input
 from apps.core.errors import DomainError
+from apps.core.identity import Actor
 
 NAME_RE = re.compile(r"[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?\Z", re.ASCII)
 
@@ -134,7 +135,7 @@ def require_str(mapping: Mapping[str, Any], key: str, *, path: str, required: bo
     return value
 
 
-def require_mapping(value: Any, *, field: str) -> dict[str, Any]:
+def require_mapping(value: object, *, field: str) -> dict[str, Any]:
     """Return ``value`` when it is a mapping (None becomes empty), else raise."""
     if value is None:
         return {}
@@ -143,7 +144,7 @@ def require_mapping(value: Any, *, field: str) -> dict[str, Any]:
     return value
 
 
-def require_str_list(value: Any, *, field: str) -> list[str]:
+def require_str_list(value: object, *, field: str) -> list[str]:
     """Return ``value`` as a list of strings (a single string becomes a one-item list)."""
     if value is None:
         return []
@@ -154,7 +155,7 @@ def require_str_list(value: Any, *, field: str) -> list[str]:
     return list(value)
 
 
-def document_header(document: Any) -> tuple[ResourceKind, str]:
+def document_header(document: object) -> tuple[ResourceKind, str]:
     """Validate kind, version and metadata.name; return the kind and the name."""
     if not isinstance(document, dict):
         raise ResourceError(f"a document must be a mapping, got {type(document).__name__}")
@@ -175,7 +176,7 @@ def document_header(document: Any) -> tuple[ResourceKind, str]:
 
 
 def apply_documents(
-    documents: Iterable[Any], *, actor: Any, force: bool = False
+    documents: Iterable[Any], *, actor: Actor, force: bool = False
 ) -> list[tuple[str, str]]:
     """Create (or with ``force`` replace) every document in one transaction.
 

@@ -25,7 +25,7 @@ _FIELD_OF = {
 }
 
 
-class IntegrationForm(forms.ModelForm):  # type: ignore[type-arg]
+class IntegrationForm(forms.ModelForm[Integration]):
     """Validates with `make_integration_spec`, so the admin accepts exactly what YAML does."""
 
     filters_text = forms.CharField(
@@ -82,7 +82,7 @@ class IntegrationForm(forms.ModelForm):  # type: ignore[type-arg]
         return None
 
 
-class SyncRunInline(admin.TabularInline):  # type: ignore[type-arg]
+class SyncRunInline(admin.TabularInline[SyncRun, Integration]):
     """The latest runs of an integration (read-only)."""
 
     model = SyncRun
@@ -117,7 +117,7 @@ class SyncRunInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Integration)
-class IntegrationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class IntegrationAdmin(admin.ModelAdmin[Integration]):
     """Integrations with their sync health; changes are validated, audited and synced."""
 
     form = IntegrationForm
@@ -148,11 +148,11 @@ class IntegrationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         queryset: QuerySet[Integration] = super().get_queryset(request)
         return queryset.annotate(_app_count=Count("apps"))
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+    def get_readonly_fields(self, request: HttpRequest, obj: Integration | None = None) -> Any:
         fields = tuple(super().get_readonly_fields(request, obj))
         return (*fields, "name") if obj is not None else fields
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+    def get_fields(self, request: HttpRequest, obj: Integration | None = None) -> Any:
         editable = [
             "name",
             "trust_anchor_arn",
@@ -216,7 +216,7 @@ class IntegrationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SyncRunAdmin(admin.ModelAdmin[SyncRun]):
     """Every sync run, filterable by status; read-only (the sync writes them)."""
 
     list_display = (
@@ -238,7 +238,7 @@ class SyncRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: SyncRun | None = None) -> bool:
         return False
 
     @admin.display(description="duration (s)")

@@ -35,6 +35,7 @@ from django.db import transaction
 
 import awsra
 from apps.audit import events
+from apps.core.identity import SystemActor
 from awsra.client import resolve_endpoint
 from awsra.errors import (
     AwsError,
@@ -142,7 +143,7 @@ class DamagedListingError(AwsError):
         super().__init__("DamagedListing", message)
 
 
-def check_profile_page(page: Any, page_number: int) -> list[dict[str, Any]]:
+def check_profile_page(page: object, page_number: int) -> list[dict[str, Any]]:
     """Return the page's profiles, or raise DamagedListingError naming what is malformed."""
     where = f"ListProfiles page {page_number}"
     if not isinstance(page, dict):
@@ -189,13 +190,12 @@ def sign_in_as_rolegate(target: SyncTarget) -> awsra.Credentials:
             subject_cn=SYNC_SUBJECT_CN,
             purpose="profile-sync",
             ttl=SYNC_CERTIFICATE_TTL,
-            actor=SYNC_ACTOR,
+            actor=SystemActor(SYNC_ACTOR),
         )
         # The authority leaves auditing each leaf to the caller; no event, no certificate.
         audit_record(
             event_type=events.INTEGRATION_SYNC_CERTIFICATE_ISSUED,
-            actor=None,
-            actor_name=SYNC_ACTOR,
+            actor=SystemActor(SYNC_ACTOR),
             target_kind="integration",
             target_name=target.integration_name,
             details={

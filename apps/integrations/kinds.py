@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.core.identity import Actor
 from apps.core.registry import Document, ResourceError, ResourceKind, ResourceNotFound, register
 from apps.integrations import selectors, services
 from apps.integrations.models import Integration
 from apps.integrations.spec import SUPPORTED_VERSIONS, integration_spec_from_document
 
 
-def apply(document: Document, *, actor: Any, force: bool) -> str:
+def apply(document: Document, *, actor: Actor, force: bool) -> str:
     """Create or replace an integration from its YAML document (`status` is ignored)."""
     name = document["metadata"]["name"]
     existing = Integration.objects.filter(name=name).values_list("sub_kind", flat=True).first()
@@ -71,7 +72,7 @@ def list_all() -> list[Document]:
     return [serialize(integration) for integration in Integration.objects.order_by("name")]
 
 
-def delete(name: str, *, actor: Any) -> None:
+def delete(name: str, *, actor: Actor) -> None:
     """Delete an integration and its apps."""
     services.integration_delete(actor=actor, name=name)
 

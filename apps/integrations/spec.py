@@ -78,7 +78,7 @@ def profile_name_matches(name: str, filters: Sequence[ValueMatcher]) -> bool:
     return any(matcher.matches(name) for matcher in filters)
 
 
-def _bool(value: Any, *, field: str, default: bool) -> bool:
+def _bool(value: object, *, field: str, default: bool) -> bool:
     if value is None:
         return default
     if not isinstance(value, bool):
@@ -86,7 +86,7 @@ def _bool(value: Any, *, field: str, default: bool) -> bool:
     return value
 
 
-def _optional_str(value: Any, *, field: str) -> str:
+def _optional_str(value: object, *, field: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -252,7 +252,7 @@ def integration_spec_from_document(document: dict[str, Any]) -> IntegrationSpec:
     )
 
 
-def _revocation_enabled(value: Any) -> bool:
+def _revocation_enabled(value: object) -> bool:
     """`session_revocation: {enabled: true}`; absent or null means off."""
     field = "spec.aws_ra.session_revocation"
     if value is None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
+from apps.accounts.http import AuthenticatedHttpRequest
 from apps.core.policies import integration_admin_required
 from apps.core.registry import ResourceNotFound
 from apps.integrations import selectors, services
@@ -16,7 +17,7 @@ from apps.resources.models import AwsApp
 
 
 @integration_admin_required
-def integration_list(request: HttpRequest) -> HttpResponse:
+def integration_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every integration with its last sync outcome and app count."""
     return TemplateResponse(
         request, "integrations/list.html", {"integrations": selectors.integrations_overview()}
@@ -24,7 +25,7 @@ def integration_list(request: HttpRequest) -> HttpResponse:
 
 
 @integration_admin_required
-def integration_detail(request: HttpRequest, name: str) -> HttpResponse:
+def integration_detail(request: AuthenticatedHttpRequest, name: str) -> HttpResponse:
     """One integration: configuration, health, recent runs and its apps."""
     integration = selectors.integration_by_name(name)
     if integration is None:
@@ -43,7 +44,7 @@ def integration_detail(request: HttpRequest, name: str) -> HttpResponse:
 
 @integration_admin_required
 @require_POST
-def integration_sync_now(request: HttpRequest, name: str) -> HttpResponse:
+def integration_sync_now(request: AuthenticatedHttpRequest, name: str) -> HttpResponse:
     """Queue a sync now (audited by the service)."""
     try:
         queued = services.integration_sync_request(actor=request.user, name=name, trigger="admin")

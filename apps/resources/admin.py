@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.core.hooks import session_revocation
@@ -13,7 +14,7 @@ from apps.resources.selectors import app_last_confirmed_at
 
 
 @admin.register(AwsApp)
-class AwsAppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AwsAppAdmin(admin.ModelAdmin[AwsApp]):
     """Synced apps; edits would be overwritten by the next sync, so none are offered."""
 
     list_display = (
@@ -31,7 +32,7 @@ class AwsAppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     actions = ("revoke_aws_sessions",)
 
     @admin.action(description="Revoke AWS sessions (every user, every role of the app)")
-    def revoke_aws_sessions(self, request: HttpRequest, queryset: Any) -> None:
+    def revoke_aws_sessions(self, request: HttpRequest, queryset: QuerySet[AwsApp]) -> None:
         """The kill switch for an app: end every live session on its roles."""
         total = sum(
             session_revocation().revoke_app(actor=request.user, app_name=app.name)
@@ -51,7 +52,7 @@ class AwsAppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: AwsApp | None = None) -> bool:
         return False
 
     @admin.display(description="last confirmed")

@@ -5,20 +5,21 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 from apps.access.errors import AccessDenied
 from apps.core.metrics import CREATE_SESSION_ERRORS, ISSUANCE_SECONDS, ISSUANCES
 from apps.resources.errors import AppNotFound, AuditUnavailable, IssuanceError, LaunchInputError
 
-_F = TypeVar("_F", bound=Callable[..., Any])
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
-def observe_issuance(function: _F) -> _F:
+def observe_issuance(function: Callable[_P, _R]) -> Callable[_P, _R]:
     """Count an issuance service's outcome (from what it returns or raises) and time it."""
 
     @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         purpose = str(kwargs.get("purpose", "unknown"))[:32]
         started = time.perf_counter()
         outcome = "error"
@@ -46,4 +47,4 @@ def observe_issuance(function: _F) -> _F:
             ISSUANCES.labels(outcome=outcome, purpose=purpose).inc()
             ISSUANCE_SECONDS.labels(outcome=outcome).observe(time.perf_counter() - started)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper

@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.http import HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.cache import never_cache
@@ -14,6 +14,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.access.errors import AccessDenied
 from apps.access.requests.selectors import requestable_role_names, requestable_roles_for_app
+from apps.accounts.http import AuthenticatedHtmxRequest
+from apps.accounts.models import User
 from apps.core.errors import DomainError, web_error_response
 from apps.core.policies import login_required
 from apps.resources import services
@@ -52,17 +54,17 @@ def _chip_links(
 
 @login_required
 @require_http_methods(["GET", "HEAD"])
-def resources_page(request: HttpRequest) -> HttpResponse:
+def resources_page(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """The AWS apps the user may access: search, label chips, pins first, pagination."""
     return _listing_response(request, request.GET)
 
 
-def _listing_response(request: HttpRequest, data: QueryDict) -> HttpResponse:
+def _listing_response(request: AuthenticatedHtmxRequest, data: QueryDict) -> HttpResponse:
     form = ResourceFilterForm(data)
     q, labels = form.query, form.labels
-    listing = app_listing(request.user, query=q, labels=labels)  # type: ignore[arg-type]
+    listing = app_listing(request.user, query=q, labels=labels)
     page = Paginator(listing.rows, PAGE_SIZE).get_page(data.get("page"))
-    is_htmx = bool(getattr(request, "htmx", False))
+    is_htmx = bool(request.htmx)
     context: dict[str, Any] = {
         "form": form,
         "q": q,
@@ -78,12 +80,12 @@ def _listing_response(request: HttpRequest, data: QueryDict) -> HttpResponse:
 
 
 def _launch_response(
-    request: HttpRequest,
+    request: AuthenticatedHtmxRequest,
     target: LaunchTarget | None,
     context: dict[str, Any],
     status: int = 200,
 ) -> HttpResponse:
-    is_htmx = bool(getattr(request, "htmx", False))
+    is_htmx = bool(request.htmx)
     template = "resources/launch.html#dialog" if is_htmx else "resources/launch.html"
     context = {"target": target, "in_dialog": is_htmx, **context}
     response = TemplateResponse(request, template, context, status=status)
@@ -91,7 +93,7 @@ def _launch_response(
     return response
 
 
-def _refused(request: HttpRequest, name: str) -> HttpResponse:
+def _refused(request: AuthenticatedHtmxRequest, name: str) -> HttpResponse:
     return _launch_response(
         request,
         None,
@@ -108,9 +110,9 @@ def _refused(request: HttpRequest, name: str) -> HttpResponse:
 @login_required
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
-def app_launch(request: HttpRequest, name: str) -> HttpResponse:
+def app_launch(request: AuthenticatedHtmxRequest, name: str) -> HttpResponse:
     """GET: the launch dialog (deep links pre-fill it). POST: launch the console."""
-    target = launchable_app(request.user, name)  # type: ignore[arg-type]
+    target = launchable_app(request.user, name)
     if request.method == "POST":
         return _launch_post(request, name, target)
     if target is None:
@@ -149,7 +151,9 @@ def app_launch(request: HttpRequest, name: str) -> HttpResponse:
     return _launch_response(request, target, context)
 
 
-def _launch_post(request: HttpRequest, name: str, target: LaunchTarget | None) -> HttpResponse:
+def _launch_post(
+    request: AuthenticatedHtmxRequest, name: str, target: LaunchTarget | None
+) -> HttpResponse:
     form = LaunchForm(request.POST)
     if not form.is_valid():
         if target is None:
@@ -162,7 +166,7 @@ def _launch_post(request: HttpRequest, name: str, target: LaunchTarget | None) -
         role = resolve_role(role, target.roles)
     try:
         launch = services.console_launch(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             app_name=name,
             role_arn=role,
             region=form.cleaned_data["region"] or None,
@@ -182,7 +186,7 @@ def _launch_post(request: HttpRequest, name: str, target: LaunchTarget | None) -
 
 
 def _launch_error(
-    request: HttpRequest,
+    request: AuthenticatedHtmxRequest,
     name: str,
     target: LaunchTarget | None,
     form: LaunchForm,
@@ -218,7 +222,7 @@ def _form_context(
     *,
     error: str = "",
     hint: str = "",
-    errors: Any = None,
+    errors: object = None,
 ) -> dict[str, Any]:
     data = form.cleaned_data if hasattr(form, "cleaned_data") else {}
     region = str(data.get("region") or form.data.get("region") or "")
@@ -241,11 +245,11 @@ def _form_context(
 
 @login_required
 @require_POST
-def app_pin(request: HttpRequest, name: str) -> HttpResponse:
+def app_pin(request: AuthenticatedHtmxRequest, name: str) -> HttpResponse:
     """Pin (`pinned=1`) or unpin (`pinned=0`) an app on the user's Resources page."""
     pinned = request.POST.get("pinned") == "1"
     try:
-        services.app_pin_set(actor=request.user, app_name=name, pinned=pinned)  # type: ignore[arg-type]
+        services.app_pin_set(actor=request.user, app_name=name, pinned=pinned)
     except AppNotFound as exc:
         return web_error_response(request, exc)
     if getattr(request, "htmx", False):
@@ -254,7 +258,7 @@ def app_pin(request: HttpRequest, name: str) -> HttpResponse:
     return redirect("resources:home")
 
 
-def _requestable_roles_for_app_name(user: Any, name: str) -> list[str]:
+def _requestable_roles_for_app_name(user: User, name: str) -> list[str]:
     """The roles the user may request that grant the synced app `name` ([] if there is none).
 
     This tells a user that a hidden app exists only when a role they may request grants it,

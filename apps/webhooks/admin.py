@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Model
 from django.http import HttpRequest
 
 from apps.core.capabilities import INTEGRATION_ADMIN, has_capability
@@ -48,7 +49,7 @@ class _AdminMixin:
     def has_module_permission(self, request: HttpRequest) -> bool:
         return _allowed(request)
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return _allowed(request)
 
 
@@ -70,10 +71,14 @@ class WebhookEndpointAdmin(_AdminMixin, admin.ModelAdmin[WebhookEndpoint]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return _allowed(request)
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(
+        self, request: HttpRequest, obj: WebhookEndpoint | None = None
+    ) -> bool:
         return _allowed(request)
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(
+        self, request: HttpRequest, obj: WebhookEndpoint | None = None
+    ) -> bool:
         return _allowed(request)
 
     def save_model(
@@ -102,7 +107,7 @@ class WebhookAttemptInline(admin.TabularInline[WebhookAttempt, WebhookDelivery])
     fields = ("number", "at", "status_code", "error", "duration_ms", "will_retry")
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: WebhookDelivery | None = None) -> bool:
         return False
 
 
@@ -126,8 +131,12 @@ class WebhookDeliveryAdmin(_AdminMixin, admin.ModelAdmin[WebhookDelivery]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(
+        self, request: HttpRequest, obj: WebhookDelivery | None = None
+    ) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(
+        self, request: HttpRequest, obj: WebhookDelivery | None = None
+    ) -> bool:
         return False

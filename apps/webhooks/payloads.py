@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from apps.audit import events
+from apps.audit.models import AuditEvent
 
 ACCESS_REQUEST_TYPES = (
     events.ACCESS_REQUEST_CREATED,
@@ -39,7 +40,7 @@ def webhook_type(event_type: str, outcome: str) -> str | None:
 
 
 def json_payload(
-    *, kind: str, event: Any, delivery_id: int | None, public_url: str
+    *, kind: str, event: AuditEvent, delivery_id: int | None, public_url: str
 ) -> dict[str, Any]:
     """The Rolegate JSON body."""
     payload: dict[str, Any] = {
@@ -57,7 +58,7 @@ def json_payload(
     return payload
 
 
-def review_link(event: Any, public_url: str) -> str:
+def review_link(event: AuditEvent, public_url: str) -> str:
     """The web page of the access request an event is about ("" for others)."""
     if event.target_kind != "access_request" or not event.target_name:
         return ""
@@ -83,7 +84,7 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def slack_payload(*, kind: str, event: Any, public_url: str) -> dict[str, Any]:
+def slack_payload(*, kind: str, event: AuditEvent, public_url: str) -> dict[str, Any]:
     """A Slack incoming-webhook message (``text`` plus Block Kit blocks)."""
     title = _TITLES.get(kind, kind)
     details = event.details or {}

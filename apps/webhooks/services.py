@@ -21,6 +21,7 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.core import jobs
 from apps.core.errors import DomainError
+from apps.core.identity import Actor
 from apps.webhooks import payloads, signing
 from apps.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -89,7 +90,7 @@ def _snapshot(endpoint: WebhookEndpoint) -> dict[str, Any]:
 
 def webhook_endpoint_save(
     *,
-    actor: Any,
+    actor: Actor,
     name: str,
     url: str,
     secret: str,
@@ -126,7 +127,7 @@ def webhook_endpoint_save(
     return endpoint
 
 
-def webhook_endpoint_delete(*, actor: Any, endpoint: WebhookEndpoint) -> None:
+def webhook_endpoint_delete(*, actor: Actor, endpoint: WebhookEndpoint) -> None:
     """Delete an endpoint and its delivery log; audited."""
     with transaction.atomic():
         before = _snapshot(endpoint)

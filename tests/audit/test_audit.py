@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.audit.models import AppendOnlyError, AuditEvent
 from apps.audit.services import audit_record
+from apps.core.identity import SystemActor
 
 
 @pytest.fixture
@@ -71,6 +72,14 @@ def test_record_captures_actor_and_details(events: list[Any], plain_user: Any) -
     assert AuditEvent.objects.get(pk=events[2].pk).actor_name == "system"
     with pytest.raises(ValueError, match="unknown audit outcome"):
         audit_record(event_type="x", actor=None, outcome="maybe")
+
+
+@pytest.mark.django_db
+def test_a_system_actor_is_recorded_by_name_and_never_as_a_user() -> None:
+    named = audit_record(event_type="x", actor=SystemActor("crl-push"))
+    overridden = audit_record(event_type="x", actor=SystemActor("crl-push"), actor_name="other")
+    assert (named.actor_id, named.actor_name) == (None, "crl-push")
+    assert (overridden.actor_id, overridden.actor_name) == (None, "other")
 
 
 def test_page_personas(client: Any, plain_user: Any, staff_user: Any, db: Any) -> None:

@@ -19,6 +19,7 @@ from apps.audit.models import AuditEvent
 from apps.authority import selectors, services
 from apps.authority.models import CertificateAuthority, LeafCertificate
 from apps.authority.pki import CaKeyError
+from apps.core.identity import SystemActor
 
 from .conftest import OTHER_KEK, TEST_KEK
 
@@ -46,7 +47,7 @@ def test_first_issuance_creates_the_ca_once_and_audits_it(make_user: Any) -> Non
 
 def test_issued_certificate_value_and_row() -> None:
     issued = services.certificate_issue(
-        subject_cn="bob", purpose="cli", ttl=timedelta(minutes=5), actor="svc"
+        subject_cn="bob", purpose="cli", ttl=timedelta(minutes=5), actor=SystemActor("svc")
     )
     assert issued.chain == ()
     assert issued.serial == issued.certificate.serial_number

@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeVar
 
 from django.contrib import admin
+from django.db.models import Model
 from django.http import HttpRequest
 
 from apps.access.requests.models import AccessGrant, AccessRequest, AccessReview
 
+_M = TypeVar("_M", bound=Model)
 
-class _ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
+
+class _ReadOnly(admin.ModelAdmin[_M]):
     """No add, change or delete: the admin must not become a path around review rules."""
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: _M | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: _M | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: _M | None = None) -> bool:
         return False
 
 
-class AccessReviewInline(admin.TabularInline):  # type: ignore[type-arg]
+class AccessReviewInline(admin.TabularInline[AccessReview, AccessRequest]):
     """The reviews of one request, read-only."""
 
     model = AccessReview
@@ -33,15 +36,17 @@ class AccessReviewInline(admin.TabularInline):  # type: ignore[type-arg]
     extra = 0
     can_delete = False
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: AccessRequest | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(
+        self, request: HttpRequest, obj: AccessRequest | AccessReview | None = None
+    ) -> bool:
         return False
 
 
 @admin.register(AccessRequest)
-class AccessRequestAdmin(_ReadOnly):
+class AccessRequestAdmin(_ReadOnly[AccessRequest]):
     """Lists requests for operators; decisions are made on the request pages."""
 
     list_display = ("short_id", "requester", "roles", "state", "created_at", "access_ends_at")
@@ -52,7 +57,7 @@ class AccessRequestAdmin(_ReadOnly):
 
 
 @admin.register(AccessReview)
-class AccessReviewAdmin(_ReadOnly):
+class AccessReviewAdmin(_ReadOnly[AccessReview]):
     """Lists reviews, read-only."""
 
     list_display = ("request", "reviewer", "decision", "created_at")
@@ -60,7 +65,7 @@ class AccessReviewAdmin(_ReadOnly):
 
 
 @admin.register(AccessGrant)
-class AccessGrantAdmin(_ReadOnly):
+class AccessGrantAdmin(_ReadOnly[AccessGrant]):
     """Lists grants, read-only; end one early from its request's page."""
 
     list_display = ("role_name", "user", "starts_at", "ends_at", "ended_at")

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.access.requests.models import AccessGrant
+from apps.accounts.models import User
 
 
-def granted_roles_query(user: Any) -> QuerySet[AccessGrant, str]:
+def granted_roles_query(user: User) -> QuerySet[AccessGrant, str]:
     """The names of the roles granted to the user and in force now, as a subquery.
 
     The end is compared with the clock here, at every decision, so a grant stops working at its
@@ -21,7 +20,7 @@ def granted_roles_query(user: Any) -> QuerySet[AccessGrant, str]:
     ).values_list("role_name", flat=True)
 
 
-def granted_role_names(user: Any) -> list[str]:
+def granted_role_names(user: User) -> list[str]:
     """Role names from the user's grants in force now (one query)."""
     if getattr(user, "pk", None) is None:
         return []

@@ -28,6 +28,7 @@ from apps.access.selectors import (
     user_role_specs,
     user_traits,
 )
+from apps.accounts.models import User
 from apps.core.capabilities import ACCESS_ADMIN, has_capability
 from rbac.decision import AppFacts, CompiledRole, Evaluator
 from rbac.labels import ValueMatcher, compile_value
@@ -74,7 +75,7 @@ def _matches_any(patterns: Iterable[str], name: str) -> bool:
     return False
 
 
-def _assigned_roles(user: Any) -> list[CompiledRole]:
+def _assigned_roles(user: User) -> list[CompiledRole]:
     """The user's assigned roles only (one query), compiled through the engine's cache."""
     names = [n for n in (user.roles or []) if isinstance(n, str)]
     return compiled_roles(names)
@@ -103,11 +104,11 @@ def _review_globs(role: CompiledRole) -> tuple[tuple[str, ...], tuple[str, ...]]
     return allow, deny
 
 
-def _is_active(user: Any) -> bool:
+def _is_active(user: User) -> bool:
     return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
 
 
-def unrequestable_roles(user: Any, roles: Sequence[str]) -> list[str]:
+def unrequestable_roles(user: User, roles: Sequence[str]) -> list[str]:
     """Which of `roles` the user may not request (deny rules win; held roles are refused)."""
     if not _is_active(user):
         return list(roles)
@@ -127,7 +128,7 @@ def unrequestable_roles(user: Any, roles: Sequence[str]) -> list[str]:
     return refused
 
 
-def effective_request_policy(user: Any, roles: Sequence[str]) -> EffectiveRequestPolicy:
+def effective_request_policy(user: User, roles: Sequence[str]) -> EffectiveRequestPolicy:
     """Combine every requester role whose `allow.request.roles` matches a requested role.
 
     Strictest wins: the shortest max_duration, reason required if any says so, the most
@@ -148,7 +149,7 @@ def effective_request_policy(user: Any, roles: Sequence[str]) -> EffectiveReques
     )
 
 
-def requestable_role_names(user: Any) -> list[str]:
+def requestable_role_names(user: User) -> list[str]:
     """Existing roles the user may request (sorted; roles they already hold are left out)."""
     if not _is_active(user):
         return []
@@ -160,7 +161,7 @@ def requestable_role_names(user: Any) -> list[str]:
     return [name for name in names if name not in refused]
 
 
-def requestable_roles_for_app(user: Any, app: AppFacts | AppLike) -> list[str]:
+def requestable_roles_for_app(user: User, app: AppFacts | AppLike) -> list[str]:
     """Requestable roles that would let the user use this app (more IAM roles than today)."""
     candidates = requestable_role_names(user)
     if not candidates:
@@ -177,7 +178,7 @@ def requestable_roles_for_app(user: Any, app: AppFacts | AppLike) -> list[str]:
     return sorted(result)
 
 
-def _reviewer_globs(user: Any) -> tuple[list[str], list[str]]:
+def _reviewer_globs(user: User) -> tuple[list[str], list[str]]:
     allow: list[str] = []
     deny: list[str] = []
     for role in _assigned_roles(user):
@@ -195,7 +196,7 @@ def _covers(globs: tuple[list[str], list[str]], roles: Iterable[str]) -> bool:
     )
 
 
-def can_review(user: Any, access_request: AccessRequest) -> bool:
+def can_review(user: User, access_request: AccessRequest) -> bool:
     """May `user` review this request? Never their own; every requested role must be covered."""
     if not _is_active(user) or user.pk == access_request.requester_id:
         return False
@@ -209,7 +210,7 @@ def _with_reviews(queryset: QuerySet[AccessRequest]) -> QuerySet[AccessRequest]:
     )
 
 
-def reviewable_requests(user: Any) -> list[AccessRequest]:
+def reviewable_requests(user: User) -> list[AccessRequest]:
     """Pending, unexpired requests of others that the user may review (fixed query count)."""
     if not _is_active(user):
         return []
@@ -224,7 +225,7 @@ def reviewable_requests(user: Any) -> list[AccessRequest]:
     return [item for item in pending if _covers(globs, item.roles)]
 
 
-def requests_of(user: Any) -> QuerySet[AccessRequest]:
+def requests_of(user: User) -> QuerySet[AccessRequest]:
     """The user's own requests, newest first, with their reviews."""
     return _with_reviews(AccessRequest.objects.filter(requester_id=user.pk))
 
@@ -239,7 +240,7 @@ def requests_all(*, username: str = "", state: str = "") -> QuerySet[AccessReque
     return _with_reviews(queryset)
 
 
-def request_for_user(user: Any, request_id: UUID | str) -> AccessRequest | None:
+def request_for_user(user: User, request_id: UUID | str) -> AccessRequest | None:
     """One request if the user may see it (its requester, a reviewer of it, or staff)."""
     if not _is_active(user):
         return None

@@ -27,6 +27,7 @@ from apps.access.requests.selectors import (
     reviewers_for,
     unrequestable_roles,
 )
+from apps.accounts.models import User
 from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
@@ -107,7 +108,7 @@ def review_ttl() -> timedelta:
 
 def _refuse(
     *,
-    actor: Any,
+    actor: User,
     event_type: str,
     target: str,
     message: str,
@@ -224,7 +225,7 @@ def _notify_requester(request_id: UUID, event: str) -> None:
 
 def access_request_create(
     *,
-    actor: Any,
+    actor: User,
     roles: object,
     reason: str = "",
     duration: timedelta | str | None = None,
@@ -311,7 +312,9 @@ def _revocable_before_end(access_request: AccessRequest) -> set[tuple[int, str]]
     )
 
 
-def _end_locked(access_request: AccessRequest, now: datetime, actor: Any, reason: str) -> None:
+def _end_locked(
+    access_request: AccessRequest, now: datetime, actor: User | None, reason: str
+) -> None:
     before = _revocable_before_end(access_request)
     access_request.state = AccessRequest.State.ENDED
     access_request.ended_at = now
@@ -342,7 +345,7 @@ def _end_locked(access_request: AccessRequest, now: datetime, actor: Any, reason
 
 
 def access_request_review(
-    *, actor: Any, request_id: UUID | str, decision: str, comment: str = ""
+    *, actor: User, request_id: UUID | str, decision: str, comment: str = ""
 ) -> AccessRequest:
     """Approve or deny; counted once per reviewer under a row lock; a denial threshold wins."""
     if decision not in AccessReview.Decision.values:
@@ -396,7 +399,7 @@ def access_request_review(
 
 
 def _record_review(
-    access_request: AccessRequest, actor: Any, decision: str, comment: str, now: datetime
+    access_request: AccessRequest, actor: User, decision: str, comment: str, now: datetime
 ) -> None:
     try:
         with transaction.atomic():
@@ -469,7 +472,7 @@ def _record_review(
     )
 
 
-def access_request_end(*, actor: Any, request_id: UUID | str, reason: str = "") -> AccessRequest:
+def access_request_end(*, actor: User, request_id: UUID | str, reason: str = "") -> AccessRequest:
     """End a grant early: its requester or staff may; no-op if it already ended."""
     try:
         key = request_id if isinstance(request_id, UUID) else UUID(str(request_id))
@@ -504,7 +507,7 @@ def access_request_end(*, actor: Any, request_id: UUID | str, reason: str = "") 
     return access_request
 
 
-def access_request_cancel(*, actor: Any, request_id: UUID | str) -> AccessRequest:
+def access_request_cancel(*, actor: User, request_id: UUID | str) -> AccessRequest:
     """Withdraw a pending request: only its requester may; no-op if already withdrawn."""
     try:
         key = request_id if isinstance(request_id, UUID) else UUID(str(request_id))

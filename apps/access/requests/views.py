@@ -7,7 +7,7 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -18,17 +18,22 @@ from apps.access.errors import AccessDenied
 from apps.access.requests import selectors, services
 from apps.access.requests.forms import AccessRequestForm, HistoryFilterForm, ReviewForm
 from apps.access.requests.models import AccessRequest
+from apps.accounts.http import AuthenticatedHtmxRequest
+from apps.accounts.models import User
 from apps.core.capabilities import ACCESS_ADMIN, has_capability
+from apps.core.identity import HtmxHttpRequest
 from apps.core.policies import access_admin_required, login_required
 
 PAGE_SIZE = 50
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return bool(getattr(request, "htmx", False))
+def _is_htmx(request: HtmxHttpRequest) -> bool:
+    return bool(request.htmx)
 
 
-def _detail_context(request: HttpRequest, item: AccessRequest, **extra: Any) -> dict[str, Any]:
+def _detail_context(
+    request: AuthenticatedHtmxRequest, item: AccessRequest, **extra: Any
+) -> dict[str, Any]:
     now = timezone.now()
     return {
         "item": item,
@@ -46,7 +51,7 @@ def _detail_context(request: HttpRequest, item: AccessRequest, **extra: Any) -> 
 
 @login_required
 @require_GET
-def request_list(request: HttpRequest) -> HttpResponse:
+def request_list(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """The user's own requests (their history) and how many wait for their review."""
     items = list(selectors.requests_of(request.user)[:PAGE_SIZE])
     context = {
@@ -58,7 +63,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "access/requests/list.html", context)
 
 
-def _reason_marks(user: Any, requestable: list[str]) -> dict[str, Any]:
+def _reason_marks(user: User, requestable: list[str]) -> dict[str, Any]:
     """Which requestable roles need a reason, so the form marks Reason as required."""
     needing = []
     for name in requestable:
@@ -75,7 +80,7 @@ def _reason_marks(user: Any, requestable: list[str]) -> dict[str, Any]:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def request_create(request: HttpRequest) -> HttpResponse:
+def request_create(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """Ask for roles: GET shows the form (pre-filled from ?roles=a,b&app=NAME), POST submits it."""
     requestable = selectors.requestable_role_names(request.user)
     app_name = str(request.GET.get("app") or request.POST.get("app") or "")[:255]
@@ -116,14 +121,14 @@ def request_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def review_queue(request: HttpRequest) -> HttpResponse:
+def review_queue(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """Pending requests the user may review, soonest deadline first."""
     items = selectors.reviewable_requests(request.user)
     context = {"items": items, "now": timezone.now()}
     return TemplateResponse(request, "access/requests/review_queue.html", context)
 
 
-def _visible_or_404(request: HttpRequest, pk: UUID) -> AccessRequest:
+def _visible_or_404(request: AuthenticatedHtmxRequest, pk: UUID) -> AccessRequest:
     item = selectors.request_for_user(request.user, pk)
     if item is None:
         raise Http404("No such access request.")
@@ -132,14 +137,14 @@ def _visible_or_404(request: HttpRequest, pk: UUID) -> AccessRequest:
 
 @login_required
 @require_GET
-def request_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
+def request_detail(request: AuthenticatedHtmxRequest, pk: UUID) -> HttpResponse:
     """One request: roles, reason, reviews, grant window; the review form for its reviewers."""
     item = _visible_or_404(request, pk)
     return TemplateResponse(request, "access/requests/detail.html", _detail_context(request, item))
 
 
 def _detail_response(
-    request: HttpRequest, pk: UUID, status: int = 200, **extra: Any
+    request: AuthenticatedHtmxRequest, pk: UUID, status: int = 200, **extra: Any
 ) -> HttpResponse:
     item = selectors.request_for_user(request.user, pk)
     if item is None:
@@ -154,7 +159,7 @@ def _detail_response(
 
 @login_required
 @require_POST
-def request_review(request: HttpRequest, pk: UUID) -> HttpResponse:
+def request_review(request: AuthenticatedHtmxRequest, pk: UUID) -> HttpResponse:
     """Approve or deny (POST); the requester and non-reviewers get 403 whatever they send."""
     form = ReviewForm(request.POST)
     if not form.is_valid():
@@ -186,7 +191,7 @@ def request_review(request: HttpRequest, pk: UUID) -> HttpResponse:
 
 @login_required
 @require_POST
-def request_end(request: HttpRequest, pk: UUID) -> HttpResponse:
+def request_end(request: AuthenticatedHtmxRequest, pk: UUID) -> HttpResponse:
     """End a grant early (its requester, or staff)."""
     try:
         services.access_request_end(
@@ -204,7 +209,7 @@ def request_end(request: HttpRequest, pk: UUID) -> HttpResponse:
 
 @login_required
 @require_POST
-def request_cancel(request: HttpRequest, pk: UUID) -> HttpResponse:
+def request_cancel(request: AuthenticatedHtmxRequest, pk: UUID) -> HttpResponse:
     """Withdraw one's own pending request."""
     try:
         services.access_request_cancel(actor=request.user, request_id=pk)
@@ -220,7 +225,7 @@ def request_cancel(request: HttpRequest, pk: UUID) -> HttpResponse:
 
 @access_admin_required
 @require_GET
-def request_history(request: HttpRequest) -> HttpResponse:
+def request_history(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """Every request, for staff: filter by user and state; newest first."""
     form = HistoryFilterForm(request.GET)
     username = state = ""

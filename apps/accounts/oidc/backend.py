@@ -82,7 +82,7 @@ class OidcBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
         """The client secret (empty for a public client that relies on PKCE)."""
         return str(settings.ROLEGATE_OIDC_CLIENT_SECRET)
 
-    def authenticate(  # type: ignore[override]
+    def authenticate(
         self,
         request: HttpRequest | None,
         *,
@@ -131,7 +131,7 @@ class OidcBackend(OIDCAuthenticationBackend):  # type: ignore[misc]
         merged = {**userinfo, **claims}
         return sso_user_sync(issuer=provider.provider_metadata().issuer, claims=merged)
 
-    def verify_token(self, token: Any, **kwargs: Any) -> dict[str, Any]:
+    def verify_token(self, token: object, **kwargs: Any) -> dict[str, Any]:
         """Validate the ID token: RS256 via JWKS, issuer, audience, expiry, nonce."""
         return provider.validate_id_token(token, nonce=kwargs.get("nonce"))
 

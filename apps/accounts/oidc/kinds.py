@@ -16,15 +16,14 @@ variables so that secrets never sit in the database or in YAML files.
 
 from __future__ import annotations
 
-from typing import Any
-
 from apps.accounts.models import OidcConnector
 from apps.accounts.oidc import services as oidc_services
 from apps.accounts.oidc.mapping import parse_connector_spec
+from apps.core.identity import Actor
 from apps.core.registry import Document, ResourceKind, ResourceNotFound, register
 
 
-def apply(document: Document, *, actor: Any, force: bool) -> str:
+def apply(document: Document, *, actor: Actor, force: bool) -> str:
     """Create or replace a connector from its YAML document."""
     name = str(document["metadata"]["name"])
     oidc_services.oidc_connector_apply(
@@ -56,7 +55,7 @@ def list_all() -> list[Document]:
     return [serialize(connector) for connector in OidcConnector.objects.order_by("name")]
 
 
-def delete(name: str, *, actor: Any) -> None:
+def delete(name: str, *, actor: Actor) -> None:
     """Delete a connector."""
     oidc_services.oidc_connector_delete(actor=actor, name=name)
 

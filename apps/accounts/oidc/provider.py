@@ -137,7 +137,7 @@ def provider_metadata() -> ProviderMetadata:
     return metadata
 
 
-def oidc_setting(name: str, default: Any = _NOT_SET) -> Any:
+def oidc_setting(name: str, default: object = _NOT_SET) -> Any:
     """mozilla-django-oidc's settings, derived from ``ROLEGATE_OIDC_*`` and discovery."""
     fixed: dict[str, Any] = {
         "OIDC_RP_CLIENT_ID": settings.ROLEGATE_OIDC_CLIENT_ID,

@@ -21,6 +21,7 @@ from apps.accounts.oidc.provider import OidcError
 from apps.audit import events
 from apps.audit.services import audit_record
 from apps.core.hooks import validate_role_names
+from apps.core.identity import Actor
 from apps.core.registry import ResourceError, ResourceExists, ResourceNotFound
 
 __all__ = [
@@ -32,7 +33,7 @@ __all__ = [
 
 
 def oidc_connector_apply(
-    *, actor: Any, name: str, spec: object, force: bool = False
+    *, actor: Actor, name: str, spec: object, force: bool = False
 ) -> OidcConnector:
     """Create (or with ``force`` replace) an ``oidc_connector`` and audit the change."""
     parsed = parse_connector_spec(spec)
@@ -67,7 +68,7 @@ def oidc_connector_apply(
     return connector
 
 
-def oidc_connector_delete(*, actor: Any, name: str) -> None:
+def oidc_connector_delete(*, actor: Actor, name: str) -> None:
     """Delete an ``oidc_connector`` and audit it."""
     with transaction.atomic():
         connector = OidcConnector.objects.select_for_update().filter(name=name).first()

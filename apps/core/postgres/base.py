@@ -38,7 +38,7 @@ class _Watchdog:
         self._thread: threading.Thread | None = None
 
     @contextlib.contextmanager
-    def waiting(self, raw: Any, seconds: float) -> Iterator[None]:
+    def waiting(self, raw: object, seconds: float) -> Iterator[None]:
         if raw is None or seconds <= 0:
             yield
             return
@@ -99,7 +99,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return _watchdog.waiting(self.connection, deadline_seconds())
 
     def _guarded_execute(
-        self, execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: Any
+        self, execute: Callable[..., Any], sql: object, params: object, many: bool, context: object
     ) -> Any:
         with self._guard():
             return execute(sql, params, many, context)

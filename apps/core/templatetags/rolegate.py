@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from django import template
 from django.utils import timezone
@@ -20,7 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 register = template.Library()
 
 
-def _as_datetime(value: Any) -> datetime | None:
+def _as_datetime(value: object) -> datetime | None:
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str) and value:
@@ -63,7 +62,7 @@ def relative(moment: datetime, now: datetime | None = None) -> str:
 
 
 @register.filter
-def when(value: Any, precision: str = "") -> SafeString | str:
+def when(value: object, precision: str = "") -> SafeString | str:
     """An absolute time in a `<time>` element (`|when:"s"` adds seconds); "" for no time."""
     moment = _as_datetime(value)
     if moment is None:
@@ -73,7 +72,7 @@ def when(value: Any, precision: str = "") -> SafeString | str:
 
 
 @register.filter
-def ago(value: Any) -> SafeString | str:
+def ago(value: object) -> SafeString | str:
     """A relative time in a `<time>` element with the absolute time as its title."""
     moment = _as_datetime(value)
     if moment is None:
@@ -87,13 +86,13 @@ def ago(value: Any) -> SafeString | str:
 
 
 @register.filter
-def pretty_json(value: Any) -> str:
+def pretty_json(value: object) -> str:
     """Indented JSON with sorted keys (escaped by the template like any text)."""
     return json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
 
 
 @register.filter
-def breakable(value: Any) -> SafeString:
+def breakable(value: object) -> SafeString:
     """An identifier (ARN, URL) that may wrap only after ':' and '/', never inside a word."""
     text = escape(str(value or ""))
     return mark_safe(text.replace(":", ":<wbr>").replace("/", "/<wbr>"))  # noqa: S308 # nosec B308 B703 - escaped above

@@ -14,7 +14,7 @@ import re
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -31,6 +31,9 @@ from awsra.errors import (
     TransientError,
     ValidationError,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +186,7 @@ def explain_listing_error(error: AwsError) -> PlainError:
 # -- trust policies ---------------------------------------------------------------------------
 
 
-def _as_list(value: Any) -> list[Any]:
+def _as_list(value: object) -> list[Any]:
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
@@ -285,7 +288,7 @@ def trust_policy_problem(
     return ""
 
 
-def _trust_policy_problem(policy: Any, *, trust_anchor_arn: str) -> str:
+def _trust_policy_problem(policy: object, *, trust_anchor_arn: str) -> str:
     anchor = parse_trust_anchor_arn(trust_anchor_arn)
     if isinstance(policy, str):
         try:
@@ -321,7 +324,7 @@ def _trust_policy_problem(policy: Any, *, trust_anchor_arn: str) -> str:
 # -- the probe --------------------------------------------------------------------------------
 
 
-def _iam_client(credentials: awsra.Credentials, target: aws.SyncTarget) -> Any:
+def _iam_client(credentials: awsra.Credentials, target: aws.SyncTarget) -> IAMClient:
     """An IAM client as the sync role; boto3 honours AWS_ENDPOINT_URL_IAM / AWS_ENDPOINT_URL."""
     timeout = float(settings.ROLEGATE_PROFILE_SYNC_TIMEOUT)
     session = boto3.session.Session(
@@ -338,7 +341,7 @@ def _iam_client(credentials: awsra.Credentials, target: aws.SyncTarget) -> Any:
     return session.client("iam", config=config)
 
 
-def revocation_permission_problem(iam: Any, role_arn: str) -> str:
+def revocation_permission_problem(iam: IAMClient, role_arn: str) -> str:
     """Can the sync role manage RolegateRevokedSessions on this role? "" when it can.
 
     Reads the policy; when it is absent, writes a statement that can never match (tokens issued
@@ -394,7 +397,7 @@ def revocation_permission_problem(iam: Any, role_arn: str) -> str:
 
 
 def _role_problem(
-    iam: Any, role_arn: str, trust_anchor_arn: str, *, session_revocation: bool = False
+    iam: IAMClient, role_arn: str, trust_anchor_arn: str, *, session_revocation: bool = False
 ) -> str:
     try:
         name = parse_role_arn(role_arn).name

@@ -12,12 +12,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.accounts.http import AuthenticatedHtmxRequest
 from apps.authority.selectors import ca_bundle_pem
 from apps.core.policies import integration_admin_required
 from apps.core.registry import ResourceError, ResourceExists
@@ -47,7 +48,7 @@ TEMPLATES = "integrations/enroll/"
 TRUST_ANCHOR_PLACEHOLDER = "TRUST_ANCHOR_ARN"
 
 
-def _json(document: Any) -> str:
+def _json(document: object) -> str:
     return json.dumps(document, indent=2)
 
 
@@ -70,7 +71,7 @@ def _steps(state: WizardState, current: str) -> list[dict[str, Any]]:
 
 
 def _render(
-    request: HttpRequest,
+    request: AuthenticatedHtmxRequest,
     step: str,
     state: WizardState,
     context: dict[str, Any] | None = None,
@@ -88,13 +89,13 @@ def _render(
     return TemplateResponse(request, template or f"{TEMPLATES}{step}.html", full, status=status)
 
 
-def _gate(request: HttpRequest, state: WizardState, step: str) -> HttpResponse | None:
+def _gate(request: AuthenticatedHtmxRequest, state: WizardState, step: str) -> HttpResponse | None:
     """Send the operator to the first unfinished step when ``step`` is not open yet."""
     if state.may_open(step):
         return None
     missing = state.current_step()
     message = f"Complete the “{STEP_TITLES[missing]}” step first."
-    if request.method == "GET" and not getattr(request, "htmx", False):
+    if request.method == "GET" and not request.htmx:
         messages.info(request, message)
         return redirect(f"integrations:enroll:{missing}")
     return TemplateResponse(
@@ -105,12 +106,12 @@ def _gate(request: HttpRequest, state: WizardState, step: str) -> HttpResponse |
     )
 
 
-def _action(request: HttpRequest, allowed: tuple[str, ...]) -> str | None:
+def _action(request: AuthenticatedHtmxRequest, allowed: tuple[str, ...]) -> str | None:
     action = request.POST.get("action", allowed[0])
     return action if action in allowed else None
 
 
-def _bad_action(request: HttpRequest) -> HttpResponse:
+def _bad_action(request: AuthenticatedHtmxRequest) -> HttpResponse:
     return HttpResponse("Unknown action.", status=400, content_type="text/plain; charset=utf-8")
 
 
@@ -119,7 +120,7 @@ def _bad_action(request: HttpRequest) -> HttpResponse:
 
 @integration_admin_required
 @require_GET
-def enroll_start(request: HttpRequest) -> HttpResponse:
+def enroll_start(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """Resume an unfinished wizard at its first unfinished step, or start a new one."""
     state = wizard.load(request.session)
     return redirect(f"integrations:enroll:{state.current_step()}")
@@ -127,7 +128,7 @@ def enroll_start(request: HttpRequest) -> HttpResponse:
 
 @integration_admin_required
 @require_POST
-def enroll_reset(request: HttpRequest) -> HttpResponse:
+def enroll_reset(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """Start over: forget the draft."""
     wizard.clear(request.session)
     return redirect("integrations:enroll:name")
@@ -148,7 +149,7 @@ def _name_initial(state: WizardState) -> dict[str, Any]:
 
 @integration_admin_required
 @require_http_methods(["GET", "POST"])
-def enroll_name(request: HttpRequest) -> HttpResponse:
+def enroll_name(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """Step 1: the integration name (checked live) and the AWS resource names."""
     state = wizard.load(request.session)
     if request.method == "GET":
@@ -177,7 +178,7 @@ def enroll_name(request: HttpRequest) -> HttpResponse:
 
 @integration_admin_required
 @require_POST
-def enroll_name_check(request: HttpRequest) -> HttpResponse:
+def enroll_name_check(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """htmx: validate the name step's fields as they are typed (nothing is stored)."""
     form = NameForm(request.POST)
     form.is_valid()
@@ -198,7 +199,7 @@ def _script(state: WizardState) -> str:
 
 @integration_admin_required
 @require_http_methods(["GET", "POST"])
-def enroll_setup(request: HttpRequest) -> HttpResponse:
+def enroll_setup(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """Step 2: the script, the CloudFormation template and the manual steps, side by side."""
     state = wizard.load(request.session)
     refused = _gate(request, state, "setup")
@@ -247,7 +248,7 @@ def _download_refused(state: WizardState) -> HttpResponse | None:
 
 @integration_admin_required
 @require_GET
-def enroll_script_download(request: HttpRequest) -> HttpResponse:
+def enroll_script_download(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """The set-up script as a file (bash + AWS CLI only)."""
     state = wizard.load(request.session)
     refused = _download_refused(state)
@@ -260,7 +261,7 @@ def enroll_script_download(request: HttpRequest) -> HttpResponse:
 
 @integration_admin_required
 @require_GET
-def enroll_template_download(request: HttpRequest) -> HttpResponse:
+def enroll_template_download(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """The CloudFormation template as a YAML file."""
     state = wizard.load(request.session)
     refused = _download_refused(state)
@@ -303,7 +304,7 @@ def _probe(state: WizardState) -> ProbeResult:
 
 @integration_admin_required
 @require_http_methods(["GET", "POST"])
-def enroll_connect(request: HttpRequest) -> HttpResponse:
+def enroll_connect(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """Step 3: paste the script output (or the ARNs), test the configuration, continue."""
     state = wizard.load(request.session)
     refused = _gate(request, state, "connect")
@@ -368,7 +369,7 @@ def _preview_context(state: WizardState, form: ProfilesForm) -> dict[str, Any]:
 
 @integration_admin_required
 @require_http_methods(["GET", "POST"])
-def enroll_profiles(request: HttpRequest) -> HttpResponse:
+def enroll_profiles(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """Step 4: all profiles or filters, with a preview; "Enable sync" saves the integration."""
     state = wizard.load(request.session)
     refused = _gate(request, state, "profiles")
@@ -431,7 +432,7 @@ def enroll_profiles(request: HttpRequest) -> HttpResponse:
 
 @integration_admin_required
 @require_POST
-def enroll_preview(request: HttpRequest) -> HttpResponse:
+def enroll_preview(request: AuthenticatedHtmxRequest) -> HttpResponse:
     """htmx: which tested profiles the entered filters would sync (nothing is stored)."""
     state = wizard.load(request.session)
     refused = _gate(request, state, "profiles")
@@ -461,7 +462,7 @@ def _done_context(name: str) -> dict[str, Any]:
 
 @integration_admin_required
 @require_GET
-def enroll_done(request: HttpRequest, name: str) -> HttpResponse:
+def enroll_done(request: AuthenticatedHtmxRequest, name: str) -> HttpResponse:
     """Step 5: the first sync's progress, then its counts and where to go next."""
     state = wizard.load(request.session)
     context = _done_context(name)
@@ -470,6 +471,6 @@ def enroll_done(request: HttpRequest, name: str) -> HttpResponse:
 
 @integration_admin_required
 @require_GET
-def enroll_progress(request: HttpRequest, name: str) -> HttpResponse:
+def enroll_progress(request: AuthenticatedHtmxRequest, name: str) -> HttpResponse:
     """htmx: the first sync's progress fragment (polls itself until the sync finished)."""
     return TemplateResponse(request, f"{TEMPLATES}done.html#progress", _done_context(name))

@@ -17,18 +17,21 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import boto3
 from botocore.config import Config
 from django.conf import settings
+from django.contrib.auth.models import AbstractUser
 from django.db import transaction
 from django.utils import timezone
 
 import awsra
+from apps.accounts.models import User
 from apps.audit import events
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
+from apps.core.identity import Actor, SystemActor
 from apps.core.jobs import task
 from apps.integrations import aws
 from apps.integrations.jobs import PUSH_SESSION_REVOCATIONS
@@ -78,7 +81,7 @@ def revocation_in_use() -> bool:
     return Integration.objects.filter(session_revocation_enabled=True).exists()
 
 
-def revocable_access(user: Any, *, role_names: Sequence[str] | None = None) -> set[Pair]:
+def revocable_access(user: User, *, role_names: Sequence[str] | None = None) -> set[Pair]:
     """The (integration, role ARN) pairs `user` reaches on integrations with revocation on.
 
     `role_names` overrides the user's current roles (assigned plus grants in force), so a
@@ -123,7 +126,7 @@ def _start_push(integration_id: int, reason: str) -> None:
 
 def sessions_revoke(
     *,
-    actor: Any,
+    actor: Actor,
     integration_id: int,
     role_arns: Iterable[str],
     username: str,
@@ -188,7 +191,7 @@ def _group(pairs: Iterable[Pair]) -> dict[int, set[str]]:
 
 
 def sessions_revoke_lost_access(
-    *, actor: Any, user: Any, before: set[Pair], reason: str, after: set[Pair] | None = None
+    *, actor: Actor, user: User, before: set[Pair], reason: str, after: set[Pair] | None = None
 ) -> int:
     """Revoke the user's sessions on every role they reached `before` and no longer reach.
 
@@ -210,7 +213,7 @@ def sessions_revoke_lost_access(
     return revoked
 
 
-def user_sessions_revoke(*, actor: Any, user: Any, reason: str = "") -> int:
+def user_sessions_revoke(*, actor: Actor, user: User, reason: str = "") -> int:
     """Staff action: revoke every live session of `user` on every role they could reach."""
     pairs = revocable_access(user)
     revoked = 0
@@ -226,7 +229,7 @@ def user_sessions_revoke(*, actor: Any, user: Any, reason: str = "") -> int:
 
 
 def app_sessions_revoke(
-    *, actor: Any, app_name: str, role_arn: str | None = None, reason: str = ""
+    *, actor: Actor, app_name: str, role_arn: str | None = None, reason: str = ""
 ) -> int:
     """Staff action: revoke every user's live sessions on one app's role (or all its roles)."""
     from apps.resources.models import AwsApp
@@ -434,8 +437,7 @@ def revocation_push(
         run.save()
         audit_record(
             event_type=EVENT_REVOCATION_FAILED if failed else EVENT_REVOCATION_PUSHED,
-            actor=None,
-            actor_name="session-revocation",
+            actor=SystemActor("session-revocation"),
             outcome=AuditEvent.Outcome.ERROR if failed else AuditEvent.Outcome.SUCCESS,
             target_kind="integration",
             target_name=integration.name,
@@ -463,21 +465,31 @@ def revocation_push(
 
 
 class KillSwitch:
-    """`apps.core.hooks.SessionRevocation` as implemented here (registered in ready())."""
+    """`apps.core.hooks.SessionRevocation` as implemented here (registered in ready()).
+
+    The kernel knows users as Django's `AbstractUser`; every one is an `accounts.User`
+    (AUTH_USER_MODEL), which the casts say to the type checker.
+    """
 
     def in_use(self) -> bool:
         return revocation_in_use()
 
-    def reachable(self, user: Any, *, role_names: Sequence[str] | None = None) -> set[Pair]:
-        return revocable_access(user, role_names=role_names)
+    def reachable(
+        self, user: AbstractUser, *, role_names: Sequence[str] | None = None
+    ) -> set[Pair]:
+        return revocable_access(cast(User, user), role_names=role_names)
 
-    def revoke_lost(self, *, actor: Any, user: Any, before: set[Pair], reason: str) -> int:
-        return sessions_revoke_lost_access(actor=actor, user=user, before=before, reason=reason)
+    def revoke_lost(
+        self, *, actor: Actor, user: AbstractUser, before: set[Pair], reason: str
+    ) -> int:
+        return sessions_revoke_lost_access(
+            actor=actor, user=cast(User, user), before=before, reason=reason
+        )
 
-    def revoke_user(self, *, actor: Any, user: Any) -> int:
-        return user_sessions_revoke(actor=actor, user=user)
+    def revoke_user(self, *, actor: Actor, user: AbstractUser) -> int:
+        return user_sessions_revoke(actor=actor, user=cast(User, user))
 
-    def revoke_app(self, *, actor: Any, app_name: str) -> int:
+    def revoke_app(self, *, actor: Actor, app_name: str) -> int:
         return app_sessions_revoke(actor=actor, app_name=app_name)
 
     def settle(self, *, integration_id: int, role_arn: str, username: str) -> None:

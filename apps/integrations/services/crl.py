@@ -16,6 +16,7 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
 from apps.authority.pki import CaKeyError
 from apps.authority.selectors import crl_pem
+from apps.core.identity import SystemActor
 from apps.core.jobs import task
 from apps.integrations import aws
 from apps.integrations.jobs import PUSH_INTEGRATION_CRL
@@ -60,8 +61,7 @@ def integration_crl_push(*, integration_id: int) -> tuple[str, bool]:
     with transaction.atomic():
         audit_record(
             event_type=events.INTEGRATION_CRL_PUSHED,
-            actor=None,
-            actor_name="crl-push",
+            actor=SystemActor("crl-push"),
             outcome=AuditEvent.Outcome.ERROR if outcome == "error" else AuditEvent.Outcome.SUCCESS,
             target_kind="integration",
             target_name=integration.name,

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from apps.audit import events
 from apps.audit.services import audit_record
+from apps.core.identity import Actor
 from apps.core.jobs import task
 from apps.core.registry import ResourceError, ResourceExists, ResourceNotFound
 from apps.integrations.errors import SyncDisabled
@@ -87,7 +88,7 @@ BROKER_RETRY_POLICY = {
 
 
 def integration_apply(
-    *, actor: Any, spec: IntegrationSpec, force: bool = False, request_sync: bool = True
+    *, actor: Actor, spec: IntegrationSpec, force: bool = False, request_sync: bool = True
 ) -> Integration:
     """Create an integration (or with ``force`` replace it), audit it, and queue a sync after
     commit when its sync configuration changed."""
@@ -134,7 +135,7 @@ def integration_apply(
     return integration
 
 
-def integration_delete(*, actor: Any, name: str) -> None:
+def integration_delete(*, actor: Actor, name: str) -> None:
     """Delete an integration with its apps and run history, and audit it."""
     with transaction.atomic():
         integration = Integration.objects.select_for_update().filter(name=name).first()
@@ -160,7 +161,7 @@ class SyncQueued(StrEnum):
     AFTER_COMMIT = "after_commit"  # inside an outer transaction: queued when that commits
 
 
-def integration_sync_request(*, actor: Any, name: str, trigger: str = "admin") -> SyncQueued:
+def integration_sync_request(*, actor: Actor, name: str, trigger: str = "admin") -> SyncQueued:
     """Queue a sync of one integration after commit (the admin's "Sync now"), audited; say
     honestly whether the broker took it."""
     queued: list[bool] = []

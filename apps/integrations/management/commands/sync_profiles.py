@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -15,7 +15,7 @@ from apps.integrations.models import Integration, SyncRun
 class _ProgressBar:
     """A one-line progress bar on a terminal; occasional plain lines otherwise."""
 
-    def __init__(self, stream: Any, name: str) -> None:
+    def __init__(self, stream: TextIO, name: str) -> None:
         self.stream = stream
         self.name = name
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
