@@ -278,6 +278,12 @@ _reachable: OrderedDict[tuple[Any, ...], Reachable] = OrderedDict()
 _reachable_rows = 0
 
 
+def _weight(reachable: Reachable) -> int:
+    """What a cached set counts against the budget: its rows, and at least 1, so that many
+    empty sets (users who reach nothing, each with other traits) are evicted too."""
+    return max(1, len(reachable.rows))
+
+
 def catalog_version() -> int:
     """The catalog's version: one primary-key read of the row the trigger bumps (0: none yet)."""
     return _catalog_state()[0]
@@ -498,12 +504,11 @@ def _current_catalog(state: tuple[int, int]) -> _Catalog:
         generation = _generation + 1
         refreshed = None
         with _gc_paused():
-            if (
-                cached is not None
-                and cached.seq > 0
-                and seq >= cached.seq
-                and connection.vendor == "postgresql"
-            ):
+            # A request that read the version just before another thread patched the cache sees
+            # an older version than the cache's: patching reads its own current version and
+            # number, so it is the answer then too (a full read labelled with the older number
+            # would drop every patch and force every reachable set to rebuild).
+            if cached is not None and cached.seq > 0 and connection.vendor == "postgresql":
                 refreshed = _refreshed(cached, generation)
             if refreshed is None:
                 loaded, changes = _load_catalog(version, seq, generation), None
@@ -663,12 +668,12 @@ def reachable_apps(user: User) -> Reachable:
         current = _reachable.get(key)
         if current is None or current.generation < built.generation:
             if current is not None:
-                _reachable_rows -= len(current.rows)
+                _reachable_rows -= _weight(current)
             _reachable[key] = built
-            _reachable_rows += len(built.rows)
+            _reachable_rows += _weight(built)
         while _reachable_rows > REACHABLE_ROW_BUDGET and len(_reachable) > 1:
             _, evicted = _reachable.popitem(last=False)
-            _reachable_rows -= len(evicted.rows)
+            _reachable_rows -= _weight(evicted)
     return built
 
 

@@ -251,6 +251,12 @@ def app_pin(request: AuthenticatedHtmxRequest, name: str) -> HttpResponse:
     try:
         services.app_pin_set(actor=request.user, app_name=name, pinned=pinned)
     except AppNotFound as exc:
+        if request.htmx:
+            # The pin button swaps the whole app list: a plain-text answer is shown in the
+            # page's error banner instead (portal/static/js/app.js) and keeps the list.
+            return HttpResponse(
+                exc.message, status=exc.status, content_type="text/plain; charset=utf-8"
+            )
         return web_error_response(request, exc)
     if getattr(request, "htmx", False):
         # Re-render the list with the filters the page is showing (sent via hx-include).

@@ -297,6 +297,8 @@ def test_server_errors_show_in_the_page(live_server: Any, world: World) -> None:
             page.locator("#id_document").type(" ")
             page.wait_for_timeout(900)
             context.close()
+
+            _refusals_after_access_ended(browser, base, world, htmx_errors)
         finally:
             browser.close()
             connections.close_all()
@@ -304,3 +306,43 @@ def test_server_errors_show_in_the_page(live_server: Any, world: World) -> None:
     # failed answer must not be an htmx error, nor may any swap miss its target.
     assert [e for e in htmx_errors if "responseError" in e or "oobErrorNoTarget" in e] == []
     assert [e for e in htmx_errors if "sendError" not in e and "afterRequest" not in e] == []
+
+
+def _refusals_after_access_ended(
+    browser: Any, base: str, world: World, htmx_errors: list[str]
+) -> None:
+    """The member's page is open when their roles are taken away: Launch in the open dialog
+    shows the 404 refusal in the dialog, and Pin shows it beside the button and keeps the list
+    (the pin form swaps the whole list, so an HTML error page would have replaced it)."""
+    from playwright.sync_api import expect
+
+    member = world.users["member"]
+    roles = list(member.roles)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_cookies(_session_cookie(world, "member", base))
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.on(
+        "console",
+        lambda m: htmx_errors.append(m.text) if m.type == "error" and "htmx" in m.text else None,
+    )
+    try:
+        page.goto(f"{base}/")
+        row = page.locator("tr", has_text=world.app_name)
+        row.get_by_role("link", name="Launch").click()
+        dialog = page.locator("#launch-dialog")
+        expect(dialog.get_by_role("button", name="Open the AWS console")).to_be_visible()
+        member.roles = []
+        member.save(update_fields=["roles"])
+        dialog.get_by_role("button", name="Open the AWS console").click()
+        expect(dialog).to_contain_text("was not found, or you are not allowed to use it")
+        dialog.get_by_role("button", name="Close").click()
+        row.get_by_role("button", name="Pin").click()
+        expect(row.get_by_role("alert")).to_contain_text(
+            "was not found, or you are not allowed to use it"
+        )
+        expect(page.locator("#app-list")).to_contain_text(world.app_name)
+    finally:
+        member.roles = roles
+        member.save(update_fields=["roles"])
+        context.close()

@@ -348,3 +348,22 @@ def test_many_changes_at_once_patch_too(
     after = _check_all(users)
     assert "app-0801" in after[1].positions
     assert "app-0800" not in after[0].positions
+
+
+def test_a_request_that_read_an_older_version_patches_instead_of_re_reading(
+    integration: Integration, users: list[User], catalog: list[AwsApp]
+) -> None:
+    # A request reads the version, another thread patches the cache to a newer one, then the
+    # first request asks for the catalog with the version it read: it must not re-read the
+    # whole table and label it with the older number (that dropped every patch).
+    _warm(users)
+    stale = queries._catalog_state()
+    AwsApp.objects.bulk_create([_app(integration, 300, team="platform")])
+    _check_all(users)  # the cache moves on to the newer version, by a patch
+    newer = queries._current_catalog(queries._catalog_state())
+    with CaptureQueriesContext(connection) as captured:
+        served = queries._current_catalog(stale)
+    assert not _full_reads([query["sql"] for query in captured.captured_queries])
+    assert served.seq == newer.seq and served.version == newer.version
+    assert queries._deltas, "the patches were dropped"
+    _check_all(users)

@@ -1,6 +1,7 @@
 // The launch dialog on the Resources page: open it when htmx has loaded its content, close it on
-// request, and let refusals (403), bad input (400) and AWS errors (502/503) replace its content
-// so the user reads the reason instead of a silent no-op (htmx skips 4xx/5xx swaps by default).
+// request, and let every HTML error answer (bad input 400, refusal 403/404, rate limit 429,
+// issuance refused 422, AWS errors 502/503) replace its content so the user reads the reason
+// instead of a silent no-op (htmx skips 4xx/5xx swaps by default).
 (function () {
   "use strict";
   var BODY_ID = "launch-dialog-body";
@@ -12,8 +13,9 @@
   document.addEventListener("htmx:beforeSwap", function (event) {
     var target = event.detail.target;
     if (!target || target.id !== BODY_ID) return;
-    var status = event.detail.xhr.status;
-    if (status === 400 || status === 403 || status === 502 || status === 503) {
+    var xhr = event.detail.xhr;
+    var type = xhr.getResponseHeader("Content-Type") || "";
+    if (xhr.status >= 400 && type.indexOf("text/html") === 0 && xhr.responseText) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }
