@@ -372,8 +372,8 @@ def render(
         f"Load average after the run: {after[0]:.2f}/{after[1]:.2f}/{after[2]:.2f}. What limits "
         "it: CPU. Everything shares the 2 cores: 4 gunicorn workers, the sandbox (one Python "
         "process verifying every CreateSession signature and running moto's STS), locust's 50 "
-        "users, PostgreSQL, and whatever else runs on the machine (other test suites during "
-        "this recording). At about 40 requests/s the cores are saturated, so p95/p99 are mostly "
+        "users, PostgreSQL, and whatever else runs on the machine. At about 40 requests/s the "
+        "cores are saturated, so p95/p99 are mostly "
         "queueing; p50 is the work itself. The tail moves by a few hundred ms between runs "
         "with the machine's background load.",
     ]
