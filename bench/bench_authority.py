@@ -283,7 +283,8 @@ def main() -> None:
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         engine = connection.vendor
         record(
-            f"Run {stamp} with `DATABASE_URL=postgres://postgres@127.0.0.1:5432/rg_crypto "
+            f"Run {stamp} with `DATABASE_URL=postgres://postgres@127.0.0.1:5432/"
+            f"{os.environ.get('DATABASE_URL', '').rsplit('/', 1)[-1]} "
             f".venv/bin/python bench/bench_authority.py --seconds {args.seconds:g}` "
             f"(Python {platform.python_version()}, {platform.machine()}, benchmark process "
             f"pinned to one CPU, database: {engine} on the same shared 2-core machine, "

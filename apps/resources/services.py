@@ -364,38 +364,44 @@ def _sign_with_intent(
                 "region": app.integration.region,
             }
             intent = issuance_intent_record(actor=actor, app=app, details=details)
-    except ValueError as exc:
-        # A username the CA cannot put in a CN (longer than 64 characters).
+    except (ValueError, CaKeyError, RotationError) as exc:
+        raise _certificate_refused(actor, app, base, exc) from None
+    except DatabaseError:
+        log.exception("audit write failed; no credentials issued for %s", app.name)
+        raise AuditUnavailable() from None
+    return _Signed(leaf=leaf, intent=intent, details=details, session_name=session_name)
+
+
+def _certificate_refused(
+    actor: User, app: AwsApp, base: Mapping[str, Any], exc: Exception
+) -> IssuanceError:
+    """Audit why no leaf could be signed and say so: a username the CA cannot put in a CN
+    (longer than 64 characters), or an authority that cannot sign (its CA expired, or a
+    rotation is racing) — never a 500."""
+    if isinstance(exc, ValueError):
         _audit_refusal(
             actor=actor,
             app_name=app.name,
             outcome=AuditEvent.Outcome.ERROR,
             details={**base, "reason": f"certificate refused: {exc}"},
         )
-        raise IssuanceError(
+        return IssuanceError(
             f"Rolegate cannot issue a certificate for this account: {exc}",
             hint="An operator should give the user a username of at most 64 characters.",
-        ) from None
-    except (CaKeyError, RotationError) as exc:
-        # The authority cannot sign (its CA expired, or a rotation is racing): say so, not a 500.
-        _audit_refusal(
-            actor=actor,
-            app_name=app.name,
-            outcome=AuditEvent.Outcome.ERROR,
-            details={**base, "reason": f"certificate authority unavailable: {exc}"},
         )
-        # The reason names key files and key ids: operators read it in the log and audit row.
-        log.error("the certificate authority cannot sign for %s: %s", app.name, exc)
-        raise IssuanceError(
-            "Rolegate's certificate authority cannot sign right now, so no credentials were "
-            "issued.",
-            hint="An operator should check the certificate authority: the audit log says why "
-            "(an expired CA needs manage.py rotate_ca).",
-        ) from None
-    except DatabaseError:
-        log.exception("audit write failed; no credentials issued for %s", app.name)
-        raise AuditUnavailable() from None
-    return _Signed(leaf=leaf, intent=intent, details=details, session_name=session_name)
+    _audit_refusal(
+        actor=actor,
+        app_name=app.name,
+        outcome=AuditEvent.Outcome.ERROR,
+        details={**base, "reason": f"certificate authority unavailable: {exc}"},
+    )
+    # The reason names key files and key ids: operators read it in the log and audit row.
+    log.error("the certificate authority cannot sign for %s: %s", app.name, exc)
+    return IssuanceError(
+        "Rolegate's certificate authority cannot sign right now, so no credentials were issued.",
+        hint="An operator should check the certificate authority: the audit log says why "
+        "(an expired CA needs manage.py rotate_ca).",
+    )
 
 
 @sensitive_variables("credentials", "signed")
@@ -416,39 +422,8 @@ def _exchange(
             timeout=min(CREATE_SESSION_ATTEMPT_TIMEOUT, float(settings.ROLEGATE_ISSUANCE_TIMEOUT)),
             budget=float(settings.ROLEGATE_ISSUANCE_TIMEOUT),
         )
-    except awsra.AwsError as exc:
-        unknown = isinstance(exc, awsra.AnswerTimeoutError | awsra.ConnectionLostError)
-        issuance_outcome_record(
-            actor=actor,
-            app=app,
-            intent=signed.intent,
-            details={**details, "aws_error_code": exc.code, "aws_error": exc.message[:2000]},
-            succeeded=False,
-            session_may_exist=unknown,
-        )
-        if unknown:
-            raise IssuanceError(
-                f"AWS did not answer in time ({exc.code}): {exc.message}. AWS may have created "
-                "a session that Rolegate never received; none was handed out, and the audit "
-                "log records the attempt.",
-                hint=_UNKNOWN_OUTCOME_HINT,
-                aws_code=exc.code,
-                retryable=True,
-            ) from None
-        raise _aws_failure(exc) from None
-    except ValueError as exc:
-        # Malformed stored data (an ARN the sync accepted but awsra refuses, say).
-        issuance_outcome_record(
-            actor=actor,
-            app=app,
-            intent=signed.intent,
-            details={**details, "reason": str(exc)[:2000]},
-            succeeded=False,
-        )
-        raise IssuanceError(
-            f"Rolegate could not build the request to AWS: {exc}",
-            hint="An operator should check the integration's trust anchor ARN and the app.",
-        ) from None
+    except (awsra.AwsError, ValueError) as exc:
+        raise _create_session_failed(actor, app, signed, exc) from None
     if not issuance_outcome_record(
         actor=actor, app=app, intent=signed.intent, details=details, succeeded=True
     ):
@@ -493,6 +468,47 @@ def _issue(
         )
     signed = _sign_with_intent(actor, app, purpose, duration, base)
     return _exchange(actor, app, role_arn, duration, signed), app, duration
+
+
+@sensitive_variables("signed")
+def _create_session_failed(
+    actor: User, app: AwsApp, signed: _Signed, exc: Exception
+) -> IssuanceError:
+    """Record the failed outcome of a CreateSession and say why: AWS refused, AWS may have made
+    a session it never answered with (timeout, lost connection), or the request could not be
+    built from the stored app (an ARN the sync accepted but awsra refuses, say)."""
+    details = signed.details
+    if not isinstance(exc, awsra.AwsError):
+        issuance_outcome_record(
+            actor=actor,
+            app=app,
+            intent=signed.intent,
+            details={**details, "reason": str(exc)[:2000]},
+            succeeded=False,
+        )
+        return IssuanceError(
+            f"Rolegate could not build the request to AWS: {exc}",
+            hint="An operator should check the integration's trust anchor ARN and the app.",
+        )
+    unknown = isinstance(exc, awsra.AnswerTimeoutError | awsra.ConnectionLostError)
+    issuance_outcome_record(
+        actor=actor,
+        app=app,
+        intent=signed.intent,
+        details={**details, "aws_error_code": exc.code, "aws_error": exc.message[:2000]},
+        succeeded=False,
+        session_may_exist=unknown,
+    )
+    if unknown:
+        return IssuanceError(
+            f"AWS did not answer in time ({exc.code}): {exc.message}. AWS may have created "
+            "a session that Rolegate never received; none was handed out, and the audit "
+            "log records the attempt.",
+            hint=_UNKNOWN_OUTCOME_HINT,
+            aws_code=exc.code,
+            retryable=True,
+        )
+    return _aws_failure(exc)
 
 
 def aws_credentials_issue(
@@ -575,29 +591,7 @@ def console_launch(
     """
     if decided is None or decided.app.name != app_name:
         decided = app_decided(actor, app_name)
-    console_region: str | None = None
-    target: str | None = None
-    # Input is only judged for an app the user may see: a refusal for a hidden app must read
-    # the same as for a missing one, whatever the region or destination asked for.
-    if decided is not None and decided.decision.allowed:
-        app = decided.app
-        try:
-            console_region = console_region_for(app, region)
-            target = console_destination_for(app, console_region, destination)
-        except LaunchInputError as exc:
-            # Refused before anything is issued, but still a refusal: it goes in the audit log.
-            _audit_refusal(
-                actor=actor,
-                app_name=app.name,
-                outcome=AuditEvent.Outcome.DENIED,
-                details={
-                    "app": app.name,
-                    "role_arn": str(role_arn)[:300],
-                    "purpose": "console",
-                    "reason": f"invalid launch input: {exc.message}"[:500],
-                },
-            )
-            raise
+    console_region, target = _console_input(actor, decided, role_arn, region, destination)
     credentials, app, duration = _issue(
         actor=actor,
         app_name=app_name,
@@ -608,8 +602,63 @@ def console_launch(
         decided=decided,
         login_expires_at=login_expires_at,
     )
+    # `_issue` refuses (raises) for every app `_console_input` did not judge.
     assert console_region is not None
     assert target is not None
+    url = _console_sign_in_url(actor, app, role_arn, credentials, target, duration)
+    return ConsoleLaunch(
+        url=url,
+        role_arn=role_arn,
+        region=console_region,
+        expiration=credentials.expiration.isoformat(),
+    )
+
+
+def _console_input(
+    actor: User,
+    decided: Decided | None,
+    role_arn: str,
+    region: str | None,
+    destination: str | None,
+) -> tuple[str | None, str | None]:
+    """The console region and destination URL, checked before anything is issued.
+
+    Input is only judged for an app the user may see: a refusal for a hidden app must read the
+    same as for a missing one, whatever the region or destination asked for, so (None, None)
+    then and issuance refuses.
+    """
+    if decided is None or not decided.decision.allowed:
+        return None, None
+    app = decided.app
+    try:
+        console_region = console_region_for(app, region)
+        return console_region, console_destination_for(app, console_region, destination)
+    except LaunchInputError as exc:
+        # Refused before anything is issued, but still a refusal: it goes in the audit log.
+        _audit_refusal(
+            actor=actor,
+            app_name=app.name,
+            outcome=AuditEvent.Outcome.DENIED,
+            details={
+                "app": app.name,
+                "role_arn": str(role_arn)[:300],
+                "purpose": "console",
+                "reason": f"invalid launch input: {exc.message}"[:500],
+            },
+        )
+        raise
+
+
+def _console_sign_in_url(
+    actor: User,
+    app: AwsApp,
+    role_arn: str,
+    credentials: awsra.Credentials,
+    target: str,
+    duration: int,
+) -> str:
+    """getSigninToken for the issued credentials, then the partition's login URL; a failure is
+    audited and raised as an IssuanceError (AWS refused or busy, or the URL cannot be built)."""
     try:
         # Bounded like CreateSession, so the whole launch stays under the web server's
         # timeout: ROLEGATE_ISSUANCE_TIMEOUT plus at most two short sign-in token attempts.
@@ -621,7 +670,7 @@ def console_launch(
             max_attempts=2,
             session_duration=duration,
         )
-        url = federation.login_url(
+        return federation.login_url(
             signin_token=token,
             destination=target,
             issuer=settings.ROLEGATE_PUBLIC_URL,
@@ -646,12 +695,6 @@ def console_launch(
             f"Rolegate could not build the console sign-in URL: {exc}",
             hint="An operator should check ROLEGATE_PUBLIC_URL and ROLEGATE_AWS_SIGNIN_URL.",
         ) from None
-    return ConsoleLaunch(
-        url=url,
-        role_arn=role_arn,
-        region=console_region,
-        expiration=credentials.expiration.isoformat(),
-    )
 
 
 def _audit_console_failure(actor: User, app: AwsApp, role_arn: str, message: str) -> None:
