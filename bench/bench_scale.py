@@ -46,18 +46,19 @@ import django
 
 django.setup()
 
+# The organization bench_resources.py and the load test measure (bench/ is this script's folder,
+# so an older checkout measured through ROLEGATE_BENCH_SOURCE gets the same catalog).
+import catalog  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
-from django.utils import timezone  # noqa: E402
 
 import awsra.client  # noqa: E402
 import awsra.federation  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-ACCOUNT = "123456789012"
-TEAMS = 100
+ACCOUNT = catalog.ACCOUNT
 ROLES = 50
 HTTP_FUNCTION = "http_request"
 
@@ -98,78 +99,19 @@ def statements(call: Callable[[], Any]) -> int:
     return len([q for q in captured.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")])
 
 
-def add_apps(integration: Any, start: int, stop: int) -> None:
-    from apps.resources.models import AwsApp
-    from apps.resources.naming import app_labels
-
-    now = timezone.now()
-    rows = []
-    for n in range(start, stop):
-        team = f"team-{n % TEAMS}"
-        profile_arn = (
-            f"arn:aws:rolesanywhere:us-east-1:{ACCOUNT}:profile/{n:08d}-0000-4000-8000-000000000000"
-        )
-        rows.append(
-            AwsApp(
-                name=f"app-{n:06d}-bench",
-                integration=integration,
-                profile_arn=profile_arn,
-                profile_name=f"App{n:06d}",
-                labels=app_labels(
-                    tags={"team": team, "env": ("prod", "dev", "stage")[n % 3]},
-                    account_id=ACCOUNT,
-                    integration_name="bench",
-                    profile_arn=profile_arn,
-                ),
-                account_id=ACCOUNT,
-                region="us-east-1",
-                partition="aws",
-                role_arns=[
-                    f"arn:aws:iam::{ACCOUNT}:role/{team}-read",
-                    f"arn:aws:iam::{ACCOUNT}:role/Admin",
-                ],
-                console_url="https://console.aws.amazon.com/",
-                last_confirmed_at=now,
-            )
-        )
-    AwsApp.objects.bulk_create(rows, batch_size=5000)
-
-
 def make_user() -> Any:
-    from apps.access.services import role_create
     from apps.accounts.models import User
 
-    names = []
-    for i in range(ROLES):
-        name = f"team-{i}-access"
-        role_create(
-            actor=None,
-            name=name,
-            spec={
-                "allow": {
-                    "app_labels": {"aws/team": f"team-{i}"},
-                    "aws_role_arns": [f"arn:aws:iam::{ACCOUNT}:role/team-{i}-read"],
-                },
-                "deny": {"app_labels": {"aws/env": "stage"}, "aws_role_arns": ["*Admin*"]},
-            },
-        )
-        names.append(name)
-    return User.objects.create_user(username="bench-user", password=None, roles=names)
+    return User.objects.create_user(
+        username="bench-user", password=None, roles=catalog.team_roles(ROLES)
+    )
 
 
 def bench_sizes(sizes: list[int], repeat: int) -> list[dict[str, Any]]:
     from apps.api.services import token_create
-    from apps.integrations.models import Integration
     from apps.resources.queries import app_catalog_forget
 
-    anchor_id = f"{'0' * 8}-0000-4000-8000-{'0' * 12}"
-    integration = Integration.objects.create(
-        name="bench",
-        trust_anchor_arn=f"arn:aws:rolesanywhere:us-east-1:{ACCOUNT}:trust-anchor/{anchor_id}",
-        partition="aws",
-        region="us-east-1",
-        account_id=ACCOUNT,
-    )
+    integration = catalog.bench_integration()
     user = make_user()
     web = Client()
     web.force_login(user)
@@ -179,7 +121,7 @@ def bench_sizes(sizes: list[int], repeat: int) -> list[dict[str, Any]]:
     rows = []
     have = 0
     for size in sizes:
-        add_apps(integration, have, size)
+        catalog.add_apps(integration, have, size)
         have = size
         web.get("/")
 
