@@ -45,9 +45,26 @@ def _concurrently(schema_editor: Any) -> str:
     return " CONCURRENTLY" if schema_editor.connection.vendor == "postgresql" else ""
 
 
+def _drop_if_invalid(schema_editor: Any, name: str) -> None:
+    """A CREATE INDEX CONCURRENTLY that failed part-way leaves an INVALID index behind, which
+    IF NOT EXISTS would then keep: drop it first, so a re-run builds it again (PostgreSQL)."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE c.relname = %s AND NOT i.indisvalid",
+            [name],
+        )
+        invalid = cursor.fetchone() is not None
+    if invalid:
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(name)}")
+
+
 def forward(apps: Any, schema_editor: Any) -> None:
     quote = schema_editor.quote_name
     how = _concurrently(schema_editor)
+    _drop_if_invalid(schema_editor, CRL_INDEX)
     schema_editor.execute(
         f"CREATE INDEX{how} IF NOT EXISTS {quote(CRL_INDEX)} ON {quote(TABLE)} "
         f"({quote('authority_id')}, {quote('revoked_at')}) "
@@ -64,11 +81,13 @@ def backward(apps: Any, schema_editor: Any) -> None:
     for column, like in DROPPED:
         if column != "serial_hex":
             name = schema_editor._create_index_name(TABLE, [column], suffix="")
+            _drop_if_invalid(schema_editor, name)
             schema_editor.execute(
                 f"CREATE INDEX{how} IF NOT EXISTS {quote(name)} ON {quote(TABLE)} ({quote(column)})"
             )
         if like and postgres:
             name = schema_editor._create_index_name(TABLE, [column], suffix="_like")
+            _drop_if_invalid(schema_editor, name)
             schema_editor.execute(
                 f"CREATE INDEX{how} IF NOT EXISTS {quote(name)} ON {quote(TABLE)} "
                 f"({quote(column)} varchar_pattern_ops)"
