@@ -2,7 +2,9 @@
 
 Every endpoint names the scope it needs (apps/api/scopes.py); writes go through the same kinds
 and services as ``manage.py create`` and the web editor, so validation and messages are theirs.
-Lists are cursor-paginated (apps/api/pagination.py); errors are ``{detail, code}``.
+Lists are cursor-paginated (apps/api/pagination.py); errors are ``{detail, code}``. A cursor or
+`since` the list did not make raises a DomainError: the API's handler answers 400
+``invalid_cursor``.
 """
 
 from __future__ import annotations
@@ -16,9 +18,8 @@ from pydantic import Field
 
 from apps.accounts.models import User
 from apps.api.http import ApiHttpRequest
-from apps.api.pagination import CursorInvalid, page_queryset
+from apps.api.pagination import page_queryset
 from apps.api.scoped_auth import DEFERRED, ScopedBearer, require_scopes, scoped
-from apps.audit.selectors import StreamCursorInvalid
 from apps.core.identity import Actor
 from apps.core.registry import (
     Document,
@@ -71,10 +72,6 @@ class PageIn(Schema):
 
 def _caller(request: HttpRequest) -> User:
     return cast(ApiHttpRequest, request).auth
-
-
-def _bad_cursor(error: ValueError) -> Status[dict[str, str]]:
-    return Status(400, {"detail": str(error), "code": "invalid_cursor"})
 
 
 def _field_errors(message: str) -> list[dict[str, str]]:
@@ -165,12 +162,9 @@ def roles_list(request: HttpRequest, page: Query[PageIn]) -> Any:
     roles = role_list()
     if page.q:
         roles = roles.filter(name__icontains=page.q)
-    try:
-        rows, next_cursor = page_queryset(
-            roles, keys=("name",), descending=False, limit=page.limit, cursor=page.cursor
-        )
-    except CursorInvalid as error:
-        return _bad_cursor(error)
+    rows, next_cursor = page_queryset(
+        roles, keys=("name",), descending=False, limit=page.limit, cursor=page.cursor
+    )
     return {"items": [_role_out(role) for role in rows], "next_cursor": next_cursor}
 
 
@@ -383,12 +377,9 @@ def integrations_list(request: HttpRequest, page: Query[PageIn]) -> Any:
     integrations = Integration.objects.all()
     if page.q:
         integrations = integrations.filter(name__icontains=page.q)
-    try:
-        rows, next_cursor = page_queryset(
-            integrations, keys=("name",), descending=False, limit=page.limit, cursor=page.cursor
-        )
-    except CursorInvalid as error:
-        return _bad_cursor(error)
+    rows, next_cursor = page_queryset(
+        integrations, keys=("name",), descending=False, limit=page.limit, cursor=page.cursor
+    )
     return {"items": [_integration_out(row) for row in rows], "next_cursor": next_cursor}
 
 
@@ -508,16 +499,13 @@ def integrations_runs(request: HttpRequest, name: str, page: Query[PageIn]) -> A
     integration = _integration_or_404(name)
     if integration is None:
         return _no_integration(name)
-    try:
-        rows, next_cursor = page_queryset(
-            integration.sync_runs.all(),
-            keys=("id",),
-            descending=True,
-            limit=page.limit,
-            cursor=page.cursor,
-        )
-    except CursorInvalid as error:
-        return _bad_cursor(error)
+    rows, next_cursor = page_queryset(
+        integration.sync_runs.all(),
+        keys=("id",),
+        descending=True,
+        limit=page.limit,
+        cursor=page.cursor,
+    )
     items = [{field: getattr(run, field) for field in SyncRunOut.model_fields} for run in rows]
     return {"items": items, "next_cursor": next_cursor}
 
@@ -606,21 +594,16 @@ def audit_events_list(request: HttpRequest, query: Query[AuditQuery]) -> Any:
     from apps.audit.selectors import audit_events, audit_stream
 
     next_cursor: str | None
-    try:
-        if query.since:
-            rows, next_cursor = audit_stream(
-                _audit_filter(query), since=query.since, limit=query.limit
-            )
-        else:
-            rows, next_cursor = page_queryset(
-                audit_events(_audit_filter(query)),
-                keys=("id",),
-                descending=True,
-                limit=query.limit,
-                cursor=query.cursor,
-            )
-    except (CursorInvalid, StreamCursorInvalid) as error:
-        return _bad_cursor(error)
+    if query.since:
+        rows, next_cursor = audit_stream(_audit_filter(query), since=query.since, limit=query.limit)
+    else:
+        rows, next_cursor = page_queryset(
+            audit_events(_audit_filter(query)),
+            keys=("id",),
+            descending=True,
+            limit=query.limit,
+            cursor=query.cursor,
+        )
     return {"items": [_event_out(event) for event in rows], "next_cursor": next_cursor}
 
 
@@ -637,12 +620,7 @@ def audit_export(request: HttpRequest, query: Query[AuditQuery]) -> Any:
     from apps.audit.views import _export_lines
 
     if query.since:
-        try:
-            rows, next_cursor = audit_stream(
-                _audit_filter(query), since=query.since, limit=query.limit
-            )
-        except StreamCursorInvalid as error:
-            return _bad_cursor(error)
+        rows, next_cursor = audit_stream(_audit_filter(query), since=query.since, limit=query.limit)
         response = StreamingHttpResponse(
             _export_lines(iter(rows)), content_type="application/jsonl"
         )
@@ -832,16 +810,13 @@ def webhooks_list(request: HttpRequest, page: Query[PageIn]) -> Any:
     """Every endpoint, by name (secrets are never returned)."""
     from apps.webhooks.models import WebhookEndpoint
 
-    try:
-        rows, next_cursor = page_queryset(
-            WebhookEndpoint.objects.all(),
-            keys=("name",),
-            descending=False,
-            limit=page.limit,
-            cursor=page.cursor,
-        )
-    except CursorInvalid as error:
-        return _bad_cursor(error)
+    rows, next_cursor = page_queryset(
+        WebhookEndpoint.objects.all(),
+        keys=("name",),
+        descending=False,
+        limit=page.limit,
+        cursor=page.cursor,
+    )
     return {"items": [_webhook_out(row) for row in rows], "next_cursor": next_cursor}
 
 
@@ -899,16 +874,13 @@ def webhooks_deliveries(request: HttpRequest, name: str, page: Query[PageIn]) ->
     endpoint = _webhook(name)
     if endpoint is None:
         return _no_webhook(name)
-    try:
-        rows, next_cursor = page_queryset(
-            endpoint.deliveries.prefetch_related("log"),
-            keys=("id",),
-            descending=True,
-            limit=page.limit,
-            cursor=page.cursor,
-        )
-    except CursorInvalid as error:
-        return _bad_cursor(error)
+    rows, next_cursor = page_queryset(
+        endpoint.deliveries.prefetch_related("log"),
+        keys=("id",),
+        descending=True,
+        limit=page.limit,
+        cursor=page.cursor,
+    )
     items = [
         {
             **{field: getattr(row, field) for field in DeliveryOut.model_fields if field != "log"},
@@ -995,12 +967,9 @@ def users_list(request: HttpRequest, page: Query[PageIn]) -> Any:
         users = users.filter(
             Q(username__icontains=page.q) | Q(email__icontains=page.q) | Q(roles__contains=[page.q])
         )
-    try:
-        rows, next_cursor = page_queryset(
-            users, keys=("username",), descending=False, limit=page.limit, cursor=page.cursor
-        )
-    except CursorInvalid as error:
-        return _bad_cursor(error)
+    rows, next_cursor = page_queryset(
+        users, keys=("username",), descending=False, limit=page.limit, cursor=page.cursor
+    )
     return {"items": [_user_out(row) for row in rows], "next_cursor": next_cursor}
 
 

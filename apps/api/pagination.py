@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 from django.core.exceptions import ValidationError
 from django.db.models import Model, Q, QuerySet
 
+from apps.core.errors import DomainError
+
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
@@ -23,8 +25,11 @@ T = TypeVar("T")
 M = TypeVar("M", bound=Model)
 
 
-class CursorInvalid(ValueError):
-    """The cursor was not made by this API (or for another list)."""
+class CursorInvalid(DomainError, ValueError):
+    """The cursor was not made by this API (or for another list): 400 ``invalid_cursor``."""
+
+    code = "invalid_cursor"
+    status = 400
 
 
 def encode_cursor(values: Sequence[Any]) -> str:

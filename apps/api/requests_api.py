@@ -19,7 +19,7 @@ from apps.access.requests import selectors, services
 from apps.access.requests.models import AccessRequest
 from apps.accounts.models import User
 from apps.api.http import ApiHttpRequest
-from apps.api.pagination import CursorInvalid, page_list, page_queryset
+from apps.api.pagination import page_list, page_queryset
 from apps.api.scoped_auth import scoped
 from rbac.spec import format_duration
 
@@ -157,10 +157,6 @@ class DecisionIn(Schema):
     reason: str = Field(default="", max_length=services.MAX_COMMENT_LENGTH)
 
 
-def _bad_cursor(error: CursorInvalid) -> Status[dict[str, str]]:
-    return Status(400, {"detail": str(error), "code": "invalid_cursor"})
-
-
 @router.get(
     "",
     response={200: RequestPage, 400: RequestErrorOut},
@@ -168,16 +164,13 @@ def _bad_cursor(error: CursorInvalid) -> Status[dict[str, str]]:
 )
 def request_list(request: HttpRequest, page: Query[RequestPageIn]) -> Any:
     """The caller's own requests, a page at a time."""
-    try:
-        rows, next_cursor = page_queryset(
-            selectors.requests_of(_caller(request)),
-            keys=("created_at", "id"),
-            descending=True,
-            limit=page.limit,
-            cursor=page.cursor,
-        )
-    except CursorInvalid as error:
-        return _bad_cursor(error)
+    rows, next_cursor = page_queryset(
+        selectors.requests_of(_caller(request)),
+        keys=("created_at", "id"),
+        descending=True,
+        limit=page.limit,
+        cursor=page.cursor,
+    )
     return Status(200, {"items": [_out(item) for item in rows], "next_cursor": next_cursor})
 
 
@@ -189,15 +182,12 @@ def request_list(request: HttpRequest, page: Query[RequestPageIn]) -> Any:
 )
 def request_queue(request: HttpRequest, page: Query[RequestPageIn]) -> Any:
     """Pending requests the caller may review (the same rules as the web queue)."""
-    try:
-        rows, next_cursor = page_list(
-            selectors.reviewable_requests(_caller(request)),
-            key=lambda item: (item.review_deadline.isoformat(), str(item.pk)),
-            limit=page.limit,
-            cursor=page.cursor,
-        )
-    except CursorInvalid as error:
-        return _bad_cursor(error)
+    rows, next_cursor = page_list(
+        selectors.reviewable_requests(_caller(request)),
+        key=lambda item: (item.review_deadline.isoformat(), str(item.pk)),
+        limit=page.limit,
+        cursor=page.cursor,
+    )
     return Status(200, {"items": [_out(item) for item in rows], "next_cursor": next_cursor})
 
 
