@@ -651,7 +651,7 @@ KIND_SCOPES = {
 }
 
 
-def _kind_name(value: Any) -> str:
+def _kind_name(value: object) -> str:
     try:
         return get_kind(str(value)).kind
     except ResourceError:

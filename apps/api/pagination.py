@@ -32,7 +32,7 @@ class CursorInvalid(DomainError, ValueError):
     status = 400
 
 
-def encode_cursor(values: Sequence[Any]) -> str:
+def encode_cursor(values: Sequence[object]) -> str:
     """The opaque cursor of a sort key."""
     text = json.dumps([str(value) if not isinstance(value, int) else value for value in values])
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
@@ -135,10 +135,11 @@ def page_list(
     return rows, next_cursor
 
 
-def _key(row: Model, key: str) -> Any:
-    value = row
+def _key(row: Model, key: str) -> str | int:
+    value: object = row
     for part in key.split("__"):
         value = getattr(value, part)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
+    isoformat = getattr(value, "isoformat", None)
+    if isoformat is not None:
+        return str(isoformat())
     return value if isinstance(value, int) else str(value)
