@@ -2,11 +2,14 @@
 
 Every endpoint names the scope it needs (apps/api/scopes.py); writes go through the same kinds
 and services as ``manage.py create`` and the web editor, so validation and messages are theirs.
-Lists are cursor-paginated (apps/api/pagination.py); errors are ``{detail, code}``.
+Lists are cursor-paginated (apps/api/pagination.py); errors are ``{detail, code}``. A cursor or
+`since` the list did not make raises a DomainError: the API's handler answers 400
+``invalid_cursor``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -15,10 +18,9 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from apps.accounts.models import User
-from apps.api.http import ApiHttpRequest
-from apps.api.pagination import CursorInvalid, page_queryset
+from apps.api.http import Answer, ApiHttpRequest, JsonObject, NoContent, error_answer
+from apps.api.pagination import page_queryset
 from apps.api.scoped_auth import DEFERRED, ScopedBearer, require_scopes, scoped
-from apps.audit.selectors import StreamCursorInvalid
 from apps.core.identity import Actor
 from apps.core.registry import (
     Document,
@@ -73,10 +75,6 @@ def _caller(request: HttpRequest) -> User:
     return cast(ApiHttpRequest, request).auth
 
 
-def _bad_cursor(error: ValueError) -> Status[dict[str, str]]:
-    return Status(400, {"detail": str(error), "code": "invalid_cursor"})
-
-
 def _field_errors(message: str) -> list[dict[str, str]]:
     errors = []
     for part in message.split("; "):
@@ -85,7 +83,7 @@ def _field_errors(message: str) -> list[dict[str, str]]:
     return errors
 
 
-def _refused(error: ResourceError) -> Status[dict[str, Any]]:
+def _refused(error: ResourceError) -> Answer:
     if isinstance(error, ResourceNotFound):
         return Status(404, {"detail": str(error), "code": "not_found"})
     if isinstance(error, ResourceExists):
@@ -138,7 +136,7 @@ class RoleReplaceIn(Schema):
     revision: int | None = None
 
 
-def _role_out(role: Role) -> dict[str, Any]:
+def _role_out(role: Role) -> JsonObject:
     return {
         "name": role.name,
         "version": role.version,
@@ -158,19 +156,16 @@ def _role_document(name: str, version: str, spec: dict[str, Any]) -> Document:
     tags=["roles"],
     summary="List roles (q filters by name)",
 )
-def roles_list(request: HttpRequest, page: Query[PageIn]) -> Any:
+def roles_list(request: HttpRequest, page: Query[PageIn]) -> JsonObject:
     """Every role, by name, a page at a time."""
     from apps.access.selectors import role_list
 
     roles = role_list()
     if page.q:
         roles = roles.filter(name__icontains=page.q)
-    try:
-        rows, next_cursor = page_queryset(
-            roles, keys=("name",), descending=False, limit=page.limit, cursor=page.cursor
-        )
-    except CursorInvalid as error:
-        return _bad_cursor(error)
+    rows, next_cursor = page_queryset(
+        roles, keys=("name",), descending=False, limit=page.limit, cursor=page.cursor
+    )
     return {"items": [_role_out(role) for role in rows], "next_cursor": next_cursor}
 
 
@@ -181,7 +176,7 @@ def roles_list(request: HttpRequest, page: Query[PageIn]) -> Any:
     tags=["roles"],
     summary="One role",
 )
-def roles_get(request: HttpRequest, name: str) -> Any:
+def roles_get(request: HttpRequest, name: str) -> Answer:
     """One role by name."""
     from apps.access.selectors import role_get
 
@@ -198,7 +193,7 @@ def roles_get(request: HttpRequest, name: str) -> Any:
     tags=["roles"],
     summary="Create a role (validated like the editor and YAML)",
 )
-def roles_create(request: HttpRequest, payload: RoleIn) -> Any:
+def roles_create(request: HttpRequest, payload: RoleIn) -> Answer:
     """Create a role; a role of that name already existing is a 409."""
     from apps.access.selectors import role_get
 
@@ -215,7 +210,7 @@ def roles_create(request: HttpRequest, payload: RoleIn) -> Any:
     return Status(201, _role_out(role))
 
 
-def _not_editable(request: HttpRequest, name: str) -> Status[dict[str, str]] | None:
+def _not_editable(request: HttpRequest, name: str) -> Answer | None:
     from apps.access.selectors import role_editable_by
 
     if role_editable_by(_caller(request), name):
@@ -242,7 +237,7 @@ def _not_editable(request: HttpRequest, name: str) -> Status[dict[str, str]] | N
     tags=["roles"],
     summary="Replace a role's spec",
 )
-def roles_replace(request: HttpRequest, name: str, payload: RoleReplaceIn) -> Any:
+def roles_replace(request: HttpRequest, name: str, payload: RoleReplaceIn) -> Answer:
     """Replace a role; unchanged input leaves it (and its revision) as it was."""
     from apps.access import services
     from apps.access.kinds import _spec_error
@@ -271,7 +266,7 @@ def roles_replace(request: HttpRequest, name: str, payload: RoleReplaceIn) -> An
     tags=["roles"],
     summary="Delete a role no user holds",
 )
-def roles_delete(request: HttpRequest, name: str) -> Any:
+def roles_delete(request: HttpRequest, name: str) -> Answer | NoContent:
     """Delete a role; one still assigned is a 409 naming its holders."""
     refused = _not_editable(request, name)
     if refused is not None:
@@ -279,9 +274,9 @@ def roles_delete(request: HttpRequest, name: str) -> Any:
     try:
         get_kind("role").delete(name, actor=_caller(request))
     except ResourceNotFound as error:
-        return Status(404, {"detail": str(error), "code": "not_found"})
+        return error_answer(404, str(error), "not_found")
     except ResourceError as error:
-        return Status(409, {"detail": str(error), "code": "in_use"})
+        return error_answer(409, str(error), "in_use")
     return Status(204, None)
 
 
@@ -342,7 +337,7 @@ class SyncQueuedOut(Schema):
     queued: str
 
 
-def _integration_out(integration: Integration) -> dict[str, Any]:
+def _integration_out(integration: Integration) -> JsonObject:
     from apps.integrations import selectors
     from apps.integrations.kinds import serialize
 
@@ -359,13 +354,20 @@ def _integration_out(integration: Integration) -> dict[str, Any]:
     }
 
 
-def _integration_or_404(name: str) -> Any:
+def _integration_or_404(name: str) -> Integration | None:
     from apps.integrations.selectors import integration_by_name
 
     return integration_by_name(name)
 
 
-def _no_integration(name: str) -> Status[dict[str, str]]:
+def _saved_integration(name: str) -> Integration:
+    """The integration just written (it exists: the write succeeded in this request)."""
+    integration = _integration_or_404(name)
+    assert integration is not None
+    return integration
+
+
+def _no_integration(name: str) -> Answer:
     return Status(404, {"detail": f"integration {name!r} not found", "code": "not_found"})
 
 
@@ -376,19 +378,16 @@ def _no_integration(name: str) -> Status[dict[str, str]]:
     tags=["integrations"],
     summary="List integrations with their sync health",
 )
-def integrations_list(request: HttpRequest, page: Query[PageIn]) -> Any:
+def integrations_list(request: HttpRequest, page: Query[PageIn]) -> JsonObject:
     """Every integration, by name."""
     from apps.integrations.models import Integration
 
     integrations = Integration.objects.all()
     if page.q:
         integrations = integrations.filter(name__icontains=page.q)
-    try:
-        rows, next_cursor = page_queryset(
-            integrations, keys=("name",), descending=False, limit=page.limit, cursor=page.cursor
-        )
-    except CursorInvalid as error:
-        return _bad_cursor(error)
+    rows, next_cursor = page_queryset(
+        integrations, keys=("name",), descending=False, limit=page.limit, cursor=page.cursor
+    )
     return {"items": [_integration_out(row) for row in rows], "next_cursor": next_cursor}
 
 
@@ -399,7 +398,7 @@ def integrations_list(request: HttpRequest, page: Query[PageIn]) -> Any:
     tags=["integrations"],
     summary="One integration and its status",
 )
-def integrations_get(request: HttpRequest, name: str) -> Any:
+def integrations_get(request: HttpRequest, name: str) -> Answer:
     """One integration: its document, last sync and health."""
     integration = _integration_or_404(name)
     if integration is None:
@@ -421,7 +420,7 @@ def _integration_document(payload: IntegrationIn, name: str | None = None) -> Do
     tags=["integrations"],
     summary="Create an integration from its document",
 )
-def integrations_create(request: HttpRequest, payload: IntegrationIn) -> Any:
+def integrations_create(request: HttpRequest, payload: IntegrationIn) -> Answer:
     """Create an integration (validated like ``manage.py create -f``)."""
     try:
         if payload.kind != "integration":
@@ -429,7 +428,7 @@ def integrations_create(request: HttpRequest, payload: IntegrationIn) -> Any:
         name = _apply_document(_integration_document(payload), actor=_caller(request), force=False)
     except ResourceError as error:
         return _refused(error)
-    return Status(201, _integration_out(_integration_or_404(name)))
+    return Status(201, _integration_out(_saved_integration(name)))
 
 
 @router.put(
@@ -439,7 +438,7 @@ def integrations_create(request: HttpRequest, payload: IntegrationIn) -> Any:
     tags=["integrations"],
     summary="Replace an integration's spec",
 )
-def integrations_replace(request: HttpRequest, name: str, payload: IntegrationIn) -> Any:
+def integrations_replace(request: HttpRequest, name: str, payload: IntegrationIn) -> Answer:
     """Replace an existing integration (the name comes from the path)."""
     if _integration_or_404(name) is None:
         return _no_integration(name)
@@ -449,7 +448,7 @@ def integrations_replace(request: HttpRequest, name: str, payload: IntegrationIn
         _apply_document(_integration_document(payload, name), actor=_caller(request), force=True)
     except ResourceError as error:
         return _refused(error)
-    return Status(200, _integration_out(_integration_or_404(name)))
+    return Status(200, _integration_out(_saved_integration(name)))
 
 
 @router.delete(
@@ -459,14 +458,14 @@ def integrations_replace(request: HttpRequest, name: str, payload: IntegrationIn
     tags=["integrations"],
     summary="Delete an integration and its apps",
 )
-def integrations_delete(request: HttpRequest, name: str) -> Any:
+def integrations_delete(request: HttpRequest, name: str) -> Answer | NoContent:
     """Delete an integration."""
     try:
         get_kind("integration").delete(name, actor=_caller(request))
     except ResourceNotFound as error:
-        return Status(404, {"detail": str(error), "code": "not_found"})
+        return error_answer(404, str(error), "not_found")
     except ResourceError as error:
-        return Status(409, {"detail": str(error), "code": "conflict"})
+        return error_answer(409, str(error), "conflict")
     return Status(204, None)
 
 
@@ -477,7 +476,7 @@ def integrations_delete(request: HttpRequest, name: str) -> Any:
     tags=["integrations"],
     summary="Queue a profile sync now",
 )
-def integrations_sync(request: HttpRequest, name: str) -> Any:
+def integrations_sync(request: HttpRequest, name: str) -> Answer:
     """Queue a sync like the console's "Sync now" button (audited by the service)."""
     from apps.integrations import services
 
@@ -503,21 +502,18 @@ def integrations_sync(request: HttpRequest, name: str) -> Any:
     tags=["integrations"],
     summary="An integration's sync runs, newest first",
 )
-def integrations_runs(request: HttpRequest, name: str, page: Query[PageIn]) -> Any:
+def integrations_runs(request: HttpRequest, name: str, page: Query[PageIn]) -> Answer | JsonObject:
     """The sync runs of one integration."""
     integration = _integration_or_404(name)
     if integration is None:
         return _no_integration(name)
-    try:
-        rows, next_cursor = page_queryset(
-            integration.sync_runs.all(),
-            keys=("id",),
-            descending=True,
-            limit=page.limit,
-            cursor=page.cursor,
-        )
-    except CursorInvalid as error:
-        return _bad_cursor(error)
+    rows, next_cursor = page_queryset(
+        integration.sync_runs.all(),
+        keys=("id",),
+        descending=True,
+        limit=page.limit,
+        cursor=page.cursor,
+    )
     items = [{field: getattr(run, field) for field in SyncRunOut.model_fields} for run in rows]
     return {"items": items, "next_cursor": next_cursor}
 
@@ -579,7 +575,7 @@ def _audit_filter(query: AuditQuery) -> AuditFilter:
     )
 
 
-def _event_out(event: AuditEvent) -> dict[str, Any]:
+def _event_out(event: AuditEvent) -> JsonObject:
     return {
         "id": event.id,
         "time": event.time,
@@ -601,26 +597,21 @@ def _event_out(event: AuditEvent) -> dict[str, Any]:
     tags=["audit"],
     summary="Audit events: filters, cursor pagination, and `since` to stream new ones",
 )
-def audit_events_list(request: HttpRequest, query: Query[AuditQuery]) -> Any:
+def audit_events_list(request: HttpRequest, query: Query[AuditQuery]) -> JsonObject:
     """Page through the audit log, or (with `since`) poll for events after a cursor."""
     from apps.audit.selectors import audit_events, audit_stream
 
     next_cursor: str | None
-    try:
-        if query.since:
-            rows, next_cursor = audit_stream(
-                _audit_filter(query), since=query.since, limit=query.limit
-            )
-        else:
-            rows, next_cursor = page_queryset(
-                audit_events(_audit_filter(query)),
-                keys=("id",),
-                descending=True,
-                limit=query.limit,
-                cursor=query.cursor,
-            )
-    except (CursorInvalid, StreamCursorInvalid) as error:
-        return _bad_cursor(error)
+    if query.since:
+        rows, next_cursor = audit_stream(_audit_filter(query), since=query.since, limit=query.limit)
+    else:
+        rows, next_cursor = page_queryset(
+            audit_events(_audit_filter(query)),
+            keys=("id",),
+            descending=True,
+            limit=query.limit,
+            cursor=query.cursor,
+        )
     return {"items": [_event_out(event) for event in rows], "next_cursor": next_cursor}
 
 
@@ -631,18 +622,13 @@ def audit_events_list(request: HttpRequest, query: Query[AuditQuery]) -> Any:
     tags=["audit"],
     summary="The filtered audit log as JSON Lines (a `since` cursor streams from there)",
 )
-def audit_export(request: HttpRequest, query: Query[AuditQuery]) -> Any:
+def audit_export(request: HttpRequest, query: Query[AuditQuery]) -> StreamingHttpResponse:
     """Stream JSON Lines like the staff export; ``X-Rolegate-Next-Since`` resumes after it."""
     from apps.audit.selectors import audit_events, audit_stream
     from apps.audit.views import _export_lines
 
     if query.since:
-        try:
-            rows, next_cursor = audit_stream(
-                _audit_filter(query), since=query.since, limit=query.limit
-            )
-        except StreamCursorInvalid as error:
-            return _bad_cursor(error)
+        rows, next_cursor = audit_stream(_audit_filter(query), since=query.since, limit=query.limit)
         response = StreamingHttpResponse(
             _export_lines(iter(rows)), content_type="application/jsonl"
         )
@@ -665,7 +651,7 @@ KIND_SCOPES = {
 }
 
 
-def _kind_name(value: Any) -> str:
+def _kind_name(value: object) -> str:
     try:
         return get_kind(str(value)).kind
     except ResourceError:
@@ -713,7 +699,7 @@ class PlanOut(Schema):
     tags=["roles as code"],
     summary="Plan (dry_run, the default) or apply resource documents, optionally pruning",
 )
-def apply_documents(request: HttpRequest, payload: ApplyIn) -> Any:
+def apply_documents(request: HttpRequest, payload: ApplyIn) -> Answer | JsonObject:
     """The API of ``manage.py apply``: needs the write scope of every kind it touches."""
     from apps.core.apply import plan_apply
     from apps.core.models import ManagedResource
@@ -807,7 +793,7 @@ class DeliveryPage(Schema):
     next_cursor: str | None
 
 
-def _webhook_out(endpoint: WebhookEndpoint) -> dict[str, Any]:
+def _webhook_out(endpoint: WebhookEndpoint) -> JsonObject:
     return {field: getattr(endpoint, field) for field in WebhookOut.model_fields}
 
 
@@ -817,7 +803,7 @@ def _webhook(name: str) -> WebhookEndpoint | None:
     return WebhookEndpoint.objects.filter(name=name).first()
 
 
-def _no_webhook(name: str) -> Status[dict[str, str]]:
+def _no_webhook(name: str) -> Answer:
     return Status(404, {"detail": f"webhook endpoint {name!r} not found", "code": "not_found"})
 
 
@@ -828,20 +814,17 @@ def _no_webhook(name: str) -> Status[dict[str, str]]:
     tags=["webhooks"],
     summary="List webhook endpoints",
 )
-def webhooks_list(request: HttpRequest, page: Query[PageIn]) -> Any:
+def webhooks_list(request: HttpRequest, page: Query[PageIn]) -> JsonObject:
     """Every endpoint, by name (secrets are never returned)."""
     from apps.webhooks.models import WebhookEndpoint
 
-    try:
-        rows, next_cursor = page_queryset(
-            WebhookEndpoint.objects.all(),
-            keys=("name",),
-            descending=False,
-            limit=page.limit,
-            cursor=page.cursor,
-        )
-    except CursorInvalid as error:
-        return _bad_cursor(error)
+    rows, next_cursor = page_queryset(
+        WebhookEndpoint.objects.all(),
+        keys=("name",),
+        descending=False,
+        limit=page.limit,
+        cursor=page.cursor,
+    )
     return {"items": [_webhook_out(row) for row in rows], "next_cursor": next_cursor}
 
 
@@ -852,7 +835,7 @@ def webhooks_list(request: HttpRequest, page: Query[PageIn]) -> Any:
     tags=["webhooks"],
     summary="Create or replace a webhook endpoint",
 )
-def webhooks_put(request: HttpRequest, name: str, payload: WebhookIn) -> Any:
+def webhooks_put(request: HttpRequest, name: str, payload: WebhookIn) -> Answer:
     """Create or replace an endpoint (audited, without the secret)."""
     from apps.webhooks import services
 
@@ -876,7 +859,7 @@ def webhooks_put(request: HttpRequest, name: str, payload: WebhookIn) -> Any:
     tags=["webhooks"],
     summary="Delete a webhook endpoint and its delivery log",
 )
-def webhooks_delete(request: HttpRequest, name: str) -> Any:
+def webhooks_delete(request: HttpRequest, name: str) -> Answer | NoContent:
     """Delete an endpoint."""
     from apps.webhooks import services
 
@@ -894,21 +877,20 @@ def webhooks_delete(request: HttpRequest, name: str) -> Any:
     tags=["webhooks"],
     summary="An endpoint's delivery log, newest first, with every attempt",
 )
-def webhooks_deliveries(request: HttpRequest, name: str, page: Query[PageIn]) -> Any:
+def webhooks_deliveries(
+    request: HttpRequest, name: str, page: Query[PageIn]
+) -> Answer | JsonObject:
     """The deliveries of one endpoint."""
     endpoint = _webhook(name)
     if endpoint is None:
         return _no_webhook(name)
-    try:
-        rows, next_cursor = page_queryset(
-            endpoint.deliveries.prefetch_related("log"),
-            keys=("id",),
-            descending=True,
-            limit=page.limit,
-            cursor=page.cursor,
-        )
-    except CursorInvalid as error:
-        return _bad_cursor(error)
+    rows, next_cursor = page_queryset(
+        endpoint.deliveries.prefetch_related("log"),
+        keys=("id",),
+        descending=True,
+        limit=page.limit,
+        cursor=page.cursor,
+    )
     items = [
         {
             **{field: getattr(row, field) for field in DeliveryOut.model_fields if field != "log"},
@@ -956,7 +938,7 @@ class UserTraitsIn(Schema):
     traits: dict[str, list[str]]
 
 
-def _user_out(user: User) -> dict[str, Any]:
+def _user_out(user: User) -> JsonObject:
     return {
         "username": user.username,
         "email": user.email,
@@ -974,7 +956,7 @@ def _user(username: str) -> User | None:
     return get_user_model().objects.filter(username=username).first()
 
 
-def _no_user(username: str) -> Status[dict[str, str]]:
+def _no_user(username: str) -> Answer:
     return Status(404, {"detail": f"user {username!r} not found", "code": "not_found"})
 
 
@@ -985,7 +967,7 @@ def _no_user(username: str) -> Status[dict[str, str]]:
     tags=["users"],
     summary="List users with their roles and traits (q: username, e-mail or role)",
 )
-def users_list(request: HttpRequest, page: Query[PageIn]) -> Any:
+def users_list(request: HttpRequest, page: Query[PageIn]) -> JsonObject:
     """Every user, by username."""
     from django.contrib.auth import get_user_model
     from django.db.models import Q
@@ -995,12 +977,9 @@ def users_list(request: HttpRequest, page: Query[PageIn]) -> Any:
         users = users.filter(
             Q(username__icontains=page.q) | Q(email__icontains=page.q) | Q(roles__contains=[page.q])
         )
-    try:
-        rows, next_cursor = page_queryset(
-            users, keys=("username",), descending=False, limit=page.limit, cursor=page.cursor
-        )
-    except CursorInvalid as error:
-        return _bad_cursor(error)
+    rows, next_cursor = page_queryset(
+        users, keys=("username",), descending=False, limit=page.limit, cursor=page.cursor
+    )
     return {"items": [_user_out(row) for row in rows], "next_cursor": next_cursor}
 
 
@@ -1011,7 +990,7 @@ def users_list(request: HttpRequest, page: Query[PageIn]) -> Any:
     tags=["users"],
     summary="One user's roles and traits",
 )
-def users_get(request: HttpRequest, username: str) -> Any:
+def users_get(request: HttpRequest, username: str) -> Answer:
     """One user."""
     user = _user(username)
     if user is None:
@@ -1019,7 +998,10 @@ def users_get(request: HttpRequest, username: str) -> Any:
     return Status(200, _user_out(user))
 
 
-def _user_change(request: HttpRequest, username: str, field: str, value: Any) -> Any:
+def _user_change(
+    request: HttpRequest, username: str, change: Callable[[Actor, User], User]
+) -> Answer:
+    """Apply `change` (a `user_admin` setter) as the caller to the user, mapping its refusals."""
     from django.core.exceptions import PermissionDenied
 
     from apps.access import user_admin
@@ -1028,10 +1010,7 @@ def _user_change(request: HttpRequest, username: str, field: str, value: Any) ->
     if user is None:
         return _no_user(username)
     try:
-        if field == "roles":
-            changed = user_admin.set_user_roles(_caller(request), user, value, via="api")
-        else:
-            changed = user_admin.set_user_traits(_caller(request), user, value, via="api")
+        changed = change(_caller(request), user)
     except PermissionDenied as error:
         return Status(403, {"detail": str(error), "code": "forbidden"})
     except user_admin.UserChangeInvalid as error:
@@ -1047,9 +1026,15 @@ def _user_change(request: HttpRequest, username: str, field: str, value: Any) ->
     tags=["users"],
     summary="Replace a user's roles (audited with a before/after diff)",
 )
-def users_set_roles(request: HttpRequest, username: str, payload: UserRolesIn) -> Any:
+def users_set_roles(request: HttpRequest, username: str, payload: UserRolesIn) -> Answer:
     """Replace the roles; unchanged input writes nothing; never your own (unless superuser)."""
-    return _user_change(request, username, "roles", payload.roles)
+    from apps.access.user_admin import set_user_roles
+
+    return _user_change(
+        request,
+        username,
+        lambda actor, user: set_user_roles(actor, user, payload.roles, via="api"),
+    )
 
 
 @router.put(
@@ -1059,6 +1044,12 @@ def users_set_roles(request: HttpRequest, username: str, payload: UserRolesIn) -
     tags=["users"],
     summary="Replace a user's internal traits (audited with a before/after diff)",
 )
-def users_set_traits(request: HttpRequest, username: str, payload: UserTraitsIn) -> Any:
+def users_set_traits(request: HttpRequest, username: str, payload: UserTraitsIn) -> Answer:
     """Replace the internal traits; the identity provider's traits are never edited."""
-    return _user_change(request, username, "traits", payload.traits)
+    from apps.access.user_admin import set_user_traits
+
+    return _user_change(
+        request,
+        username,
+        lambda actor, user: set_user_traits(actor, user, payload.traits, via="api"),
+    )

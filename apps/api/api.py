@@ -29,7 +29,7 @@ from apps.accounts import services as account_services
 from apps.accounts import signin
 from apps.accounts.models import User
 from apps.api import selectors, services
-from apps.api.http import ApiHttpRequest
+from apps.api.http import Answer, ApiHttpRequest, JsonObject, NoContent
 from apps.api.models import ApiToken
 from apps.core.errors import DomainError
 
@@ -206,7 +206,7 @@ class DeviceTokenIn(Schema):
     device_code: str = Field(min_length=1, max_length=200)
 
 
-def _issued(issued: services.IssuedToken) -> dict[str, Any]:
+def _issued(issued: services.IssuedToken) -> JsonObject:
     return {
         "token": issued.plaintext,
         "expires_at": issued.token.expires_at,
@@ -220,7 +220,7 @@ def _issued(issued: services.IssuedToken) -> dict[str, Any]:
     response={200: TokenOut, 401: ErrorOut, 403: ErrorOut, 429: ErrorOut},
     summary="Sign in with a local username and password",
 )
-def password_login(request: HttpRequest, payload: PasswordLoginIn) -> Any:
+def password_login(request: HttpRequest, payload: PasswordLoginIn) -> Answer | HttpResponse:
     """Exchange a local password for a bearer token (throttled like the web sign-in)."""
     if not getattr(settings, "ROLEGATE_PASSWORD_LOGIN", True):
         return Status(
@@ -254,7 +254,7 @@ def password_login(request: HttpRequest, payload: PasswordLoginIn) -> Any:
     response={200: DeviceStartOut, 429: ErrorOut},
     summary="Start a device login (approve it in the browser)",
 )
-def device_start(request: HttpRequest, payload: DeviceStartIn) -> Any:
+def device_start(request: HttpRequest, payload: DeviceStartIn) -> JsonObject:
     """Open a device request; the user approves the returned code at /cli/approve."""
     services.device_authorization_rate_check()  # RateLimited: a 429 (_on_domain_error)
     started = services.device_authorization_start(client_name=payload.client_name)
@@ -276,7 +276,7 @@ def device_start(request: HttpRequest, payload: DeviceStartIn) -> Any:
     response={200: TokenOut, 400: ErrorOut},
     summary="Poll a device login; returns the token once approved",
 )
-def device_token(request: HttpRequest, payload: DeviceTokenIn) -> Any:
+def device_token(request: HttpRequest, payload: DeviceTokenIn) -> Answer:
     """Answer `authorization_pending`/`slow_down` until approved, then the token (once)."""
     # DeviceFlowError (authorization_pending, slow_down …): a 400 (_on_domain_error).
     issued = services.device_authorization_exchange(device_code=payload.device_code)
@@ -284,7 +284,7 @@ def device_token(request: HttpRequest, payload: DeviceTokenIn) -> Any:
 
 
 @api.post("/auth/logout", response={204: None}, summary="Revoke the token used for this call")
-def logout(request: HttpRequest) -> Any:
+def logout(request: HttpRequest) -> NoContent:
     """Revoke the caller's own token."""
     services.token_revoke(actor=_caller(request), token=_caller_token(request))
     return Status(204, None)
@@ -324,7 +324,7 @@ def _traits(user: User) -> dict[str, list[str]]:
 
 
 @api.get("/me", response=MeOut, summary="The signed-in user, roles, traits and token expiry")
-def me(request: HttpRequest) -> Any:
+def me(request: HttpRequest) -> JsonObject:
     """Return the user behind the token."""
     user = _caller(request)
     return {
@@ -338,7 +338,7 @@ def me(request: HttpRequest) -> Any:
     }
 
 
-def _grants(user: User) -> list[dict[str, Any]]:
+def _grants(user: User) -> list[JsonObject]:
     from apps.access.requests.models import AccessGrant
 
     rows = AccessGrant.objects.filter(
@@ -401,7 +401,7 @@ def apps_list(
     limit: int = APPS_PAGE_DEFAULT,
     cursor: str = "",
     q: str = "",
-) -> Any:
+) -> Answer:
     """List the accessible apps in name order, each with the role ARNs this user may assume.
 
     `limit` (1-1000, default 500) apps per page; `next_cursor` is null on the last page. `q`
@@ -492,7 +492,7 @@ class CredentialsOut(Schema):
     },
     summary="Issue AWS credentials for an app and role (same path as console Launch)",
 )
-def app_credentials(request: HttpRequest, name: str, payload: CredentialsIn) -> Any:
+def app_credentials(request: HttpRequest, name: str, payload: CredentialsIn) -> Answer:
     """Issue credentials through the one issuance function (RBAC, audit, fail-closed)."""
     from apps.resources.services import aws_credentials_issue
     from awsra.credential_process import format_expiration
@@ -550,7 +550,7 @@ class ConsoleOut(Schema):
     },
     summary="AWS console sign-in URL for an app and role (the Launch button's path)",
 )
-def app_console(request: HttpRequest, name: str, payload: ConsoleIn) -> Any:
+def app_console(request: HttpRequest, name: str, payload: ConsoleIn) -> HttpResponse:
     """`rolegate console`: the web launch path itself (RBAC, destination rules, audit with
     purpose console), answered as JSON instead of a redirect."""
     from apps.resources.services import console_launch

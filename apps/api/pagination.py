@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 from django.core.exceptions import ValidationError
 from django.db.models import Model, Q, QuerySet
 
+from apps.core.errors import DomainError
+
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
@@ -23,11 +25,14 @@ T = TypeVar("T")
 M = TypeVar("M", bound=Model)
 
 
-class CursorInvalid(ValueError):
-    """The cursor was not made by this API (or for another list)."""
+class CursorInvalid(DomainError, ValueError):
+    """The cursor was not made by this API (or for another list): 400 ``invalid_cursor``."""
+
+    code = "invalid_cursor"
+    status = 400
 
 
-def encode_cursor(values: Sequence[Any]) -> str:
+def encode_cursor(values: Sequence[object]) -> str:
     """The opaque cursor of a sort key."""
     text = json.dumps([str(value) if not isinstance(value, int) else value for value in values])
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
@@ -130,10 +135,11 @@ def page_list(
     return rows, next_cursor
 
 
-def _key(row: Model, key: str) -> Any:
-    value = row
+def _key(row: Model, key: str) -> str | int:
+    value: object = row
     for part in key.split("__"):
         value = getattr(value, part)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
+    isoformat = getattr(value, "isoformat", None)
+    if isoformat is not None:
+        return str(isoformat())
     return value if isinstance(value, int) else str(value)

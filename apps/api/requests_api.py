@@ -7,7 +7,7 @@ requester can no more review their own request here than anywhere else.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 from uuid import UUID
 
 from django.http import HttpRequest
@@ -18,8 +18,8 @@ from apps.access.errors import AccessDenied
 from apps.access.requests import selectors, services
 from apps.access.requests.models import AccessRequest
 from apps.accounts.models import User
-from apps.api.http import ApiHttpRequest
-from apps.api.pagination import CursorInvalid, page_list, page_queryset
+from apps.api.http import Answer, ApiHttpRequest, JsonObject
+from apps.api.pagination import page_list, page_queryset
 from apps.api.scoped_auth import scoped
 from rbac.spec import format_duration
 
@@ -80,7 +80,7 @@ def _caller(request: HttpRequest) -> User:
     return cast(ApiHttpRequest, request).auth
 
 
-def _out(item: AccessRequest) -> dict[str, Any]:
+def _out(item: AccessRequest) -> JsonObject:
     return {
         "id": str(item.pk),
         "requester": item.requester.get_username(),
@@ -111,7 +111,7 @@ def _visible(request: HttpRequest, request_id: str) -> AccessRequest | None:
     return selectors.request_for_user(_caller(request), request_id)
 
 
-def _not_found() -> Status[dict[str, str]]:
+def _not_found() -> Answer:
     return Status(404, {"detail": "No such access request.", "code": "request_not_found"})
 
 
@@ -120,7 +120,7 @@ def _not_found() -> Status[dict[str, str]]:
     response={201: RequestOut, 400: RequestErrorOut, 403: RequestErrorOut},
     summary="Request roles for a while",
 )
-def request_create(request: HttpRequest, payload: RequestCreateIn) -> Any:
+def request_create(request: HttpRequest, payload: RequestCreateIn) -> Answer:
     """Create an access request; reviewers are notified."""
     try:
         created = services.access_request_create(
@@ -157,27 +157,20 @@ class DecisionIn(Schema):
     reason: str = Field(default="", max_length=services.MAX_COMMENT_LENGTH)
 
 
-def _bad_cursor(error: CursorInvalid) -> Status[dict[str, str]]:
-    return Status(400, {"detail": str(error), "code": "invalid_cursor"})
-
-
 @router.get(
     "",
     response={200: RequestPage, 400: RequestErrorOut},
     summary="Your access requests, newest first (cursor-paginated)",
 )
-def request_list(request: HttpRequest, page: Query[RequestPageIn]) -> Any:
+def request_list(request: HttpRequest, page: Query[RequestPageIn]) -> Answer:
     """The caller's own requests, a page at a time."""
-    try:
-        rows, next_cursor = page_queryset(
-            selectors.requests_of(_caller(request)),
-            keys=("created_at", "id"),
-            descending=True,
-            limit=page.limit,
-            cursor=page.cursor,
-        )
-    except CursorInvalid as error:
-        return _bad_cursor(error)
+    rows, next_cursor = page_queryset(
+        selectors.requests_of(_caller(request)),
+        keys=("created_at", "id"),
+        descending=True,
+        limit=page.limit,
+        cursor=page.cursor,
+    )
     return Status(200, {"items": [_out(item) for item in rows], "next_cursor": next_cursor})
 
 
@@ -187,17 +180,14 @@ def request_list(request: HttpRequest, page: Query[RequestPageIn]) -> Any:
     response={200: RequestPage, 400: RequestErrorOut},
     summary="The reviewer's queue: pending requests of others you may review, soonest due first",
 )
-def request_queue(request: HttpRequest, page: Query[RequestPageIn]) -> Any:
+def request_queue(request: HttpRequest, page: Query[RequestPageIn]) -> Answer:
     """Pending requests the caller may review (the same rules as the web queue)."""
-    try:
-        rows, next_cursor = page_list(
-            selectors.reviewable_requests(_caller(request)),
-            key=lambda item: (item.review_deadline.isoformat(), str(item.pk)),
-            limit=page.limit,
-            cursor=page.cursor,
-        )
-    except CursorInvalid as error:
-        return _bad_cursor(error)
+    rows, next_cursor = page_list(
+        selectors.reviewable_requests(_caller(request)),
+        key=lambda item: (item.review_deadline.isoformat(), str(item.pk)),
+        limit=page.limit,
+        cursor=page.cursor,
+    )
     return Status(200, {"items": [_out(item) for item in rows], "next_cursor": next_cursor})
 
 
@@ -206,7 +196,7 @@ def request_queue(request: HttpRequest, page: Query[RequestPageIn]) -> Any:
     response={200: RequestOut, 404: RequestErrorOut},
     summary="One access request (yours, one you may review, or any for staff)",
 )
-def request_show(request: HttpRequest, request_id: str) -> Any:
+def request_show(request: HttpRequest, request_id: str) -> Answer:
     """Show one request; unknown and hidden ids look the same."""
     item = _visible(request, request_id)
     if item is None:
@@ -225,12 +215,12 @@ def request_show(request: HttpRequest, request_id: str) -> Any:
     },
     summary="Approve or deny a request you may review",
 )
-def request_review(request: HttpRequest, request_id: str, payload: ReviewIn) -> Any:
+def request_review(request: HttpRequest, request_id: str, payload: ReviewIn) -> Answer:
     """Review a request; never your own."""
     return _review(request, request_id, payload.decision, payload.comment)
 
 
-def _review(request: HttpRequest, request_id: str, decision: str, comment: str) -> Any:
+def _review(request: HttpRequest, request_id: str, decision: str, comment: str) -> Answer:
     try:
         UUID(request_id)
     except ValueError:
@@ -256,7 +246,7 @@ def _review(request: HttpRequest, request_id: str, decision: str, comment: str) 
     response={200: RequestOut, 404: RequestErrorOut, 409: RequestErrorOut},
     summary="Withdraw your own pending request",
 )
-def request_cancel(request: HttpRequest, request_id: str) -> Any:
+def request_cancel(request: HttpRequest, request_id: str) -> Answer:
     """Withdraw a pending request; only its requester may."""
     # RequestNotFound (404), RequestNotPending (409): DomainErrors, answered by the handler.
     services.access_request_cancel(actor=_caller(request), request_id=request_id)
@@ -265,7 +255,7 @@ def request_cancel(request: HttpRequest, request_id: str) -> Any:
     return Status(200, _out(item))
 
 
-_DECISION_RESPONSES: dict[int, Any] = {
+_DECISION_RESPONSES: dict[int, type[Schema]] = {
     200: RequestOut,
     400: RequestErrorOut,
     403: RequestErrorOut,
@@ -280,7 +270,7 @@ _DECISION_RESPONSES: dict[int, Any] = {
     response=_DECISION_RESPONSES,
     summary="Approve a request you may review, with a reason",
 )
-def request_approve(request: HttpRequest, request_id: str, payload: DecisionIn) -> Any:
+def request_approve(request: HttpRequest, request_id: str, payload: DecisionIn) -> Answer:
     """Approve (the reviewer rules apply to the token's owner like anywhere else)."""
     return _review(request, request_id, "approve", payload.reason)
 
@@ -291,6 +281,6 @@ def request_approve(request: HttpRequest, request_id: str, payload: DecisionIn) 
     response=_DECISION_RESPONSES,
     summary="Deny a request you may review, with a reason",
 )
-def request_deny(request: HttpRequest, request_id: str, payload: DecisionIn) -> Any:
+def request_deny(request: HttpRequest, request_id: str, payload: DecisionIn) -> Answer:
     """Deny, with the reason shown to the requester."""
     return _review(request, request_id, "deny", payload.reason)

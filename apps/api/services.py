@@ -48,8 +48,15 @@ class DeviceFlowError(DomainError):
         super().__init__(message, code=code)
 
 
-class DeviceCodeNotFound(Exception):
-    """No pending device request has this user code (wrong, expired or already decided)."""
+class DeviceCodeNotFound(DomainError):
+    """No pending device request has this user code (wrong, expired or already decided): 404.
+
+    The approval page catches it to count the refusal like a wrong password and show the message
+    on its form (still a 404).
+    """
+
+    code = "device_code_not_found"
+    status = 404
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 
 from apps.audit import events as vocabulary
 from apps.audit.models import AuditChainLink, AuditEvent
+from apps.core.errors import DomainError
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,11 @@ STREAM_START = "start"
 STREAM_END = "end"
 
 
-class StreamCursorInvalid(ValueError):
-    """A `since` value that is not a stream position."""
+class StreamCursorInvalid(DomainError, ValueError):
+    """A `since` value that is not a stream position: 400 ``invalid_cursor``, like a bad cursor."""
+
+    code = "invalid_cursor"
+    status = 400
 
 
 def _stream_position(since: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from apps.core.errors import DomainError
 from rbac.labels import LABEL_PREFIX
 
 NAME_OVERRIDE_TAGS = ("RolegateApplicationName", "TeleportApplicationName")
@@ -18,8 +19,15 @@ APP_NAME_MAX = 255
 _INVALID = re.compile(r"[^a-z0-9.-]", re.ASCII)
 
 
-class AppNameError(ValueError):
-    """A profile name (or name tag) that cannot be turned into an app name."""
+class AppNameError(DomainError, ValueError):
+    """A profile name (or name tag) that cannot be turned into an app name.
+
+    The sync records it as that profile's error (the profile gets no app); 400 ``invalid_app_name``
+    wherever a surface shows it.
+    """
+
+    code = "invalid_app_name"
+    status = 400
 
 
 def sanitize_app_name(raw: str) -> str:

@@ -54,3 +54,15 @@ def test_a_list_page_refuses_numbers_where_its_keys_are_strings(cursor: str) -> 
     items = [("2026-01-01", "a"), ("2026-01-02", "b")]
     with pytest.raises(CursorInvalid):
         page_list(items, key=lambda item: item, limit=10, cursor=cursor)
+
+
+@pytest.mark.parametrize("path", ["/audit/events?since=c-x", "/audit/export?since=c-x"])
+def test_a_since_that_is_no_stream_position_is_the_cursor_error(make_user: Any, path: str) -> None:
+    """The stream cursor's error is a DomainError: the one handler answers it, export included."""
+    admin = make_user("ops", is_staff=True, groups=EVERY_CAPABILITY)
+    response = token(admin, SCOPES).get(path)
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "detail": "since must be 'start', 'end' or a next_cursor of the stream.",
+        "code": "invalid_cursor",
+    }

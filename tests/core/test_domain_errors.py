@@ -125,6 +125,13 @@ TABLE: dict[str, Row] = {
         False,
         ExitCode.USAGE,
     ),
+    "apps.api.pagination.CursorInvalid": (
+        _plain("apps.api.pagination.CursorInvalid"),
+        "invalid_cursor",
+        400,
+        False,
+        ExitCode.USAGE,
+    ),
     "apps.api.scoped_auth.ScopeRefused": (
         lambda: ScopeRefused("This token lacks roles:write.", "missing_scope"),
         "missing_scope",
@@ -135,6 +142,20 @@ TABLE: dict[str, Row] = {
     "apps.api.services.DeviceFlowError": (
         lambda: DeviceFlowError("slow_down", "Polling too fast."),
         "slow_down",
+        400,
+        False,
+        ExitCode.USAGE,
+    ),
+    "apps.api.services.DeviceCodeNotFound": (
+        _plain("apps.api.services.DeviceCodeNotFound"),
+        "device_code_not_found",
+        404,
+        False,
+        ExitCode.NOT_FOUND,
+    ),
+    "apps.audit.selectors.StreamCursorInvalid": (
+        _plain("apps.audit.selectors.StreamCursorInvalid"),
+        "invalid_cursor",
         400,
         False,
         ExitCode.USAGE,
@@ -219,6 +240,13 @@ TABLE: dict[str, Row] = {
     "apps.resources.errors.LaunchInputError": (
         _plain("apps.resources.errors.LaunchInputError"),
         "invalid_launch",
+        400,
+        False,
+        ExitCode.USAGE,
+    ),
+    "apps.resources.naming.AppNameError": (
+        _plain("apps.resources.naming.AppNameError"),
+        "invalid_app_name",
         400,
         False,
         ExitCode.USAGE,
