@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -358,3 +359,45 @@ def test_metrics_count_an_issuance_and_its_log_lines_carry_the_request_id(
     secret = json.loads(issued.body)["SecretAccessKey"]
     text = deployment.log.read_text()
     assert secret not in text and token not in text and METRICS_TOKEN not in text
+
+
+def test_gunicorn_seals_an_issuance_after_sending_its_response(deployment: Deployment) -> None:
+    """The audit chain's seal of a request's events runs when gunicorn closes the response:
+    no beat runs here, so only that hook can seal them, and `audit_verify` passes after."""
+    login = http(
+        deployment.base + "/api/v1/auth/password",
+        method="POST",
+        headers={**BROWSER, "Content-Type": "application/json"},
+        body=json.dumps({"username": "alice", "password": ALICE_PASSWORD}).encode(),
+    )
+    assert login.status == 200, login.body
+    token = json.loads(login.body)["token"]
+    issued = http(
+        f"{deployment.base}/api/v1/apps/{demo.GUIDE_APP}/credentials",
+        method="POST",
+        headers={**BROWSER, "Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        body=json.dumps({"role_arn": demo.GUIDE_ROLE_ARN}).encode(),
+    )
+    assert issued.status == 200, issued.body
+    request_id = issued.header("X-Request-ID")
+    database_url = (deployment.workdir / "database_url").read_text().strip()
+    sealed: list[tuple[str, bool]] = []
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            sealed = connection.execute(
+                "SELECT e.event_type, l.id IS NOT NULL FROM audit_auditevent e "
+                "LEFT JOIN audit_auditchainlink l ON l.event_id = e.id "
+                "WHERE e.request_id = %s ORDER BY e.id",
+                (request_id,),
+            ).fetchall()
+            if sealed and all(link for _, link in sealed):
+                break
+            time.sleep(0.05)
+    assert [event for event, _ in sealed] == [
+        "aws_credentials.requested",
+        "aws_credentials.issued",
+    ], sealed
+    assert all(link for _, link in sealed), sealed
+    verified = deployment.server("audit_verify", "--no-seal", "--no-checkpoint")
+    assert "audit chain intact" in verified.stdout, verified.stdout + verified.stderr

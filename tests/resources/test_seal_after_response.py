@@ -1,0 +1,110 @@
+"""A web request's audit events are sealed after its response is sent, not before.
+
+The events themselves are committed before the response (an issuance never hands out credentials
+its audit rows do not record); only the chain's append waits until the WSGI server closes the
+response (`request_finished`). Outside a request (a command, a task, a shell), the seal runs at
+commit as before. Checked over real HTTP to the sandbox, with the test client's handler noting
+what is in the database at the moment the response is ready to send.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.test.client import ClientHandler
+
+from apps.audit.chain import audit_verify
+from apps.audit.models import AuditChainLink, AuditEvent
+from apps.resources.services import aws_credentials_issue
+from tests.resources.conftest import LaunchScenario
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ISSUANCE_EVENTS = ("aws_credentials.requested", "aws_credentials.issued")
+
+
+def _issuance_events() -> dict[int, bool]:
+    """Each issuance audit event's id and whether the chain holds it yet."""
+    ids = list(
+        AuditEvent.objects.filter(event_type__in=ISSUANCE_EVENTS).values_list("id", flat=True)
+    )
+    sealed = set(AuditChainLink.objects.filter(event_id__in=ids).values_list("event_id", flat=True))
+    return {event_id: event_id in sealed for event_id in ids}
+
+
+class _AtResponse(ClientHandler):
+    """The test client's handler, noting the issuance events when the response is ready (a
+    WSGI server writes it then, and closes it only afterwards)."""
+
+    seen: dict[int, bool] | None = None
+
+    def get_response(self, request: Any) -> Any:
+        response = super().get_response(request)
+        self.seen = _issuance_events()
+        return response
+
+
+def _client(**kwargs: Any) -> Client:
+    client = Client(**kwargs)
+    client.handler = _AtResponse(enforce_csrf_checks=False)
+    return client
+
+
+def _handler(client: Client) -> _AtResponse:
+    assert isinstance(client.handler, _AtResponse)
+    return client.handler
+
+
+def test_api_issuance_is_committed_before_the_response_and_sealed_after(
+    launch_scenario: LaunchScenario,
+) -> None:
+    from apps.api.services import token_create
+
+    scenario = launch_scenario
+    issued = token_create(
+        actor=scenario.alice, user=scenario.alice, method="password", client_name="test"
+    )
+    api = _client(headers={"Authorization": f"Bearer {issued.plaintext}"})
+    before = set(_issuance_events())
+    response = api.post(
+        f"/api/v1/apps/{scenario.app.name}/credentials",
+        {"role_arn": scenario.role_arn},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    assert json.loads(response.content)["Version"] == 1
+    at_response = _handler(api).seen
+    assert at_response is not None
+    new = {event_id: sealed for event_id, sealed in at_response.items() if event_id not in before}
+    # The intent and the outcome are committed when the response leaves, neither sealed yet.
+    assert len(new) == 2 and not any(new.values()), new
+    after = _issuance_events()
+    assert all(after[event_id] for event_id in new), after
+    report = audit_verify()
+    assert report.ok, report
+
+
+def test_console_launch_is_sealed_after_its_redirect(launch_scenario: LaunchScenario) -> None:
+    scenario = launch_scenario
+    web = _client()
+    web.force_login(scenario.alice)
+    response = web.post(f"/apps/{scenario.app.name}/launch", {"role": scenario.role_arn})
+    assert response.status_code == 302, response.content[:300]
+    at_response = _handler(web).seen
+    assert at_response is not None and len(at_response) == 2, at_response
+    assert not any(at_response.values()), at_response
+    assert all(_issuance_events().values())
+    assert audit_verify().ok
+
+
+def test_outside_a_request_the_seal_runs_at_commit(launch_scenario: LaunchScenario) -> None:
+    scenario = launch_scenario
+    credentials = aws_credentials_issue(
+        actor=scenario.alice, app_name=scenario.app.name, role_arn=scenario.role_arn, purpose="cli"
+    )
+    assert credentials.access_key_id
+    events = _issuance_events()
+    assert len(events) == 2 and all(events.values()), events
