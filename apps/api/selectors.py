@@ -40,8 +40,12 @@ def token_authenticate(raw: str) -> ApiToken | None:
     prefix = split_token(raw)
     if prefix is None:
         return None
-    token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
-    if token is None or not hmac.compare_digest(token.token_hash, hash_secret(raw)):
+    try:
+        # A plain get by the unique prefix: no ORDER BY to compile on every API request.
+        token = ApiToken.objects.select_related("user").get(prefix=prefix)
+    except ApiToken.DoesNotExist:
+        return None
+    if not hmac.compare_digest(token.token_hash, hash_secret(raw)):
         return None
     if not token.is_active or not token.user.is_active:
         return None
@@ -90,8 +94,11 @@ def automation_token_authenticate(raw: str) -> AutomationToken | None:
     prefix = split_token(raw, AUTOMATION_TOKEN_PREFIX)
     if prefix is None:
         return None
-    token = AutomationToken.objects.select_related("owner").filter(prefix=prefix).first()
-    if token is None or not hmac.compare_digest(token.token_hash, hash_secret(raw)):
+    try:
+        token = AutomationToken.objects.select_related("owner").get(prefix=prefix)
+    except AutomationToken.DoesNotExist:
+        return None
+    if not hmac.compare_digest(token.token_hash, hash_secret(raw)):
         return None
     if not token.is_active or not token.owner.is_active:
         return None
