@@ -42,6 +42,9 @@ from django.test.utils import CaptureQueriesContext, setup_test_environment  # n
 import awsra.client  # noqa: E402
 import awsra.federation  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ready_client import ReadyClient  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 HEADING = "## resources and launch"
 HTTP_FUNCTION = "http_request"
@@ -144,7 +147,7 @@ def bench_launch(launches: int) -> dict[str, Any]:
         # Timing only: every call still goes over HTTP to the sandbox.
         for module, original in originals.items():
             setattr(module, HTTP_FUNCTION, counted(original))
-        client = Client()
+        client = ReadyClient()
         client.force_login(scenario.alice)
         url = f"/apps/{scenario.app.name}/launch"
         totals, servers, sandboxes = [], [], []
@@ -152,7 +155,8 @@ def bench_launch(launches: int) -> dict[str, Any]:
             aws_time[0] = 0.0
             start = time.perf_counter()
             response = client.post(url, {"role": scenario.role_arn})
-            total = time.perf_counter() - start
+            # Until the response was ready to send; the audit seal runs after it (on close).
+            total = client.handler.ready - start
             assert response.status_code == 302, response.content[:500]
             if index >= 2:  # warm-up
                 totals.append(total * 1000)
@@ -183,7 +187,7 @@ def table(page: dict[str, Any], launch: dict[str, Any], app_count: int, role_cou
             row("same, catalog cache cold (first request after a sync change)", page["cold"]),
             row("htmx search fragment (`q=team-7 prod`)", page["search"]),
             row("htmx label filter + page 50 (`label=aws/env=dev`)", page["label"]),
-            row("Launch POST, total (includes the sandbox)", launch["total"]),
+            row("Launch POST, until the response is ready (includes the sandbox)", launch["total"]),
             row("Launch POST, time inside the 2 HTTP calls to the sandbox", launch["sandbox"]),
             row("**Launch POST, Rolegate server time** (total minus sandbox)", launch["server"]),
             "",

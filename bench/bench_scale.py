@@ -55,8 +55,8 @@ import catalog  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.client import ClientHandler  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+from ready_client import ReadyClient  # noqa: E402
 
 import awsra.client  # noqa: E402
 import awsra.federation  # noqa: E402
@@ -69,28 +69,6 @@ HTTP_FUNCTION = "http_request"
 
 def p50(samples: list[float]) -> float:
     return statistics.median(samples)
-
-
-class _ReadyHandler(ClientHandler):
-    """The test client's handler, noting when the response is ready to send (before it closes
-    it, as a WSGI server does once the bytes are written)."""
-
-    ready = 0.0
-    statements_ready = 0  # of connection.queries_log (when captured) at that moment
-
-    def get_response(self, request: Any) -> Any:
-        response = super().get_response(request)
-        self.ready = time.perf_counter()
-        self.statements_ready = len(connection.queries_log)
-        return response
-
-
-class ReadyClient(Client):
-    """A test client whose `handler.ready` is when its last response was ready to send."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.handler = _ReadyHandler(enforce_csrf_checks=False)
 
 
 def timed(call: Callable[[], Any], repeat: int) -> list[float]:
