@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +134,37 @@ def _session_cookie(world: World, persona: str, base: str) -> list[dict[str, Any
     return [{"name": "sessionid", "value": value, "url": base}]
 
 
+class _Network:
+    """The page's requests in flight, for a settle wait shorter than Playwright's networkidle
+    (which always waits 500 ms after the last request): a page has settled once nothing has
+    been in flight for QUIET_SECONDS, so htmx fragments loaded after `load` are in."""
+
+    QUIET_SECONDS = 0.1
+
+    def __init__(self, page: Any) -> None:
+        self.in_flight = 0
+        self.last_change = time.monotonic()
+        page.on("request", self._started)
+        page.on("requestfinished", self._ended)
+        page.on("requestfailed", self._ended)
+
+    def _started(self, _: Any) -> None:
+        self.in_flight += 1
+        self.last_change = time.monotonic()
+
+    def _ended(self, _: Any) -> None:
+        self.in_flight -= 1
+        self.last_change = time.monotonic()
+
+    def settle(self, page: Any, label: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.in_flight <= 0 and time.monotonic() - self.last_change >= self.QUIET_SECONDS:
+                return
+            page.wait_for_timeout(20)  # lets Playwright deliver the request events
+        raise AssertionError(f"{label}: still loading after {timeout:.0f} s")
+
+
 def _check_page(page: Any, label: str, failures: list[str]) -> None:
     sizes = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     if sizes[0] > sizes[1]:
@@ -176,6 +208,7 @@ def test_every_page_fits_is_accessible_and_logs_no_errors(live_server: Any, worl
                     context.add_cookies(cookies)  # type: ignore[arg-type]
                     page = context.new_page()
                     page.set_default_timeout(20_000)
+                    network = _Network(page)
                     errors: list[str] = []
                     page.on(
                         "console",
@@ -189,7 +222,7 @@ def test_every_page_fits_is_accessible_and_logs_no_errors(live_server: Any, worl
                         assert response is not None
                         if response.status != item.status:
                             failures.append(f"{label}: {response.status}, not {item.status}")
-                        page.wait_for_load_state("networkidle")
+                        network.settle(page, label)
                         _check_page(page, label, failures)
                         # A refusal's own status line is the one console error expected.
                         unexpected = [
