@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
 import statistics
 import sys
 import time
@@ -358,7 +359,7 @@ def main() -> None:
             f"## scale: {args.label}",
             f"Run {stamp} with `DATABASE_URL=postgres://postgres@127.0.0.1:5432/{database} "
             f".venv/bin/python bench/bench_scale.py --sizes {args.sizes} --requests "
-            f"{args.requests} --issues {args.issues} --label {args.label}` (Python "
+            f"{args.requests} --issues {args.issues} --label {shlex.quote(args.label)}` (Python "
             f"{platform.python_version()}, {platform.machine()}, PostgreSQL on the same shared "
             f"2-core machine, 1-minute load average {load_before:.1f} before and {load:.1f} at "
             "the end; absolute times move with the machine's load, the ratios to the anchor "
