@@ -19,6 +19,7 @@ from apps.audit.models import AuditEvent
 from apps.authority import selectors, services
 from apps.authority.models import CertificateAuthority, LeafCertificate
 from apps.authority.pki import CaKeyError
+from apps.authority.services import authorities
 from apps.core.identity import SystemActor
 
 from .conftest import OTHER_KEK, TEST_KEK
@@ -138,7 +139,7 @@ def test_database_holds_no_plaintext_key() -> None:
     services.ca_rotate(phase="init", actor=None)
     secrets = []
     for authority in CertificateAuthority.objects.all():
-        key = services._signer_for(authority).private_key
+        key = authorities._signer_for(authority).private_key
         der = key.private_bytes(
             serialization.Encoding.DER,
             serialization.PrivateFormat.PKCS8,
@@ -419,7 +420,7 @@ def test_nothing_secret_reaches_the_logs(caplog: Any) -> None:
     services.ca_rotate(phase="init", actor=None)
     authority = selectors.active_ca()
     assert authority is not None
-    ca_key = services._signer_for(authority).private_key
+    ca_key = authorities._signer_for(authority).private_key
     scalars = [
         ca_key.private_numbers().private_value,  # type: ignore[union-attr]
         leaf.private_key.private_numbers().private_value,

@@ -160,8 +160,8 @@ TABLE: dict[str, Row] = {
         False,
         ExitCode.USAGE,
     ),
-    "apps.authority.services.RotationError": (
-        _plain("apps.authority.services.RotationError"),
+    "apps.authority.services.authorities.RotationError": (
+        _plain("apps.authority.services.authorities.RotationError"),
         "rotation_conflict",
         409,
         False,

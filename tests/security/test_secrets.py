@@ -129,7 +129,7 @@ def secrets_seen(monkeypatch: pytest.MonkeyPatch) -> Secrets:
 def _ca_secrets(seen: Secrets) -> None:
     from apps.authority.keyring import configured_keks
     from apps.authority.selectors import active_ca
-    from apps.authority.services import _signer_for
+    from apps.authority.services.authorities import _signer_for
 
     authority = active_ca()
     assert authority is not None
