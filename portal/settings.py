@@ -164,6 +164,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Probes first: they answer any Host (pod IPs) without touching sessions or the TLS redirect.
     "apps.core.probes.ProbeMiddleware",
+    # Outside everything that may audit: seals what the request committed once its response
+    # has been sent (apps/audit/middleware.py).
+    "apps.audit.middleware.SealAfterResponseMiddleware",
     "apps.core.middleware.ProxyHeadersMiddleware",
     "apps.api.middleware.ResponseHygieneMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -12,9 +12,6 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.audit import checks  # noqa: F401  (registers system checks)
-        from apps.audit.chain import seal_after_responses
-
-        seal_after_responses()
 
         _count_committed_audit_events()
 

@@ -8,8 +8,8 @@ the checkpoints (apps/audit/checkpoints.py) are for.
 
 Events are sealed once the transaction that wrote them commits (``audit_record`` registers the
 seal): at once outside a web request, and inside one right after its response has been handed to
-the client (the ``request_finished`` signal, which the WSGI server sends when it closes the
-response), so a request's latency does not include the chain lock and append. A beat task seals
+the client (when the server closes the response; apps/audit/middleware.py), so a request's
+latency does not include the chain lock and append. A beat task seals
 anything left over (a worker killed before it closed the response, a failed seal);
 ``unsealed_backlog`` tells how far behind sealing is so a stuck sealer is reported rather than
 silent.
@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.core.signals import request_finished, request_started
 from django.db import transaction
 from django.utils import timezone
 
@@ -126,8 +125,9 @@ def audit_seal(*, settle_seconds: int = 0, event_ids: list[int] | None = None) -
         return _seal(pending, previous, keyring)
 
 
-# The events a web request committed, sealed once its response is out (None: not in a request).
-_after_response: ContextVar[list[int] | None] = ContextVar("rolegate_seal_after_response")
+# The events the current web request committed, to seal once its response is out (None: not in
+# a request). Set and reset by `SealAfterResponseMiddleware` (apps/audit/middleware.py).
+after_response: ContextVar[list[int] | None] = ContextVar("rolegate_seal_after_response")
 
 
 def seal_after_commit(*event_ids: int) -> None:
@@ -136,14 +136,14 @@ def seal_after_commit(*event_ids: int) -> None:
     Registered with ``transaction.on_commit``, so only committed events get here. A failure is
     logged and left to the sweep.
     """
-    pending = _after_response.get(None)
+    pending = after_response.get(None)
     if pending is not None:
         pending.extend(event_ids)
         return
     seal_now(*event_ids)
 
 
-def seal_now(*event_ids: int) -> None:
+def seal_now(*event_ids: int, request_id: str = "") -> None:
     """Seal committed events in one chain append; a failure is logged and left to the sweep."""
     if not event_ids:
         return
@@ -152,27 +152,11 @@ def seal_now(*event_ids: int) -> None:
     except Exception:
         # The change the event records is committed; the sweep seals it later and
         # `unsealed_backlog` reports it if that keeps failing.
-        log.exception("could not seal audit events %s now; the sweep will retry", event_ids)
-
-
-def _request_started(**_: object) -> None:
-    # A request that ended without its response being closed left nothing behind: the context
-    # of a WSGI thread is reused, so start from an empty list (its ids, if any, go to the sweep).
-    _after_response.set([])
-
-
-def _request_finished(**_: object) -> None:
-    """Seal what the request committed; the WSGI server calls this after sending the response."""
-    pending = _after_response.get(None)
-    _after_response.set(None)
-    if pending:
-        seal_now(*pending)
-
-
-def seal_after_responses() -> None:
-    """Connect the request signals that move a request's seals after its response (app ready)."""
-    request_started.connect(_request_started, dispatch_uid="rolegate-audit-seal-started")
-    request_finished.connect(_request_finished, dispatch_uid="rolegate-audit-seal-finished")
+        log.exception(
+            "could not seal audit events %s now%s; the sweep will retry",
+            event_ids,
+            f" (request {request_id})" if request_id else "",
+        )
 
 
 def unsealed_backlog(*, older_than_seconds: int = 60) -> tuple[int, dt.datetime | None]:

@@ -94,7 +94,8 @@ def audit_record(
     for listener in audit_event_listeners:
         listener(event)
     if seal and getattr(settings, "ROLEGATE_AUDIT_SEAL_ON_COMMIT", True):
-        # Sealed as soon as the event is committed, outside the writer's transaction so that
-        # the chain lock is never held across a slow change (CreateSession, say).
+        # Sealed once the event is committed (in a web request, once its response is sent),
+        # outside the writer's transaction so that the chain lock is never held across a slow
+        # change (CreateSession, say).
         transaction.on_commit(functools.partial(seal_after_commit, event.id))
     return event

@@ -362,8 +362,8 @@ def test_metrics_count_an_issuance_and_its_log_lines_carry_the_request_id(
 
 
 def test_gunicorn_seals_an_issuance_after_sending_its_response(deployment: Deployment) -> None:
-    """The audit chain's seal of a request's events runs when gunicorn closes the response:
-    no beat runs here, so only that hook can seal them, and `audit_verify` passes after."""
+    """The request itself seals its audit events (after its response, when gunicorn closes
+    it): no beat or sweep runs here, and `audit_verify` passes after."""
     login = http(
         deployment.base + "/api/v1/auth/password",
         method="POST",

@@ -1,9 +1,10 @@
 """One decision per request: Launch POST and API issuance each run at most 10 SQL statements.
 
 Counted over real HTTP to the sandbox (CreateSession, getSigninToken), with the audit chain
-sealed on commit as in production. The listed statements also show the shape: one SELECT of
-the app, one of the grants, one of the roles, the leaf row and the intent in one transaction,
-the outcome and the user's last launch (`INSERT ... ON CONFLICT`) in another.
+sealed as in production (after the response, when the test client closes it: counted too).
+The listed statements also show the shape: one SELECT of the app, one of the grants, one of
+the roles, the leaf row and the intent in one transaction, the outcome and the user's last
+launch (`INSERT ... ON CONFLICT`) in another.
 """
 
 from __future__ import annotations

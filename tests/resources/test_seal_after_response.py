@@ -13,11 +13,15 @@ import json
 from typing import Any
 
 import pytest
-from django.test import Client
+from django.db import transaction
+from django.http import HttpResponse, StreamingHttpResponse
+from django.test import Client, RequestFactory
 from django.test.client import ClientHandler
 
-from apps.audit.chain import audit_verify
+from apps.audit.chain import audit_seal, audit_verify
+from apps.audit.middleware import SealAfterResponseMiddleware
 from apps.audit.models import AuditChainLink, AuditEvent
+from apps.audit.services import audit_record
 from apps.resources.services import aws_credentials_issue
 from tests.resources.conftest import LaunchScenario
 
@@ -108,3 +112,59 @@ def test_outside_a_request_the_seal_runs_at_commit(launch_scenario: LaunchScenar
     assert credentials.access_key_id
     events = _issuance_events()
     assert len(events) == 2 and all(events.values()), events
+
+
+def _event(name: str) -> int:
+    with transaction.atomic():
+        return int(audit_record(event_type="test.event", actor=None, target_name=name).pk)
+
+
+def _sealed(*event_ids: int) -> set[int]:
+    return set(
+        AuditChainLink.objects.filter(event_id__in=event_ids).values_list("event_id", flat=True)
+    )
+
+
+def test_a_nested_request_keeps_the_outer_requests_events(db: Any) -> None:
+    """Each request has its own list: an inner request (a view calling another) neither seals
+    nor drops the outer one's events, and each is sealed when its own response closes."""
+    seen: dict[str, Any] = {}
+
+    def inner_view(request: Any) -> HttpResponse:
+        seen["inner"] = _event("inner")
+        return HttpResponse("inner")
+
+    def outer_view(request: Any) -> HttpResponse:
+        seen["first"] = _event("outer, before")
+        inner = SealAfterResponseMiddleware(inner_view)(RequestFactory().get("/inner"))
+        assert _sealed(seen["inner"]) == set()
+        inner.close()
+        assert _sealed(seen["inner"]) == {seen["inner"]}
+        seen["second"] = _event("outer, after")
+        return HttpResponse("outer")
+
+    response = SealAfterResponseMiddleware(outer_view)(RequestFactory().get("/outer"))
+    assert _sealed(seen["first"], seen["second"]) == set()
+    response.close()
+    assert _sealed(seen["first"], seen["second"], seen["inner"]) == {
+        seen["first"],
+        seen["second"],
+        seen["inner"],
+    }
+    assert audit_verify().ok
+
+
+def test_a_response_never_closed_leaves_nothing_behind(db: Any) -> None:
+    """A stream nobody reads or closes (an unread export in a test, a worker killed mid-write)
+    leaves its events to the sweep, and code that runs afterwards seals at commit again."""
+    seen: dict[str, int] = {}
+
+    def streaming_view(request: Any) -> StreamingHttpResponse:
+        seen["in_request"] = _event("in the request")
+        return StreamingHttpResponse(iter([b"never read"]))
+
+    SealAfterResponseMiddleware(streaming_view)(RequestFactory().get("/export"))
+    later = _event("after the request")
+    assert _sealed(seen["in_request"], later) == {later}
+    assert audit_seal() == 1  # the sweep's part
+    assert audit_verify().ok
