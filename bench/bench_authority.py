@@ -9,7 +9,7 @@ Measures, interleaved in the same process (pinned to one CPU):
 - `certificate_issue`: the service, which also inserts the LeafCertificate row (autocommit:
   one commit per leaf), against a throw-away test database;
 - the issuance path's rows: the leaf and its intent audit row in one transaction, as
-  `apps.resources.services._sign_with_intent` commits them before CreateSession.
+  `apps.resources.services.issuance._sign_with_intent` commits them before CreateSession.
 Each is timed on the process CPU clock and the wall clock in the same rounds: the CPU clock
 is the figure for the database-free rows (their cost, whatever the neighbours do); the rows
 with the database are wall-clock (the process waits for PostgreSQL, on no CPU clock).

@@ -53,8 +53,7 @@ class _Settings:
 
 
 def bench(issues: int) -> dict[str, list[float]]:
-    from apps.resources import services
-    from apps.resources.services import aws_credentials_issue
+    from apps.resources.services import aws_credentials_issue, issuance
     from sandbox.server import Sandbox
     from tests.resources.conftest import build_launch_scenario
 
@@ -63,7 +62,7 @@ def bench(issues: int) -> dict[str, list[float]]:
         scenario = build_launch_scenario(
             sandbox, setenv=lambda k, v: os.environ.__setitem__(k, v), settings=_Settings()
         )
-        real_intent = services.issuance_intent_record
+        real_intent = issuance.issuance_intent_record
         intent_times: list[float] = []
 
         def timed_intent(**kwargs: Any) -> int:
@@ -91,11 +90,11 @@ def bench(issues: int) -> dict[str, list[float]]:
             issue()
         for round_number in range(issues * 2):
             variant = "with" if round_number % 2 == 0 else "without"
-            services.issuance_intent_record = timed_intent if variant == "with" else no_intent  # type: ignore[assignment]
+            issuance.issuance_intent_record = timed_intent if variant == "with" else no_intent  # type: ignore[assignment]
             try:
                 samples[variant].append(issue())
             finally:
-                services.issuance_intent_record = real_intent  # type: ignore[assignment]
+                issuance.issuance_intent_record = real_intent  # type: ignore[assignment]
         samples["intent"] = intent_times
         return samples
     finally:

@@ -14,9 +14,10 @@ from apps.access import selectors as access
 from apps.access.services import role_create
 from apps.accounts.models import User
 from apps.integrations.models import Integration
-from apps.resources import queries
 from apps.resources.models import AwsApp, CatalogChange, CatalogVersion
 from apps.resources.queries import app_catalog_forget, reachable_apps
+from apps.resources.queries import catalog as catalog_cache
+from apps.resources.queries import reachable as reachable_sets
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -94,10 +95,10 @@ def test_existing_apps_are_numbered_and_patching_works_after(
     AwsApp.objects.filter(name="app-1").update(labels={"aws/team": "platform"})
     AwsApp.objects.filter(name="app-0").delete()
     patched = reachable_apps(user)
-    assert queries._deltas  # patched from the log, not re-read
-    version, seq = queries._catalog_state()
-    fresh = queries._build_reachable(
-        access.user_access(user), queries._load_catalog(version, seq, generation=-1)
+    assert catalog_cache._deltas  # patched from the log, not re-read
+    version, seq = catalog_cache._catalog_state()
+    fresh = reachable_sets._build_reachable(
+        access.user_access(user), catalog_cache._load_catalog(version, seq, generation=-1)
     )
     assert list(patched.rows) == list(fresh.rows)
     assert list(patched.positions) == ["app-1", "app-2"]

@@ -20,10 +20,11 @@ from apps.access import selectors as access
 from apps.access.services import role_create
 from apps.accounts.models import User
 from apps.integrations.models import Integration
-from apps.resources import queries
 from apps.resources.models import AwsApp, CatalogChange
 from apps.resources.naming import app_labels
 from apps.resources.queries import Reachable, app_catalog_forget, catalog_version, reachable_apps
+from apps.resources.queries import catalog as catalog_cache
+from apps.resources.queries import reachable as reachable_sets
 
 pytestmark = [
     pytest.mark.django_db,
@@ -123,9 +124,9 @@ def catalog(integration: Integration) -> list[AwsApp]:
 
 def _fresh(user: User) -> Reachable:
     """The user's reachable set computed from scratch: the whole catalog read again."""
-    version, seq = queries._catalog_state()
-    catalog = queries._load_catalog(version, seq, generation=-1)
-    return queries._build_reachable(access.user_access(user), catalog)
+    version, seq = catalog_cache._catalog_state()
+    catalog = catalog_cache._load_catalog(version, seq, generation=-1)
+    return reachable_sets._build_reachable(access.user_access(user), catalog)
 
 
 def _shape(reachable: Reachable) -> dict[str, Any]:
@@ -357,13 +358,13 @@ def test_a_request_that_read_an_older_version_patches_instead_of_re_reading(
     # first request asks for the catalog with the version it read: it must not re-read the
     # whole table and label it with the older number (that dropped every patch).
     _warm(users)
-    stale = queries._catalog_state()
+    stale = catalog_cache._catalog_state()
     AwsApp.objects.bulk_create([_app(integration, 300, team="platform")])
     _check_all(users)  # the cache moves on to the newer version, by a patch
-    newer = queries._current_catalog(queries._catalog_state())
+    newer = catalog_cache._current_catalog(catalog_cache._catalog_state())
     with CaptureQueriesContext(connection) as captured:
-        served = queries._current_catalog(stale)
+        served = catalog_cache._current_catalog(stale)
     assert not _full_reads([query["sql"] for query in captured.captured_queries])
     assert served.seq == newer.seq and served.version == newer.version
-    assert queries._deltas, "the patches were dropped"
+    assert catalog_cache._deltas, "the patches were dropped"
     _check_all(users)
