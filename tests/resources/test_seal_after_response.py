@@ -168,3 +168,62 @@ def test_a_response_never_closed_leaves_nothing_behind(db: Any) -> None:
     assert _sealed(seen["in_request"], later) == {later}
     assert audit_seal() == 1  # the sweep's part
     assert audit_verify().ok
+
+
+def test_under_asgi_the_seal_also_waits_for_the_response(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """portal/asgi.py runs the same middleware: a refused sign-in over ASGI is recorded and
+    sealed by the response's closer (the middleware runs in the request's own context), not
+    inline at commit."""
+    from asgiref.sync import async_to_sync
+    from asgiref.testing import ApplicationCommunicator
+    from django.core.asgi import get_asgi_application
+
+    from apps.audit import middleware
+
+    closer_sealed: list[int] = []
+
+    def seal_now(*event_ids: int, request_id: str = "") -> None:
+        closer_sealed.extend(event_ids)
+        chain_seal_now(*event_ids, request_id=request_id)
+
+    chain_seal_now = middleware.seal_now
+    monkeypatch.setattr(middleware, "seal_now", seal_now)
+    before = set(AuditEvent.objects.values_list("id", flat=True))
+    body = json.dumps({"username": "nobody", "password": "not a password"}).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/v1/auth/password",
+        "raw_path": b"/api/v1/auth/password",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+
+    async def request() -> list[dict[str, Any]]:
+        communicator = ApplicationCommunicator(get_asgi_application(), scope)
+        await communicator.send_input({"type": "http.request", "body": body})
+        messages = [await communicator.receive_output(10)]
+        while messages[-1]["type"] != "http.response.body" or messages[-1].get("more_body"):
+            messages.append(await communicator.receive_output(10))
+        await communicator.wait(10)  # the application returned: the response is closed
+        return messages
+
+    messages = async_to_sync(request)()
+    assert messages[0]["status"] == 401, messages
+    new = set(AuditEvent.objects.values_list("id", flat=True)) - before
+    assert new, "the refused sign-in was not audited"
+    assert set(closer_sealed) == new, closer_sealed
+    assert _sealed(*new) == new
+    assert audit_verify().ok
