@@ -9,10 +9,9 @@ the checkpoints (apps/audit/checkpoints.py) are for.
 Events are sealed once the transaction that wrote them commits (``audit_record`` registers the
 seal): at once outside a web request, and inside one right after its response has been handed to
 the client (when the server closes the response; apps/audit/middleware.py), so a request's
-latency does not include the chain lock and append. A beat task seals
-anything left over (a worker killed before it closed the response, a failed seal);
-``unsealed_backlog`` tells how far behind sealing is so a stuck sealer is reported rather than
-silent.
+latency does not include the chain lock and append. A beat task seals anything left over (a
+worker killed before it closed the response, a failed seal); ``unsealed_backlog`` tells how far
+behind sealing is so a stuck sealer is reported rather than silent.
 
 Chains sealed before keys existed (plain SHA-256 links, empty ``key_id``) are verified and
 resealed with the key by migration ``audit.0004``; after that an unkeyed link is always refused,
