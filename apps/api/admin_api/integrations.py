@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import Q
 from django.http import HttpRequest
 from ninja import Query, Schema, Status
 
@@ -15,6 +16,7 @@ from apps.api.admin_api.shared import (
     ValidationErrorOut,
     apply_document,
     caller,
+    page_of,
     refused,
 )
 from apps.api.http import Answer, JsonObject, NoContent, error_answer
@@ -127,13 +129,12 @@ def integrations_list(request: HttpRequest, page: Query[PageIn]) -> JsonObject:
     """Every integration, by name."""
     from apps.integrations.models import Integration
 
-    integrations = Integration.objects.all()
-    if page.q:
-        integrations = integrations.filter(name__icontains=page.q)
-    rows, next_cursor = page_queryset(
-        integrations, keys=("name",), descending=False, limit=page.limit, cursor=page.cursor
+    return page_of(
+        Integration.objects.all(),
+        page,
+        _integration_out,
+        search=Q(name__icontains=page.q) if page.q else None,
     )
-    return {"items": [_integration_out(row) for row in rows], "next_cursor": next_cursor}
 
 
 @router.get(

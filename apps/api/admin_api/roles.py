@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import Q
 from django.http import HttpRequest
 from ninja import Query, Schema, Status
 from pydantic import Field
@@ -15,10 +16,10 @@ from apps.api.admin_api.shared import (
     ValidationErrorOut,
     apply_document,
     caller,
+    page_of,
     refused,
 )
 from apps.api.http import Answer, JsonObject, NoContent, error_answer
-from apps.api.pagination import page_queryset
 from apps.api.scoped_auth import scoped
 from apps.core.registry import Document, ResourceError, ResourceNotFound, get_kind
 
@@ -84,13 +85,9 @@ def roles_list(request: HttpRequest, page: Query[PageIn]) -> JsonObject:
     """Every role, by name, a page at a time."""
     from apps.access.selectors import role_list
 
-    roles = role_list()
-    if page.q:
-        roles = roles.filter(name__icontains=page.q)
-    rows, next_cursor = page_queryset(
-        roles, keys=("name",), descending=False, limit=page.limit, cursor=page.cursor
+    return page_of(
+        role_list(), page, _role_out, search=Q(name__icontains=page.q) if page.q else None
     )
-    return {"items": [_role_out(role) for role in rows], "next_cursor": next_cursor}
 
 
 @router.get(

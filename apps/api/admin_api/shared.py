@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
+from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from pydantic import Field
 
 from apps.accounts.models import User
-from apps.api.http import Answer, ApiHttpRequest
+from apps.api.http import Answer, ApiHttpRequest, JsonObject
+from apps.api.pagination import page_queryset
 from apps.core.identity import Actor
 from apps.core.registry import (
     Document,
@@ -70,6 +72,27 @@ class PageIn(Schema):
     limit: int = Field(default=50, ge=1, le=500)
     cursor: str = Field(default="", max_length=500)
     q: str = Field(default="", max_length=200)
+
+
+M = TypeVar("M", bound=Model)
+
+
+def page_of(
+    queryset: QuerySet[M],
+    page: PageIn,
+    out: Callable[[M], JsonObject],
+    *,
+    key: str = "name",
+    search: Q | None = None,
+) -> JsonObject:
+    """One page of `queryset` in `key` order, narrowed by `search` when given: the body of
+    every admin list (`{"items": [...], "next_cursor": ...}`)."""
+    if search is not None:
+        queryset = queryset.filter(search)
+    rows, next_cursor = page_queryset(
+        queryset, keys=(key,), descending=False, limit=page.limit, cursor=page.cursor
+    )
+    return {"items": [out(row) for row in rows], "next_cursor": next_cursor}
 
 
 def caller(request: HttpRequest) -> User:

@@ -10,9 +10,15 @@ from ninja import Query, Schema, Status
 from pydantic import Field
 
 from apps.accounts.models import User
-from apps.api.admin_api.shared import AdminErrorOut, AdminRouter, PageIn, ValidationErrorOut, caller
+from apps.api.admin_api.shared import (
+    AdminErrorOut,
+    AdminRouter,
+    PageIn,
+    ValidationErrorOut,
+    caller,
+    page_of,
+)
 from apps.api.http import Answer, JsonObject
-from apps.api.pagination import page_queryset
 from apps.api.scoped_auth import scoped
 from apps.core.identity import Actor
 
@@ -84,15 +90,12 @@ def users_list(request: HttpRequest, page: Query[PageIn]) -> JsonObject:
     from django.contrib.auth import get_user_model
     from django.db.models import Q
 
-    users = get_user_model().objects.all()
-    if page.q:
-        users = users.filter(
-            Q(username__icontains=page.q) | Q(email__icontains=page.q) | Q(roles__contains=[page.q])
-        )
-    rows, next_cursor = page_queryset(
-        users, keys=("username",), descending=False, limit=page.limit, cursor=page.cursor
+    search = (
+        Q(username__icontains=page.q) | Q(email__icontains=page.q) | Q(roles__contains=[page.q])
+        if page.q
+        else None
     )
-    return {"items": [_user_out(row) for row in rows], "next_cursor": next_cursor}
+    return page_of(get_user_model().objects.all(), page, _user_out, key="username", search=search)
 
 
 @router.get(

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Query, Schema, Status
 from pydantic import Field
 
-from apps.api.admin_api.shared import AdminErrorOut, AdminRouter, PageIn, caller
+from apps.api.admin_api.shared import AdminErrorOut, AdminRouter, PageIn, caller, page_of
 from apps.api.http import Answer, JsonObject, NoContent
 from apps.api.pagination import page_queryset
 from apps.api.scoped_auth import scoped
@@ -106,14 +106,7 @@ def webhooks_list(request: HttpRequest, page: Query[PageIn]) -> JsonObject:
     """Every endpoint, by name (secrets are never returned)."""
     from apps.webhooks.models import WebhookEndpoint
 
-    rows, next_cursor = page_queryset(
-        WebhookEndpoint.objects.all(),
-        keys=("name",),
-        descending=False,
-        limit=page.limit,
-        cursor=page.cursor,
-    )
-    return {"items": [_webhook_out(row) for row in rows], "next_cursor": next_cursor}
+    return page_of(WebhookEndpoint.objects.all(), page, _webhook_out)
 
 
 @router.put(
